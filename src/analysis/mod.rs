@@ -1,0 +1,1 @@
+//! Analyses: typed records in, report structs out. They never print.

@@ -1,0 +1,1 @@
+//! Subcommands: each has its `Args` and `run`.

@@ -1,0 +1,1 @@
+//! The built-in offline embedder: hashed word and character n-grams, TF-IDF, truncated SVD.

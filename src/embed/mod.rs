@@ -1,0 +1,19 @@
+//! Text → vectors. Every backend implements [`Embedder`]; analyses only see a [`Matrix`] of
+//! L2-normalized rows.
+
+use crate::error::Result;
+use crate::matrix::Matrix;
+use crate::progress::Progress;
+
+pub mod hashing;
+pub mod precomputed;
+pub mod svd;
+
+/// Embeds a corpus. Backends that learn from the corpus (IDF weights, SVD) fit on `texts`
+/// themselves, so texts that must share one space (tests and production) go in one call.
+pub trait Embedder: Send + Sync {
+    /// A short name for reports (`hash-tfidf-svd256`, `precomputed`, ...).
+    fn name(&self) -> String;
+    /// One L2-normalized row per text, in order. Same input and seed give the same bits.
+    fn embed(&self, texts: &[&str], progress: &Progress) -> Result<Matrix>;
+}

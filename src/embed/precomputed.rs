@@ -1,0 +1,1 @@
+//! Embeddings given in the input (`embedding` field).

@@ -1,0 +1,1 @@
+//! Randomized truncated SVD of a sparse matrix.

@@ -1,0 +1,1 @@
+//! Exporters: report structs to table, JSON, JSONL, Markdown.

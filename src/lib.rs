@@ -1,0 +1,19 @@
+//! faultmap: find where and why an LLM feature fails.
+//!
+//! The library turns typed records into report structs; the binary (`src/main.rs`) only parses
+//! arguments, calls a subcommand's `run` and maps errors to exit codes.
+
+pub mod analysis;
+pub mod cluster;
+pub mod cmd;
+pub mod embed;
+pub mod error;
+pub mod export;
+pub mod input;
+pub mod matrix;
+pub mod naming;
+pub mod progress;
+pub mod stats;
+pub mod text;
+
+pub use error::{Error, Result};

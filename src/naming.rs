@@ -1,0 +1,1 @@
+//! Offline slice naming with class-based TF-IDF.
