@@ -1,1 +1,47 @@
-fn main() {}
+//! The `faultmap` binary: parses arguments, runs a subcommand, maps errors to exit codes.
+
+use clap::{Parser, Subcommand};
+use faultmap::cmd;
+use faultmap::error::EXIT_ERROR;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success, no gate tripped
+  1  a gate tripped (--fail-on-slice found a significant slice, ...)
+  2  usage error, invalid input, or any other error";
+
+/// Find where and why an LLM feature fails.
+#[derive(Debug, Parser)]
+#[command(name = "faultmap", version, after_help = EXIT_CODES, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Find input slices (clusters of similar prompts, metadata groups) that fail significantly
+    /// more often than the rest.
+    #[command(after_help = EXIT_CODES)]
+    Slices(Box<cmd::slices::Args>),
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap exits 2 on usage errors and 0 for --help / --version.
+            e.exit();
+        }
+    };
+    let result = match cli.command {
+        Command::Slices(args) => cmd::slices::run(*args),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(if e.exit_code() == 0 { EXIT_ERROR } else { e.exit_code() });
+        }
+    }
+}

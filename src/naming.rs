@@ -1,1 +1,211 @@
-//! Offline slice naming with class-based TF-IDF.
+//! Offline slice naming with class-based TF-IDF: the terms that distinguish a slice from the
+//! whole corpus become its keywords, and the top few its name.
+//!
+//! Hand-written because c-TF-IDF is a few lines over our own tokenizer; no crate does it.
+//! An LLM namer (a later issue) plugs in through [`SliceNamer`].
+
+use crate::text::{is_numeric, Analyzer};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// A name and its keywords for one slice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceName {
+    pub name: String,
+    pub keywords: Vec<String>,
+}
+
+/// Names slices given the rows in each. `corpus` is every prompt; each slice is a list of
+/// indices into it.
+pub trait SliceNamer {
+    fn name_slices(&self, corpus: &[&str], slices: &[Vec<usize>]) -> Vec<SliceName>;
+}
+
+/// Keyword naming by class-based TF-IDF (as in BERTopic), at document level so that one long
+/// prompt cannot dominate: score(t, S) = df_S(t)/|S| · ln(1 + A / df(t)), A = N / classes.
+#[derive(Debug, Clone)]
+pub struct KeywordNamer {
+    /// Words joined into the name.
+    pub name_terms: usize,
+    /// Keywords listed.
+    pub keywords: usize,
+    /// Number of classes the corpus is split into (clusters + noise), for `A`.
+    pub classes: usize,
+    /// Corpus frequencies are estimated on at most this many evenly spaced rows.
+    pub max_corpus_rows: usize,
+}
+
+impl Default for KeywordNamer {
+    fn default() -> Self {
+        KeywordNamer {
+            name_terms: 3,
+            keywords: 8,
+            classes: 10,
+            max_corpus_rows: 50_000,
+        }
+    }
+}
+
+/// Per-stem document counts plus the surface forms seen for it.
+#[derive(Default)]
+struct TermCounts {
+    docs: usize,
+    df: HashMap<String, u32>,
+    forms: HashMap<String, HashMap<String, u32>>,
+}
+
+impl TermCounts {
+    fn add_doc(&mut self, analyzer: &Analyzer, text: &str) {
+        self.docs += 1;
+        let mut seen: Vec<(String, String)> = analyzer
+            .tokens(text)
+            .into_iter()
+            .filter(|t| t.word.chars().count() >= 3 && !is_numeric(&t.word))
+            .map(|t| (t.stem, t.word))
+            .collect();
+        seen.sort();
+        seen.dedup_by(|a, b| a.0 == b.0);
+        for (stem, word) in seen {
+            *self.forms.entry(stem.clone()).or_default().entry(word).or_insert(0) += 1;
+            *self.df.entry(stem).or_insert(0) += 1;
+        }
+    }
+
+    fn merge(mut self, other: TermCounts) -> TermCounts {
+        self.docs += other.docs;
+        for (stem, n) in other.df {
+            *self.df.entry(stem).or_insert(0) += n;
+        }
+        for (stem, forms) in other.forms {
+            let mine = self.forms.entry(stem).or_default();
+            for (word, n) in forms {
+                *mine.entry(word).or_insert(0) += n;
+            }
+        }
+        self
+    }
+
+    fn count(texts: &[&str], rows: &[usize]) -> TermCounts {
+        rows.par_chunks(2048)
+            .map(|chunk| {
+                let analyzer = Analyzer::default();
+                let mut counts = TermCounts::default();
+                for &i in chunk {
+                    counts.add_doc(&analyzer, texts[i]);
+                }
+                counts
+            })
+            .reduce(TermCounts::default, TermCounts::merge)
+    }
+
+    /// The most common surface form of a stem (ties: alphabetical, for determinism).
+    fn display_form(&self, stem: &str) -> String {
+        self.forms
+            .get(stem)
+            .and_then(|forms| {
+                forms
+                    .iter()
+                    .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                    .map(|(w, _)| w.clone())
+            })
+            .unwrap_or_else(|| stem.to_string())
+    }
+}
+
+/// Evenly spaced rows, at most `max`, in order: a deterministic sample.
+fn spread(rows: &[usize], max: usize) -> Vec<usize> {
+    if rows.len() <= max {
+        return rows.to_vec();
+    }
+    (0..max).map(|k| rows[k * rows.len() / max]).collect()
+}
+
+impl SliceNamer for KeywordNamer {
+    fn name_slices(&self, corpus: &[&str], slices: &[Vec<usize>]) -> Vec<SliceName> {
+        let all: Vec<usize> = (0..corpus.len()).collect();
+        let global = TermCounts::count(corpus, &spread(&all, self.max_corpus_rows));
+        let avg_class_docs = global.docs as f64 / self.classes.max(1) as f64;
+        slices
+            .iter()
+            .map(|rows| {
+                let local = TermCounts::count(corpus, &spread(rows, self.max_corpus_rows));
+                self.name_one(&global, &local, avg_class_docs)
+            })
+            .collect()
+    }
+}
+
+impl KeywordNamer {
+    fn name_one(&self, global: &TermCounts, local: &TermCounts, avg_class_docs: f64) -> SliceName {
+        if local.docs == 0 {
+            return SliceName {
+                name: "(empty)".into(),
+                keywords: vec![],
+            };
+        }
+        // A term must recur within the slice to describe it.
+        let min_docs = 2.min(local.docs) as u32;
+        let mut scored: Vec<(f64, &String)> = local
+            .df
+            .iter()
+            .filter(|(_, &n)| n >= min_docs)
+            .filter_map(|(stem, &n)| {
+                let corpus_df = global.df.get(stem).copied().unwrap_or(n).max(1) as f64;
+                let tf = n as f64 / local.docs as f64;
+                // Only terms over-represented in the slice describe what sets it apart.
+                (tf > corpus_df / global.docs.max(1) as f64)
+                    .then(|| (tf * (1.0 + avg_class_docs / corpus_df).ln(), stem))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let keywords: Vec<String> = scored
+            .iter()
+            .take(self.keywords)
+            .map(|(_, stem)| local.display_form(stem))
+            .collect();
+        let name = if keywords.is_empty() {
+            "(no distinctive terms)".to_string()
+        } else {
+            keywords
+                .iter()
+                .take(self.name_terms)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        SliceName { name, keywords }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinguishing_terms_win_over_common_ones() {
+        let mut corpus = Vec::new();
+        for i in 0..20 {
+            corpus.push(format!("how do I get a refund for order {i} please help"));
+        }
+        for i in 0..20 {
+            corpus.push(format!("please help me reset my password on device {i}"));
+        }
+        let texts: Vec<&str> = corpus.iter().map(String::as_str).collect();
+        let namer = KeywordNamer {
+            classes: 2,
+            ..KeywordNamer::default()
+        };
+        let names = namer.name_slices(&texts, &[(0..20).collect(), (20..40).collect()]);
+        assert!(names[0].keywords[..2].contains(&"refund".to_string()), "{names:?}");
+        assert!(names[1].name.contains("password"), "{names:?}");
+        assert!(!names[0].keywords.contains(&"help".to_string()), "{names:?}");
+    }
+
+    #[test]
+    fn empty_and_single_row_slices_do_not_panic() {
+        let texts = ["alpha beta", "gamma delta"];
+        let names = KeywordNamer::default().name_slices(&texts, &[vec![], vec![1]]);
+        assert_eq!(names[0].name, "(empty)");
+        assert_eq!(names[1].keywords.len(), 2);
+    }
+}

@@ -1,1 +1,2 @@
 //! Analyses: typed records in, report structs out. They never print.
+pub mod slices;

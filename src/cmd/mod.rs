@@ -1,1 +1,4 @@
-//! Subcommands: each has its `Args` and `run`.
+//! Subcommands: each has its `Args` and `run`, which returns the exit code.
+
+pub mod common;
+pub mod slices;

@@ -1,1 +1,57 @@
-//! Exporters: report structs to table, JSON, JSONL, Markdown.
+//! Exporters: report structs in, bytes out (as in hyperfine's exporter trait). Analyses never
+//! print; the subcommand picks an exporter and writes what it returns.
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::Path;
+
+pub mod escape;
+pub mod json;
+pub mod markdown;
+pub mod table;
+
+/// Turns a report of type `R` into the bytes of one output format.
+pub trait Exporter<R: ?Sized> {
+    fn export(&self, report: &R) -> Result<Vec<u8>>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table for people (the default on a terminal).
+    Table,
+    /// One JSON document (the default when stdout is not a terminal).
+    Json,
+    /// One JSON object per line: one per slice (slices), one per row (score).
+    Jsonl,
+    /// Markdown, for pull-request comments and CI step summaries.
+    Markdown,
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// crash never leaves a half-written report behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(path, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Writes a report to `--output` (atomically) or to stdout.
+pub fn emit(bytes: &[u8], output: Option<&Path>) -> Result<()> {
+    match output {
+        Some(path) => write_atomic(path, bytes),
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(bytes).and_then(|_| out.flush()) {
+                // A closed pipe (`| head`) is the reader's choice, not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.map_err(|e| Error::io("<stdout>", e)),
+            }
+        }
+    }
+}

@@ -59,6 +59,10 @@ pub struct ReadOptions {
     /// Skip bad rows (counted in [`Dataset::skipped`]) instead of stopping at the first.
     pub skip_invalid: bool,
     pub requirements: Requirements,
+    /// Keep the whole row in `Record::raw` (costs memory; `score` echoes rows).
+    pub keep_raw: bool,
+    /// Dotted paths extracted into `Record::extra`, in this order (`--group-by`).
+    pub extra_fields: Vec<String>,
 }
 
 impl Default for ReadOptions {
@@ -69,6 +73,8 @@ impl Default for ReadOptions {
             failure_threshold: 0.5,
             skip_invalid: false,
             requirements: Requirements::default(),
+            keep_raw: false,
+            extra_fields: vec![],
         }
     }
 }
@@ -96,6 +102,8 @@ pub struct Record {
     pub embedding: Option<Vec<f32>>,
     /// The whole row as an object (CSV: column name → string), for `--group-by` and pass-through.
     pub raw: Map<String, Value>,
+    /// Values of `ReadOptions::extra_fields`, in order (`None` when absent).
+    pub extra: Vec<Option<Value>>,
 }
 
 /// A bad row that `--skip-invalid` passed over.

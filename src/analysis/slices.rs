@@ -1,0 +1,399 @@
+//! Failure slices: embed prompts, cluster them, add metadata groups, test every candidate
+//! against the rest of the rows, correct for multiple testing and describe what is significant.
+
+use crate::cluster::{self, ClusterParams, ClusteringInfo};
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::input::Dataset;
+use crate::matrix::{dot, Matrix};
+use crate::naming::{KeywordNamer, SliceNamer};
+use crate::progress::Progress;
+use crate::stats::{self, TestKind};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Everything the analysis needs besides the data and the embedder.
+#[derive(Debug, Clone)]
+pub struct SlicesConfig {
+    pub cluster: ClusterParams,
+    /// Dotted field paths; each value with at least `min_slice_size` rows is a candidate.
+    /// They are read from `Record::extra` in this order.
+    pub group_by: Vec<String>,
+    /// False-discovery rate for Benjamini-Hochberg.
+    pub alpha: f64,
+    /// Report every candidate, not only the significant ones.
+    pub include_all: bool,
+    pub representatives: usize,
+    pub examples: usize,
+    /// Recorded in `parameters` only.
+    pub failure_threshold: f64,
+    pub input: String,
+}
+
+impl Default for SlicesConfig {
+    fn default() -> Self {
+        SlicesConfig {
+            cluster: ClusterParams::default(),
+            group_by: vec![],
+            alpha: 0.05,
+            include_all: false,
+            representatives: 5,
+            examples: 3,
+            failure_threshold: 0.5,
+            input: String::new(),
+        }
+    }
+}
+
+/// The report: field names follow the Python faultmap's where they overlap.
+#[derive(Debug, Clone, Serialize)]
+pub struct SliceReport {
+    pub total_prompts: usize,
+    pub total_failures: usize,
+    pub baseline_failure_rate: f64,
+    pub num_candidates: usize,
+    pub num_significant: usize,
+    /// Rows the clustering left as noise (tested together as one candidate).
+    pub num_noise: usize,
+    pub slices: Vec<Slice>,
+    pub parameters: SliceParameters,
+    /// Wall time per stage; kept out of the JSON so reports stay byte-identical across runs.
+    #[serde(skip)]
+    pub timings: StageTimings,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StageTimings {
+    pub embed: std::time::Duration,
+    pub cluster: std::time::Duration,
+    pub test_and_describe: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Slice {
+    pub name: String,
+    pub keywords: Vec<String>,
+    /// `cluster`, `noise`, or the metadata field the slice comes from.
+    pub source: String,
+    /// The field's value, for metadata slices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub significant: bool,
+    pub size: usize,
+    pub failures: usize,
+    pub failure_rate: f64,
+    /// 95% Wilson score interval of `failure_rate`.
+    pub failure_rate_ci: [f64; 2],
+    /// Failure rate of all rows.
+    pub baseline_rate: f64,
+    /// Failure rate of the rows outside the slice (what the test compares against).
+    pub rest_failure_rate: f64,
+    /// Rate ratio: `failure_rate / baseline_rate`.
+    pub effect_size: f64,
+    /// Failures above what the baseline rate predicts for the slice's size.
+    pub excess_failures: f64,
+    pub p_value: f64,
+    pub adjusted_p_value: f64,
+    pub test_used: TestKind,
+    /// 0-based data rows of the input, in input order.
+    pub sample_indices: Vec<usize>,
+    /// The rows' ids, when the input has them.
+    pub ids: Vec<String>,
+    /// Prompts nearest the slice's centroid.
+    pub representative_prompts: Vec<String>,
+    /// Failing rows nearest the centroid.
+    pub examples: Vec<Example>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Example {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub prompt: String,
+    pub response: Option<String>,
+    pub score: Option<f64>,
+    pub failed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SliceParameters {
+    pub input: String,
+    pub tool_version: String,
+    pub embedder: String,
+    pub embedding_dims: usize,
+    pub clustering: ClusteringInfo,
+    pub min_slice_size: usize,
+    pub seed: u64,
+    pub alpha: f64,
+    pub failure_threshold: f64,
+    pub group_by: Vec<String>,
+    pub skipped_rows: usize,
+}
+
+/// A group of rows to test, before testing.
+struct Candidate {
+    source: String,
+    value: Option<String>,
+    rows: Vec<usize>,
+}
+
+/// Runs the whole slice analysis over `data` (every record must carry an outcome).
+pub fn analyze(
+    data: &Dataset,
+    embedder: &dyn Embedder,
+    config: &SlicesConfig,
+    progress: &Progress,
+) -> Result<SliceReport> {
+    let records = &data.records;
+    let failed: Vec<bool> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.failed.ok_or_else(|| {
+                Error::input(
+                    &data.source,
+                    Some(records[i].line),
+                    None,
+                    "expected a score or a label to tell pass from fail",
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let prompts: Vec<&str> = records.iter().map(|r| r.prompt.as_str()).collect();
+
+    let mut timings = StageTimings::default();
+    let started = Instant::now();
+    let embeddings = embedder.embed(&prompts, progress)?;
+    timings.embed = started.elapsed();
+    let started = Instant::now();
+    let clustering = cluster::cluster(&embeddings, &config.cluster, progress)?;
+    timings.cluster = started.elapsed();
+    let started = Instant::now();
+
+    let mut candidates = cluster_candidates(&clustering.labels, clustering.num_clusters);
+    let noise: Vec<usize> = (0..records.len())
+        .filter(|&i| clustering.labels[i].is_none())
+        .collect();
+    let num_noise = noise.len();
+    let min_size = config.cluster.min_cluster_size;
+    if noise.len() >= min_size.max(1) {
+        candidates.push(Candidate {
+            source: "noise".into(),
+            value: None,
+            rows: noise,
+        });
+    }
+    candidates.extend(metadata_candidates(data, &config.group_by, min_size));
+
+    let total = records.len();
+    let total_failures = failed.iter().filter(|&&f| f).count();
+    let baseline = total_failures as f64 / total as f64;
+
+    let tests: Vec<stats::EnrichmentTest> = candidates
+        .iter()
+        .map(|c| {
+            let fails = c.rows.iter().filter(|&&i| failed[i]).count();
+            stats::enrichment_test(
+                fails as u64,
+                c.rows.len() as u64,
+                total_failures as u64,
+                total as u64,
+            )
+        })
+        .collect();
+    let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
+    let adjusted = stats::benjamini_hochberg(&p_values);
+
+    let kept: Vec<usize> = (0..candidates.len())
+        .filter(|&c| config.include_all || adjusted[c] <= config.alpha)
+        .collect();
+    let num_significant = adjusted.iter().filter(|&&p| p <= config.alpha).count();
+
+    let namer = KeywordNamer {
+        classes: clustering.num_clusters + 1,
+        ..KeywordNamer::default()
+    };
+    let kept_rows: Vec<Vec<usize>> = kept.iter().map(|&c| candidates[c].rows.clone()).collect();
+    let names = namer.name_slices(&prompts, &kept_rows);
+
+    let mut slices: Vec<Slice> = kept
+        .iter()
+        .zip(names)
+        .map(|(&c, name)| {
+            let cand = &candidates[c];
+            let size = cand.rows.len();
+            let fails = cand.rows.iter().filter(|&&i| failed[i]).count();
+            let rate = fails as f64 / size as f64;
+            let rest = total - size;
+            let rest_rate = if rest == 0 {
+                0.0
+            } else {
+                (total_failures - fails) as f64 / rest as f64
+            };
+            let (lo, hi) = stats::wilson_interval(fails as u64, size as u64, 0.95);
+            let nearest = nearest_to_centroid(&embeddings, &cand.rows);
+            let display = match (&cand.source[..], &cand.value) {
+                ("noise", _) => format!("unclustered prompts: {}", name.name),
+                (_, Some(value)) => format!("{} = {}", cand.source, value),
+                _ => name.name,
+            };
+            Slice {
+                name: display,
+                keywords: name.keywords,
+                source: cand.source.clone(),
+                value: cand.value.clone(),
+                significant: adjusted[c] <= config.alpha,
+                size,
+                failures: fails,
+                failure_rate: rate,
+                failure_rate_ci: [lo, hi],
+                baseline_rate: baseline,
+                rest_failure_rate: rest_rate,
+                effect_size: if baseline > 0.0 { rate / baseline } else { 0.0 },
+                excess_failures: fails as f64 - size as f64 * baseline,
+                p_value: tests[c].p_value,
+                adjusted_p_value: adjusted[c],
+                test_used: tests[c].test,
+                sample_indices: cand.rows.iter().map(|&i| records[i].row).collect(),
+                ids: cand
+                    .rows
+                    .iter()
+                    .filter_map(|&i| records[i].id.clone())
+                    .collect(),
+                representative_prompts: representative_prompts(
+                    &prompts,
+                    &nearest,
+                    config.representatives,
+                ),
+                examples: nearest
+                    .iter()
+                    .filter(|&&i| failed[i])
+                    .take(config.examples)
+                    .map(|&i| example(data, i))
+                    .collect(),
+            }
+        })
+        .collect();
+    slices.sort_by(|a, b| {
+        b.excess_failures
+            .total_cmp(&a.excess_failures)
+            .then(a.adjusted_p_value.total_cmp(&b.adjusted_p_value))
+            .then(a.sample_indices.first().cmp(&b.sample_indices.first()))
+    });
+
+    timings.test_and_describe = started.elapsed();
+    Ok(SliceReport {
+        timings,
+        total_prompts: total,
+        total_failures,
+        baseline_failure_rate: baseline,
+        num_candidates: candidates.len(),
+        num_significant,
+        num_noise,
+        slices,
+        parameters: SliceParameters {
+            input: config.input.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            embedder: embedder.name(),
+            embedding_dims: embeddings.cols(),
+            clustering: clustering.info,
+            min_slice_size: min_size,
+            seed: config.cluster.seed,
+            alpha: config.alpha,
+            failure_threshold: config.failure_threshold,
+            group_by: config.group_by.clone(),
+            skipped_rows: data.skipped.len(),
+        },
+    })
+}
+
+fn cluster_candidates(labels: &[Option<usize>], num_clusters: usize) -> Vec<Candidate> {
+    let mut rows = vec![Vec::new(); num_clusters];
+    for (i, label) in labels.iter().enumerate() {
+        if let Some(c) = label {
+            rows[*c].push(i);
+        }
+    }
+    rows.into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|rows| Candidate {
+            source: "cluster".into(),
+            value: None,
+            rows,
+        })
+        .collect()
+}
+
+/// One candidate per value of each group-by field with at least `min_size` rows.
+/// Missing or null values form no group.
+fn metadata_candidates(data: &Dataset, fields: &[String], min_size: usize) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for (f, field) in fields.iter().enumerate() {
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, record) in data.records.iter().enumerate() {
+            let value = match record.extra.get(f).and_then(Option::as_ref) {
+                None | Some(serde_json::Value::Null) => continue,
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            groups.entry(value).or_default().push(i);
+        }
+        out.extend(
+            groups
+                .into_iter()
+                .filter(|(_, rows)| rows.len() >= min_size.max(1))
+                .map(|(value, rows)| Candidate {
+                    source: field.clone(),
+                    value: Some(value),
+                    rows,
+                }),
+        );
+    }
+    out
+}
+
+/// The slice's rows ordered by cosine similarity to the slice centroid, nearest first
+/// (ties by row order, for determinism).
+fn nearest_to_centroid(embeddings: &Matrix, rows: &[usize]) -> Vec<usize> {
+    let dims = embeddings.cols();
+    let mut centroid = vec![0.0f32; dims];
+    for &i in rows {
+        for (c, x) in centroid.iter_mut().zip(embeddings.row(i)) {
+            *c += x;
+        }
+    }
+    let mut scored: Vec<(f32, usize)> = rows
+        .iter()
+        .map(|&i| (dot(&centroid, embeddings.row(i)), i))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The first `n` distinct prompts in `order`.
+fn representative_prompts(prompts: &[&str], order: &[usize], n: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(n);
+    for &i in order {
+        if out.len() == n {
+            break;
+        }
+        if !out.iter().any(|p| p == prompts[i]) {
+            out.push(prompts[i].to_string());
+        }
+    }
+    out
+}
+
+fn example(data: &Dataset, i: usize) -> Example {
+    let r = &data.records[i];
+    Example {
+        index: r.row,
+        id: r.id.clone(),
+        prompt: r.prompt.clone(),
+        response: r.response.clone(),
+        score: r.score,
+        failed: r.failed.unwrap_or(false),
+    }
+}

@@ -1,0 +1,220 @@
+//! Argument groups every subcommand shares, and the glue between them and the library.
+
+use crate::embed::{hashing::HashingEmbedder, precomputed::PrecomputedEmbedder, Embedder};
+use crate::error::{Error, Result};
+use crate::export::Format;
+use crate::input::{Dataset, FieldNames, InputFormat, ReadOptions, Requirements};
+use crate::progress::Progress;
+use clap::{Args, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Where each field is found in a row. Dotted paths reach nested fields (`metadata.category`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Input fields")]
+pub struct FieldArgs {
+    #[arg(long, default_value = "id", value_name = "PATH")]
+    pub id_field: String,
+    #[arg(long, default_value = "prompt", value_name = "PATH")]
+    pub prompt_field: String,
+    #[arg(long, default_value = "response", value_name = "PATH")]
+    pub response_field: String,
+    /// Number in [0, 1], higher is better; wins over the label when both are present.
+    #[arg(long, default_value = "score", value_name = "PATH")]
+    pub score_field: String,
+    /// bool, 0/1, pass/fail, true/false, correct/incorrect, yes/no (any case).
+    #[arg(long, default_value = "label", value_name = "PATH")]
+    pub label_field: String,
+    /// Array of numbers: used instead of embedding the prompts when every row has one.
+    #[arg(long, default_value = "embedding", value_name = "PATH")]
+    pub embedding_field: String,
+    #[arg(long, default_value = "context", value_name = "PATH")]
+    pub context_field: String,
+    #[arg(long, default_value = "reference", value_name = "PATH")]
+    pub reference_field: String,
+}
+
+impl FieldArgs {
+    pub fn names(&self) -> FieldNames {
+        FieldNames {
+            id: self.id_field.clone(),
+            prompt: self.prompt_field.clone(),
+            response: self.response_field.clone(),
+            score: self.score_field.clone(),
+            label: self.label_field.clone(),
+            embedding: self.embedding_field.clone(),
+            context: self.context_field.clone(),
+            reference: self.reference_field.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InputFormatArg {
+    Jsonl,
+    Csv,
+}
+
+/// How the input is read.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Input")]
+pub struct ReadArgs {
+    /// Input format; by default chosen from the extension (`.csv`, `.tsv`) or sniffed on stdin.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub input_format: Option<InputFormatArg>,
+    /// Skip invalid rows (reported on stderr) instead of stopping at the first.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// A row fails when its score is below this.
+    #[arg(long, default_value_t = 0.5, value_name = "X", value_parser = unit_interval)]
+    pub failure_threshold: f64,
+    #[command(flatten)]
+    pub fields: FieldArgs,
+}
+
+fn unit_interval(s: &str) -> std::result::Result<f64, String> {
+    let x: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=1.0).contains(&x) {
+        Ok(x)
+    } else {
+        Err(format!("{x} is outside [0, 1]"))
+    }
+}
+
+/// A probability strictly between 0 and 1.
+pub fn open_unit_interval(s: &str) -> std::result::Result<f64, String> {
+    let x: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if x > 0.0 && x < 1.0 {
+        Ok(x)
+    } else {
+        Err(format!("{x} must be strictly between 0 and 1"))
+    }
+}
+
+impl ReadArgs {
+    pub fn options(&self, requirements: Requirements, extra_fields: Vec<String>) -> ReadOptions {
+        ReadOptions {
+            fields: self.fields.names(),
+            format: self.input_format.map(|f| match f {
+                InputFormatArg::Jsonl => InputFormat::Jsonl,
+                InputFormatArg::Csv => InputFormat::Csv,
+            }),
+            failure_threshold: self.failure_threshold,
+            skip_invalid: self.skip_invalid,
+            requirements,
+            keep_raw: false,
+            extra_fields,
+        }
+    }
+}
+
+/// How the report is written.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Output format [default: table on a terminal, json otherwise]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress bars, no warnings.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl OutputArgs {
+    pub fn format(&self) -> Format {
+        self.format.unwrap_or_else(|| {
+            if self.output.is_none() && std::io::stdout().is_terminal() {
+                Format::Table
+            } else {
+                Format::Json
+            }
+        })
+    }
+
+    pub fn progress(&self) -> Progress {
+        Progress::new(self.quiet)
+    }
+
+    /// Prints a warning on stderr unless `--quiet`.
+    pub fn warn(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("warning: {message}");
+        }
+    }
+}
+
+/// Reads the dataset and reports skipped rows and reader warnings on stderr.
+pub fn read_input(
+    path: &str,
+    options: &ReadOptions,
+    output: &OutputArgs,
+) -> Result<Dataset> {
+    let spinner = output.progress().spinner(&format!("reading {path}"));
+    let data = crate::input::read_dataset(path, options)?;
+    spinner.finish_and_clear();
+    for warning in &data.warnings {
+        output.warn(warning);
+    }
+    if !data.skipped.is_empty() {
+        // Always shown, even with --quiet: rows were dropped from the analysis.
+        eprintln!("{}: {}", data.source, crate::input::summarize_skipped(&data.skipped));
+    }
+    Ok(data)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmbedderArg {
+    /// Precomputed embeddings when every row has one, else `hash`.
+    Auto,
+    /// Built-in offline embedder: hashed word and character n-grams, TF-IDF, truncated SVD.
+    Hash,
+    /// The rows' `embedding` field (an error if a row lacks one).
+    Precomputed,
+}
+
+/// How prompts are embedded.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Embedding")]
+pub struct EmbedArgs {
+    #[arg(long, value_enum, default_value = "auto")]
+    pub embedder: EmbedderArg,
+    /// Dimensions of the built-in embedder's output.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub dims: usize,
+}
+
+impl EmbedArgs {
+    pub fn build(&self, data: &Dataset, seed: u64) -> Result<Box<dyn Embedder>> {
+        let precomputed = || -> Result<Box<dyn Embedder>> {
+            let vectors = data
+                .records
+                .iter()
+                .map(|r| {
+                    r.embedding.clone().ok_or_else(|| {
+                        Error::input(
+                            &data.source,
+                            Some(r.line),
+                            Some("embedding"),
+                            "expected an embedding on every row with --embedder precomputed",
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Box::new(PrecomputedEmbedder::new(vectors)?))
+        };
+        match self.embedder {
+            EmbedderArg::Precomputed => precomputed(),
+            EmbedderArg::Auto if data.has_embeddings() => precomputed(),
+            EmbedderArg::Auto | EmbedderArg::Hash => Ok(Box::new(HashingEmbedder::new(
+                crate::embed::hashing::HashingConfig {
+                    dims: self.dims,
+                    seed,
+                    ..Default::default()
+                },
+            ))),
+        }
+    }
+}

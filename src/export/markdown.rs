@@ -1,0 +1,73 @@
+//! Markdown for pull-request comments and CI step summaries.
+
+use super::escape::{markdown, one_line, truncate};
+use super::table::{format_p, percent};
+use super::Exporter;
+use crate::analysis::slices::SliceReport;
+use crate::error::Result;
+
+pub struct MarkdownExporter {
+    pub prompts_per_slice: usize,
+}
+
+impl Default for MarkdownExporter {
+    fn default() -> Self {
+        MarkdownExporter {
+            prompts_per_slice: 3,
+        }
+    }
+}
+
+fn md_cell(text: &str, max: usize) -> String {
+    markdown(&truncate(&one_line(text), max))
+}
+
+impl Exporter<SliceReport> for MarkdownExporter {
+    fn export(&self, report: &SliceReport) -> Result<Vec<u8>> {
+        let mut out = String::from("## faultmap: failure slices\n\n");
+        out.push_str(&format!(
+            "**{}** of {} candidate slices fail significantly more often than the rest \
+             (FDR {}). {} prompts, {} failures, baseline failure rate {}.\n\n",
+            report.num_significant,
+            report.num_candidates,
+            report.parameters.alpha,
+            report.total_prompts,
+            report.total_failures,
+            percent(report.baseline_failure_rate),
+        ));
+        if report.slices.is_empty() {
+            return Ok(out.into_bytes());
+        }
+        out.push_str("| # | Slice | Source | Size | Failure rate [95% CI] | Ratio | Excess | Adj. p |\n");
+        out.push_str("|---:|---|---|---:|---:|---:|---:|---:|\n");
+        for (i, s) in report.slices.iter().enumerate() {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} [{}, {}] | {:.2}x | {:.1} | {} |\n",
+                i + 1,
+                md_cell(&s.name, 80),
+                md_cell(&s.source, 30),
+                s.size,
+                percent(s.failure_rate),
+                percent(s.failure_rate_ci[0]),
+                percent(s.failure_rate_ci[1]),
+                s.effect_size,
+                s.excess_failures,
+                format_p(s.adjusted_p_value),
+            ));
+        }
+        out.push('\n');
+        for (i, s) in report.slices.iter().enumerate() {
+            out.push_str(&format!(
+                "**{}. {}**: {}\n\n",
+                i + 1,
+                md_cell(&s.name, 80),
+                md_cell(&s.keywords.join(", "), 120)
+            ));
+            for prompt in s.representative_prompts.iter().take(self.prompts_per_slice) {
+                out.push_str(&format!("- {}\n", md_cell(prompt, 140)));
+            }
+            out.push('\n');
+        }
+        Ok(out.into_bytes())
+    }
+}

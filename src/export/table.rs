@@ -1,0 +1,115 @@
+//! Tables for people on a terminal (comfy-table).
+
+use super::escape::{one_line, terminal, truncate};
+use super::Exporter;
+use crate::analysis::slices::{Slice, SliceReport};
+use crate::error::Result;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+
+/// Renders a report as a summary, a table and per-slice details.
+pub struct TableExporter {
+    /// Representative prompts shown per slice.
+    pub prompts_per_slice: usize,
+}
+
+impl Default for TableExporter {
+    fn default() -> Self {
+        TableExporter {
+            prompts_per_slice: 3,
+        }
+    }
+}
+
+/// A p-value in a short, readable form.
+pub fn format_p(p: f64) -> String {
+    if p == 0.0 {
+        "<1e-300".into()
+    } else if p < 1e-3 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+pub fn percent(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+/// Untrusted text made safe and short for one table cell.
+pub fn cell_text(text: &str, max: usize) -> String {
+    terminal(&truncate(&one_line(text), max))
+}
+
+fn summary(report: &SliceReport) -> String {
+    format!(
+        "{} prompts, {} failures (baseline failure rate {}). {} candidate slices tested, {} significant at FDR {}. {} prompts unclustered.\n",
+        report.total_prompts,
+        report.total_failures,
+        percent(report.baseline_failure_rate),
+        report.num_candidates,
+        report.num_significant,
+        report.parameters.alpha,
+        report.num_noise,
+    )
+}
+
+fn slice_row(rank: usize, s: &Slice) -> Vec<Cell> {
+    let right = |text: String| Cell::new(text).set_alignment(CellAlignment::Right);
+    vec![
+        right(rank.to_string()),
+        Cell::new(cell_text(&s.name, 60)),
+        Cell::new(cell_text(&s.source, 20)),
+        right(s.size.to_string()),
+        right(format!(
+            "{} [{}, {}]",
+            percent(s.failure_rate),
+            percent(s.failure_rate_ci[0]),
+            percent(s.failure_rate_ci[1])
+        )),
+        right(format!("{:.2}x", s.effect_size)),
+        right(format!("{:.1}", s.excess_failures)),
+        right(format_p(s.adjusted_p_value)),
+    ]
+}
+
+impl Exporter<SliceReport> for TableExporter {
+    fn export(&self, report: &SliceReport) -> Result<Vec<u8>> {
+        let mut out = summary(report);
+        if report.slices.is_empty() {
+            out.push_str("No slice fails significantly more often than the rest.\n");
+            return Ok(out.into_bytes());
+        }
+        let mut table = Table::new();
+        table
+            .load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header(vec![
+                "#",
+                "Slice",
+                "Source",
+                "Size",
+                "Failure rate [95% CI]",
+                "Ratio",
+                "Excess",
+                "Adj. p",
+            ]);
+        for (i, s) in report.slices.iter().enumerate() {
+            table.add_row(slice_row(i + 1, s));
+        }
+        out.push('\n');
+        out.push_str(&table.to_string());
+        out.push_str("\n\n");
+        for (i, s) in report.slices.iter().enumerate() {
+            out.push_str(&format!(
+                "{}. {}  [{}]\n",
+                i + 1,
+                cell_text(&s.name, 80),
+                cell_text(&s.keywords.join(", "), 100)
+            ));
+            for prompt in s.representative_prompts.iter().take(self.prompts_per_slice) {
+                out.push_str(&format!("     - {}\n", cell_text(prompt, 100)));
+            }
+        }
+        Ok(out.into_bytes())
+    }
+}
