@@ -176,23 +176,25 @@ fn stdin_and_csv_give_the_same_report_as_the_file() {
     let piped = faultmap_stdin(&["slices", "-", "--format", "json"], &content);
     assert_eq!(piped.status.code(), Some(0), "{}", stderr(&piped));
     let (a, b) = (json(&file), json(&piped));
-    assert_eq!(a["slices"], b["slices"]);
+    assert!(a["slices"] == b["slices"], "stdin report differs from the file's");
 
     // The same rows as CSV.
-    let mut csv = String::from("id,prompt,score\n");
+    let mut csv = String::from("id,prompt,response,score\n");
     for line in String::from_utf8(content).unwrap().lines() {
         let v: Value = serde_json::from_str(line).unwrap();
+        let quote = |field: &str| v[field].as_str().unwrap().replace('"', "\"\"");
         csv.push_str(&format!(
-            "{},\"{}\",{}\n",
+            "{},\"{}\",\"{}\",{}\n",
             v["id"].as_str().unwrap(),
-            v["prompt"].as_str().unwrap().replace('"', "\"\""),
+            quote("prompt"),
+            quote("response"),
             v["score"]
         ));
     }
     let (_dir, path) = temp_file("demo.csv", csv.as_bytes());
     let out = faultmap(&["slices", path.to_str().unwrap(), "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(json(&out)["slices"], a["slices"]);
+    assert!(json(&out)["slices"] == a["slices"], "CSV report differs from JSONL's");
 }
 
 #[test]

@@ -81,7 +81,7 @@ impl Exporter<SliceReport> for TableExporter {
         }
         let mut table = Table::new();
         table
-            .load_preset(UTF8_FULL_CONDENSED)
+            .load_style(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_header(vec![
                 "#",
