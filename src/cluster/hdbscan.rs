@@ -208,3 +208,58 @@ fn core_distance(others: &[Neighbour], min_samples: usize) -> f32 {
         .or(others.last())
         .map_or(0.0, |&(d2, _)| d2.sqrt())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cluster 0: 20 points 0.1 apart on a line; cluster 1: 20 points 1.0 apart far away; a
+    /// dense run of 5 noise points 0.05 apart beyond cluster 0's end; one isolated noise point.
+    fn model() -> Model {
+        let mut rows: Vec<f32> = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..20 {
+            rows.extend([i as f32 * 0.1, 0.0]);
+            labels.push(Some(0));
+        }
+        for i in 0..20 {
+            rows.extend([i as f32, 100.0]);
+            labels.push(Some(1));
+        }
+        for i in 0..5 {
+            rows.extend([3.0 + i as f32 * 0.05, 0.0]);
+            labels.push(None);
+        }
+        rows.extend([50.0, 50.0]);
+        labels.push(None);
+        Model::new(&Matrix::from_vec(46, 2, rows), labels, 3)
+    }
+
+    fn assign(model: &Model, x: f32, y: f32) -> Option<usize> {
+        let q = Matrix::from_vec(1, 2, vec![x, y]);
+        model
+            .knn
+            .map_nearest(&q, None, model.k, |_, nb| model.assign(nb), &|_| {})[0]
+    }
+
+    #[test]
+    fn assignment_follows_each_clusters_own_scale() {
+        let model = model();
+        // Core distances: the 2nd nearest other point, 0.2 apart in cluster 0, 2.0 in cluster 1.
+        assert!((model.scale[0] - 0.2).abs() < 1e-4, "{:?}", model.scale);
+        assert!((model.scale[1] - 2.0).abs() < 1e-4, "{:?}", model.scale);
+        // Inside cluster 0, and just off its end within its scale.
+        assert_eq!(assign(&model, 0.95, 0.0), Some(0));
+        assert_eq!(assign(&model, 1.95, 0.0), Some(0));
+        // Off cluster 0's end by more than its scale: noise, although cluster 1 would accept
+        // a point that far from its own members.
+        assert_eq!(assign(&model, -0.7, 0.0), None);
+        assert_eq!(assign(&model, 10.5, 100.3), Some(1));
+        // Attached to a noise point: noise, even where that link is tighter than cluster 0's
+        // scale.
+        assert_eq!(assign(&model, 3.1, 0.01), None);
+        assert_eq!(assign(&model, 50.0, 50.1), None);
+        // Far from everything: noise.
+        assert_eq!(assign(&model, -40.0, -40.0), None);
+    }
+}

@@ -34,6 +34,12 @@ pub(crate) fn run(
         )));
     }
     let sample = sample_indices(n, n.min(max_fit_rows), seed, FIT_STREAM);
+    if k > sample.len() {
+        return Err(Error::Usage(format!(
+            "--k {k} is more than the {} rows k-means is fitted on",
+            sample.len()
+        )));
+    }
     let sampled = sample.len() < n;
     let fit_data = if sampled {
         std::borrow::Cow::Owned(data.select_rows(&sample))

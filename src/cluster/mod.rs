@@ -58,7 +58,8 @@ pub struct ClusterParams {
     /// Dimensions the embeddings are reduced to (PCA, then renormalized) before clustering.
     pub reduced_dims: usize,
     /// HDBSCAN `min_samples` (the neighbour count of the core distance). `None` uses the
-    /// HDBSCAN convention, `min_samples = min_cluster_size`.
+    /// HDBSCAN convention, `min_samples = min_cluster_size` (5 and 3 measured no better on
+    /// synthetic blobs: ARI within 0.005, slightly fewer rows left as noise).
     pub min_samples: Option<usize>,
 }
 

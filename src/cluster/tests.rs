@@ -370,6 +370,17 @@ fn small_and_degenerate_inputs_do_not_panic() {
             },
         );
         check_labels(&c, 200);
+        // The smallest fit sample allowed, below the minimum cluster size.
+        let (tiny_fit, _) = blobs(&[50, 50], 0, 16, 0.05, 9);
+        let c = run(
+            &tiny_fit,
+            &ClusterParams {
+                max_fit_rows: 2,
+                ..p.clone()
+            },
+        );
+        check_labels(&c, 100);
+        assert_eq!(c.info.fit_sample_size, Some(2));
     }
 }
 
@@ -447,6 +458,21 @@ fn timing_data(n: usize, dims: usize, seed: u64) -> Matrix {
     Matrix::from_vec(n, dims, data)
 }
 
+/// CPU seconds (user + system) this process has used so far, from /proc (NaN elsewhere).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
 /// Release-mode timing of the default pipeline (HDBSCAN) on 10k, 100k and 1M rows x 256 dims:
 /// `cargo test --release --lib cluster::tests::timing -- --ignored --nocapture`
 /// (`FAULTMAP_TIMING_ROWS=10000,100000` to choose sizes).
@@ -463,15 +489,16 @@ fn timing_default_params() {
     for n in sizes {
         let data = timing_data(n, 256, 11);
         let progress = Progress::hidden();
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         let c = cluster(&data, &p, &progress).expect("clusters");
         let total = t.elapsed().as_secs_f64();
+        let total_cpu = cpu_seconds() - cpu;
         // The same steps one by one.
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         let reduced = reduce::reduce(&data, p.reduced_dims, p.seed, &progress).expect("pca");
-        let pca = t.elapsed().as_secs_f64();
+        let pca = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         let hdbscan_run = |rows: &Matrix| {
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), cpu_seconds());
             hdbscan::run(
                 rows,
                 p.min_cluster_size,
@@ -481,22 +508,45 @@ fn timing_default_params() {
                 &progress,
             )
             .expect("hdbscan");
-            t.elapsed().as_secs_f64()
+            (t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
         };
         let fit_and_assign = hdbscan_run(&reduced.data);
         let sample = sample_indices(n, p.max_fit_rows.min(n), p.seed, hdbscan::FIT_STREAM);
         let fit = hdbscan_run(&reduced.data.select_rows(&sample));
         println!(
-            "rows {n}: total {total:.2} s; by step: PCA {pca:.2} s, HDBSCAN fit on {} rows \
-             {fit:.2} s, assignment of {} rows {:.2} s; {} clusters, {} noise rows, \
-             variance kept {:.2}",
+            "rows {n}: total {total:.2} s ({total_cpu:.1} CPU s); by step, wall (CPU): \
+             PCA {:.2} s ({:.1}), HDBSCAN fit on {} rows {:.2} s ({:.1}), assignment of {} \
+             rows {:.2} s ({:.1}); {} clusters, {} noise rows, variance kept {:.2}",
+            pca.0,
+            pca.1,
             sample.len(),
+            fit.0,
+            fit.1,
             n - sample.len(),
-            fit_and_assign - fit,
+            fit_and_assign.0 - fit.0,
+            fit_and_assign.1 - fit.1,
             c.num_clusters,
             c.info.noise_rows,
             c.info.explained_variance.unwrap_or(1.0),
         );
+        for (method, k) in [
+            (ClusterMethod::Agglomerative, None),
+            (ClusterMethod::Kmeans, Some(20)),
+        ] {
+            let p = ClusterParams {
+                method,
+                k,
+                ..ClusterParams::default()
+            };
+            let t = Instant::now();
+            let c = cluster(&data, &p, &progress).expect("clusters");
+            println!(
+                "rows {n}: {method:?} total {:.2} s (k {:?}, {} clusters)",
+                t.elapsed().as_secs_f64(),
+                c.info.k,
+                c.num_clusters
+            );
+        }
     }
 }
 
@@ -602,7 +652,7 @@ fn quality_measurements() {
         let c = run(&data, &p);
         let (ari, noise) = on_blobs(&c.labels);
         println!(
-            "seed {seed} kmeans k 25 full dims: ARI {ari:.3}, noise {noise:.3}, {:.2} s",
+            "seed {seed} kmeans k 25: ARI {ari:.3}, noise {noise:.3}, {:.2} s",
             t.elapsed().as_secs_f64()
         );
     }
