@@ -1,11 +1,38 @@
 //! Clustering of embeddings into candidate slices: HDBSCAN (default), agglomerative Ward, k-means.
 //!
-//! Input rows are L2-normalized embeddings. Each method reduces them to a few dimensions first
-//! where it needs to, and fits on a seeded sample above a size limit, assigning the rest.
+//! Input rows are L2-normalized embeddings. All three methods first project them with PCA to
+//! `reduced_dims` and renormalize the projections (see `reduce.rs` for why, and what was
+//! measured); above a size limit they fit on a seeded sample and assign the other rows:
+//!
+//! * HDBSCAN fits on at most `max_fit_rows` rows and assigns the rest by a density rule
+//!   consistent with the fit (documented in `hdbscan.rs`); points it leaves as noise get label
+//!   `None`;
+//! * agglomerative runs Ward (kodama) on at most 5,000 rows, with k chosen by silhouette over a
+//!   grid unless `k` is given, and assigns the rest to the nearest centroid;
+//! * k-means (linfa-clustering) fits on at most `max_fit_rows` rows and gives every row its
+//!   nearest centroid.
+//!
+//! For agglomerative and k-means, clusters with fewer than `min_cluster_size` rows (counted over
+//! all rows) are dropped to noise. Cluster ids are renumbered by the first row that carries
+//! each, so the same input, parameters and seed give the same labels.
+//!
+//! Degenerate input never panics: no rows gives no labels; fewer rows than `min_cluster_size`
+//! (or all rows identical: there is no structure to slice) makes every row noise.
 
-use crate::error::Result;
-use crate::matrix::Matrix;
+mod agglomerative;
+mod hdbscan;
+mod kmeans;
+mod knn;
+mod reduce;
+#[cfg(test)]
+mod tests;
+
+use crate::error::{Error, Result};
+use crate::matrix::{squared_distance, Matrix};
 use crate::progress::Progress;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -28,8 +55,12 @@ pub struct ClusterParams {
     pub seed: u64,
     /// Above this many rows, fit on a seeded sample of this size and assign the rest.
     pub max_fit_rows: usize,
-    /// Dimensions the embeddings are reduced to (PCA) before HDBSCAN / Ward.
+    /// Dimensions the embeddings are reduced to (PCA, then renormalized) before clustering.
     pub reduced_dims: usize,
+    /// HDBSCAN `min_samples` (the neighbour count of the core distance). `None` uses the
+    /// HDBSCAN convention, `min_samples = min_cluster_size` (5 and 3 measured no better on
+    /// synthetic blobs: ARI within 0.005, slightly fewer rows left as noise).
+    pub min_samples: Option<usize>,
 }
 
 impl Default for ClusterParams {
@@ -41,6 +72,7 @@ impl Default for ClusterParams {
             seed: 42,
             max_fit_rows: 15_000,
             reduced_dims: 16,
+            min_samples: None,
         }
     }
 }
@@ -66,14 +98,219 @@ pub struct ClusteringInfo {
     pub k: Option<usize>,
     /// Silhouette of the chosen k (agglomerative grid search), when computed.
     pub silhouette: Option<f64>,
+    /// HDBSCAN's `min_samples` as used, or `None` for the other methods.
+    pub min_samples: Option<usize>,
+    /// Fraction of the embeddings' variance kept by the PCA projection, when PCA ran.
+    pub explained_variance: Option<f64>,
+    /// Rows labelled noise (HDBSCAN noise and rows of dropped small clusters).
+    pub noise_rows: usize,
 }
 
 /// Clusters the rows of `embeddings`.
+///
+/// Errors: [`Error::Usage`] for invalid parameters (k-means without `k`, `k = 0`, `k` above the
+/// row count, `min_cluster_size < 2`, `max_fit_rows < 2`, `reduced_dims = 0`);
+/// [`Error::Analysis`] when a clustering library fails on the data.
 pub fn cluster(
     embeddings: &Matrix,
     params: &ClusterParams,
     progress: &Progress,
 ) -> Result<Clustering> {
-    let _ = (embeddings, params, progress);
-    todo!("implemented by the cluster module")
+    validate(params)?;
+    let n = embeddings.rows();
+    let k_fixed = match params.method {
+        ClusterMethod::Kmeans | ClusterMethod::Agglomerative => params.k,
+        ClusterMethod::Hdbscan => None,
+    };
+    let min_samples = (params.method == ClusterMethod::Hdbscan)
+        .then(|| params.min_samples.unwrap_or(params.min_cluster_size));
+    let mut info = ClusteringInfo {
+        method: params.method,
+        dims: embeddings.cols(),
+        fit_sample_size: None,
+        k: k_fixed,
+        silhouette: None,
+        min_samples,
+        explained_variance: None,
+        noise_rows: n,
+    };
+    if n < params.min_cluster_size || all_rows_identical(embeddings) {
+        return Ok(Clustering {
+            labels: vec![None; n],
+            num_clusters: 0,
+            info,
+        });
+    }
+
+    let reduced = reduce::reduce(embeddings, params.reduced_dims, params.seed, progress)?;
+    info.dims = reduced.data.cols();
+    info.explained_variance = reduced.explained_variance;
+    let data: &Matrix = &reduced.data;
+    let (raw, fit_sample_size) = match params.method {
+        ClusterMethod::Hdbscan => {
+            let fit = hdbscan::run(
+                data,
+                params.min_cluster_size,
+                min_samples.unwrap_or(params.min_cluster_size),
+                params.max_fit_rows,
+                params.seed,
+                progress,
+            )?;
+            (fit.labels, fit.fit_sample_size)
+        }
+        ClusterMethod::Agglomerative => {
+            let out = agglomerative::run(
+                data,
+                params.min_cluster_size,
+                params.k,
+                params.max_fit_rows,
+                params.seed,
+                progress,
+            )?;
+            info.k = Some(out.k);
+            info.silhouette = out.silhouette;
+            let labels = drop_small_clusters(out.fit.labels, params.min_cluster_size);
+            (labels, out.fit.fit_sample_size)
+        }
+        ClusterMethod::Kmeans => {
+            // `validate` has checked that k is given.
+            let k = params.k.unwrap_or(1);
+            let fit = kmeans::run(data, k, params.max_fit_rows, params.seed, progress)?;
+            let labels = drop_small_clusters(fit.labels, params.min_cluster_size);
+            (labels, fit.fit_sample_size)
+        }
+    };
+    info.fit_sample_size = fit_sample_size;
+    let (labels, num_clusters) = renumber(&raw);
+    info.noise_rows = labels.iter().filter(|l| l.is_none()).count();
+    Ok(Clustering {
+        labels,
+        num_clusters,
+        info,
+    })
+}
+
+fn validate(params: &ClusterParams) -> Result<()> {
+    if params.min_cluster_size < 2 {
+        return Err(Error::Usage(format!(
+            "the minimum slice size must be at least 2 (got {})",
+            params.min_cluster_size
+        )));
+    }
+    if params.max_fit_rows < 2 {
+        return Err(Error::Usage(format!(
+            "the clustering fit sample must allow at least 2 rows (got {})",
+            params.max_fit_rows
+        )));
+    }
+    if params.reduced_dims == 0 {
+        return Err(Error::Usage(
+            "the reduced dimension for clustering must be at least 1".into(),
+        ));
+    }
+    if params.k == Some(0) {
+        return Err(Error::Usage("--k must be at least 1".into()));
+    }
+    if params.min_samples == Some(0) {
+        return Err(Error::Usage("min_samples must be at least 1".into()));
+    }
+    if params.method == ClusterMethod::Kmeans && params.k.is_none() {
+        return Err(Error::Usage(
+            "--clustering kmeans needs --k N (the number of clusters)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Labels of one method's fit, before renumbering.
+pub(crate) struct FitOutcome {
+    /// One per row; `None` is noise.
+    pub labels: Vec<Option<usize>>,
+    /// `Some(m)` when the fit used a sample of m rows.
+    pub fit_sample_size: Option<usize>,
+}
+
+/// A seeded sample of `amount` distinct indices of `0..n`, sorted; all of `0..n` when
+/// `amount >= n`. `stream` separates the samples drawn for different purposes.
+pub(crate) fn sample_indices(n: usize, amount: usize, seed: u64, stream: u64) -> Vec<usize> {
+    if amount >= n {
+        return (0..n).collect();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    let mut sample = rand::seq::index::sample(&mut rng, n, amount).into_vec();
+    sample.sort_unstable();
+    sample
+}
+
+/// Index of the nearest centroid (squared Euclidean; ties to the lower index) for every row.
+/// Hand-written: a loop over at most a few dozen centroids per row.
+pub(crate) fn nearest_centroid(
+    data: &Matrix,
+    centroids: &Matrix,
+    on_chunk: &(dyn Fn(usize) + Sync),
+) -> Vec<usize> {
+    const CHUNK: usize = 8192;
+    let rows: Vec<usize> = (0..data.rows()).collect();
+    rows.par_chunks(CHUNK)
+        .flat_map_iter(|chunk| {
+            let out: Vec<usize> = chunk
+                .iter()
+                .map(|&i| {
+                    let row = data.row(i);
+                    let mut best = (f32::INFINITY, 0);
+                    for c in 0..centroids.rows() {
+                        let d = squared_distance(row, centroids.row(c));
+                        if d < best.0 {
+                            best = (d, c);
+                        }
+                    }
+                    best.1
+                })
+                .collect();
+            on_chunk(chunk.len());
+            out.into_iter()
+        })
+        .collect()
+}
+
+/// Turns clusters with fewer than `min_size` rows into noise.
+fn drop_small_clusters(labels: Vec<Option<usize>>, min_size: usize) -> Vec<Option<usize>> {
+    let clusters = labels.iter().flatten().max().map_or(0, |&c| c + 1);
+    let mut sizes = vec![0usize; clusters];
+    for &c in labels.iter().flatten() {
+        sizes[c] += 1;
+    }
+    labels
+        .into_iter()
+        .map(|l| l.filter(|&c| sizes[c] >= min_size))
+        .collect()
+}
+
+/// Renumbers cluster ids 0.. in order of the first row carrying each; returns the count.
+fn renumber(labels: &[Option<usize>]) -> (Vec<Option<usize>>, usize) {
+    let clusters = labels.iter().flatten().max().map_or(0, |&c| c + 1);
+    let mut ids = vec![None; clusters];
+    let mut next = 0;
+    let out = labels
+        .iter()
+        .map(|l| {
+            l.map(|c| {
+                *ids[c].get_or_insert_with(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+        })
+        .collect();
+    (out, next)
+}
+
+/// True when every row equals the first (including a single row).
+fn all_rows_identical(m: &Matrix) -> bool {
+    if m.rows() == 0 {
+        return true;
+    }
+    let first = m.row(0);
+    (1..m.rows()).all(|i| m.row(i) == first)
 }

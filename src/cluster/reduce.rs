@@ -1,0 +1,118 @@
+//! PCA reduction (linfa-reduction) of the normalized embeddings to a few dimensions.
+//!
+//! The PCA is fitted on a seeded sample of at most [`PCA_FIT_ROWS`] rows and applied to all rows
+//! in parallel chunks, and the projected rows are renormalized to unit length (so clustering
+//! works on directions, as cosine similarity does on the embeddings), not whitened.
+//!
+//! Measured on synthetic data (25 blobs of 40-800 rows with spreads 0.02-0.07 in 256 dims, plus
+//! 10% random directions; `cargo test --release --lib cluster::tests::quality -- --ignored`):
+//! without renormalizing, the random rows project near the centre of the 16-d space, bridge
+//! blobs together and are absorbed into clusters (HDBSCAN: ARI on blob rows 0.78-1.00, 0-41% of
+//! the random rows left as noise); renormalized they scatter (ARI 0.99-1.00, 95-98% left as
+//! noise), and k-means on the renormalized projection scored ARI 0.99-1.00 against 0.96-1.00 on
+//! the full embeddings, 5-10x faster. Whitening was no better than the plain projection
+//! (it scales low-variance noise directions up to the size of those that separate clusters).
+
+use super::sample_indices;
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::progress::Progress;
+use linfa::traits::{Fit, Predict};
+use linfa::DatasetBase;
+use linfa_reduction::Pca;
+use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// Rows the PCA is fitted on: plenty to estimate 16 directions of a few hundred dimensions.
+pub(crate) const PCA_FIT_ROWS: usize = 20_000;
+/// Rows projected per parallel task.
+const PROJECT_CHUNK: usize = 4096;
+/// Stream of the seeded RNG used for the PCA sample (other samples use other streams).
+const PCA_STREAM: u64 = 1;
+
+/// Rows in the space a clustering method runs in.
+pub(crate) struct Reduced<'a> {
+    pub data: Cow<'a, Matrix>,
+    /// Fraction of the (sampled) variance the projection keeps; `None` when PCA did not run.
+    pub explained_variance: Option<f64>,
+}
+
+/// Projects `embeddings` onto their first `target_dims` principal components.
+///
+/// PCA is skipped (rows are used as they are) when the embeddings have no more than
+/// `target_dims` columns, when there are too few rows to estimate that many components, or when
+/// all sampled rows are identical (there is no direction of variance to find).
+pub(crate) fn reduce<'a>(
+    embeddings: &'a Matrix,
+    target_dims: usize,
+    seed: u64,
+    progress: &Progress,
+) -> Result<Reduced<'a>> {
+    let (n, d) = (embeddings.rows(), embeddings.cols());
+    let fit_rows = n.min(PCA_FIT_ROWS);
+    if target_dims >= d || fit_rows <= target_dims {
+        return Ok(Reduced {
+            data: Cow::Borrowed(embeddings),
+            explained_variance: None,
+        });
+    }
+    let spinner = progress.spinner("reducing (PCA)");
+    let sample = sample_indices(n, fit_rows, seed, PCA_STREAM);
+    let mut x = Array2::<f64>::zeros((sample.len(), d));
+    for (mut row, &i) in x.axis_iter_mut(Axis(0)).zip(&sample) {
+        for (dst, &v) in row.iter_mut().zip(embeddings.row(i)) {
+            *dst = v as f64;
+        }
+    }
+    let total_variance = total_squared_deviation(&x);
+    if total_variance <= f64::EPSILON * sample.len() as f64 {
+        spinner.finish_and_clear();
+        return Ok(Reduced {
+            data: Cow::Borrowed(embeddings),
+            explained_variance: None,
+        });
+    }
+    let pca = Pca::params(target_dims)
+        .fit(&DatasetBase::from(x))
+        .map_err(|e| Error::Analysis(format!("PCA before clustering failed: {e}")))?;
+    let kept: f64 = pca.singular_values().iter().map(|s| s * s).sum();
+    let explained_variance = (kept / total_variance).clamp(0.0, 1.0);
+    let mut out = Matrix::zeros(n, target_dims);
+    out.as_mut_slice()
+        .par_chunks_mut(PROJECT_CHUNK * target_dims)
+        .enumerate()
+        .for_each(|(c, dst)| {
+            let start = c * PROJECT_CHUNK;
+            let rows = dst.len() / target_dims;
+            let src = &embeddings.as_slice()[start * d..(start + rows) * d];
+            let chunk = ArrayView2::from_shape((rows, d), src)
+                .expect("chunk shape")
+                .mapv(f64::from);
+            let projected: Array2<f64> = pca.predict(&chunk);
+            for (o, v) in dst.iter_mut().zip(projected.iter()) {
+                *o = *v as f32;
+            }
+        });
+    out.normalize_rows();
+    spinner.finish_and_clear();
+    Ok(Reduced {
+        data: Cow::Owned(out),
+        explained_variance: Some(explained_variance),
+    })
+}
+
+/// Sum of squared deviations from the column means (the trace of the scatter matrix).
+fn total_squared_deviation(x: &Array2<f64>) -> f64 {
+    let Some(mean) = x.mean_axis(Axis(0)) else {
+        return 0.0;
+    };
+    x.axis_iter(Axis(0))
+        .map(|row| {
+            row.iter()
+                .zip(mean.iter())
+                .map(|(a, m)| (a - m) * (a - m))
+                .sum::<f64>()
+        })
+        .sum()
+}
