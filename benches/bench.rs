@@ -6,7 +6,9 @@
 //! (VmHWM from /proc/self/status) belongs to that run alone. Data files go to `bench-data/`.
 
 use faultmap::analysis::slices::{analyze, SlicesConfig};
-use faultmap::embed::{hashing::HashingConfig, hashing::HashingEmbedder, precomputed::PrecomputedEmbedder, Embedder};
+use faultmap::embed::{
+    hashing::HashingConfig, hashing::HashingEmbedder, precomputed::PrecomputedEmbedder, Embedder,
+};
 use faultmap::input::{read_dataset, ReadOptions, Requirements};
 use faultmap::progress::Progress;
 use rand::{Rng, SeedableRng};
@@ -18,18 +20,150 @@ use std::process::Command;
 use std::time::Instant;
 
 const TOPICS: &[(&str, f64, &[&str])] = &[
-    ("refund", 0.15, &["refund", "money back", "charged twice", "return", "reimburse", "cancelled order"]),
-    ("password", 0.12, &["password", "reset link", "log in", "locked out", "login email", "credentials"]),
-    ("shipping", 0.15, &["package", "tracking number", "delivery", "courier", "shipping address", "parcel"]),
-    ("billing", 0.12, &["invoice", "credit card", "monthly bill", "charge", "payment method", "receipt"]),
-    ("vat", 0.65, &["VAT invoice", "tax ID", "reverse charge", "sales tax", "tax exempt", "VAT number"]),
-    ("api", 0.60, &["rate limit", "webhook", "HTTP 429", "API key", "pagination cursor", "signature header"]),
-    ("gdpr", 0.55, &["GDPR", "data residency", "DPA", "personal data", "sub-processor", "retention policy"]),
-    ("upgrade", 0.10, &["upgrade", "Pro plan", "downgrade", "seats", "team plan", "trial"]),
-    ("crash", 0.15, &["app crashes", "freezes", "black screen", "update broke", "keeps closing", "force close"]),
-    ("export", 0.12, &["export CSV", "download report", "Excel file", "scheduled export", "backup", "spreadsheet"]),
-    ("2fa", 0.10, &["two-factor", "authenticator", "SMS code", "recovery codes", "security key", "2FA"]),
-    ("account", 0.12, &["change email", "close account", "merge accounts", "add teammate", "transfer ownership", "username"]),
+    (
+        "refund",
+        0.15,
+        &[
+            "refund",
+            "money back",
+            "charged twice",
+            "return",
+            "reimburse",
+            "cancelled order",
+        ],
+    ),
+    (
+        "password",
+        0.12,
+        &[
+            "password",
+            "reset link",
+            "log in",
+            "locked out",
+            "login email",
+            "credentials",
+        ],
+    ),
+    (
+        "shipping",
+        0.15,
+        &[
+            "package",
+            "tracking number",
+            "delivery",
+            "courier",
+            "shipping address",
+            "parcel",
+        ],
+    ),
+    (
+        "billing",
+        0.12,
+        &[
+            "invoice",
+            "credit card",
+            "monthly bill",
+            "charge",
+            "payment method",
+            "receipt",
+        ],
+    ),
+    (
+        "vat",
+        0.65,
+        &[
+            "VAT invoice",
+            "tax ID",
+            "reverse charge",
+            "sales tax",
+            "tax exempt",
+            "VAT number",
+        ],
+    ),
+    (
+        "api",
+        0.60,
+        &[
+            "rate limit",
+            "webhook",
+            "HTTP 429",
+            "API key",
+            "pagination cursor",
+            "signature header",
+        ],
+    ),
+    (
+        "gdpr",
+        0.55,
+        &[
+            "GDPR",
+            "data residency",
+            "DPA",
+            "personal data",
+            "sub-processor",
+            "retention policy",
+        ],
+    ),
+    (
+        "upgrade",
+        0.10,
+        &[
+            "upgrade",
+            "Pro plan",
+            "downgrade",
+            "seats",
+            "team plan",
+            "trial",
+        ],
+    ),
+    (
+        "crash",
+        0.15,
+        &[
+            "app crashes",
+            "freezes",
+            "black screen",
+            "update broke",
+            "keeps closing",
+            "force close",
+        ],
+    ),
+    (
+        "export",
+        0.12,
+        &[
+            "export CSV",
+            "download report",
+            "Excel file",
+            "scheduled export",
+            "backup",
+            "spreadsheet",
+        ],
+    ),
+    (
+        "2fa",
+        0.10,
+        &[
+            "two-factor",
+            "authenticator",
+            "SMS code",
+            "recovery codes",
+            "security key",
+            "2FA",
+        ],
+    ),
+    (
+        "account",
+        0.12,
+        &[
+            "change email",
+            "close account",
+            "merge accounts",
+            "add teammate",
+            "transfer ownership",
+            "username",
+        ],
+    ),
 ];
 const FRAMES: &[&str] = &[
     "how do I fix the {} problem on my account",
@@ -42,15 +176,35 @@ const FRAMES: &[&str] = &[
     "urgent: {} failing again for the third time today",
 ];
 const FILLER: &[&str] = &[
-    "thanks", "quickly", "again", "today", "colleague", "manager", "weekend", "Monday", "office",
-    "customer", "order", "browser", "laptop", "phone", "premium", "support", "ticket", "minutes",
+    "thanks",
+    "quickly",
+    "again",
+    "today",
+    "colleague",
+    "manager",
+    "weekend",
+    "Monday",
+    "office",
+    "customer",
+    "order",
+    "browser",
+    "laptop",
+    "phone",
+    "premium",
+    "support",
+    "ticket",
+    "minutes",
 ];
 
 fn generate(path: &Path, rows: usize, dims: Option<usize>) -> std::io::Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut out = BufWriter::new(File::create(path)?);
     let centers: Vec<Vec<f32>> = (0..TOPICS.len())
-        .map(|_| (0..dims.unwrap_or(0)).map(|_| rng.gen_range(-1.0..1.0)).collect())
+        .map(|_| {
+            (0..dims.unwrap_or(0))
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect()
+        })
         .collect();
     for i in 0..rows {
         let t = rng.gen_range(0..TOPICS.len());
@@ -66,7 +220,10 @@ fn generate(path: &Path, rows: usize, dims: Option<usize>) -> std::io::Result<()
         let score = if rng.gen_bool(fail_rate) { 0.2 } else { 0.9 };
         let mut row = serde_json::json!({"id": format!("r{i}"), "prompt": prompt, "score": score});
         if dims.is_some() {
-            let v: Vec<f32> = centers[t].iter().map(|c| c + rng.gen_range(-0.6..0.6)).collect();
+            let v: Vec<f32> = centers[t]
+                .iter()
+                .map(|c| c + rng.gen_range(-0.6..0.6))
+                .collect();
             row["embedding"] = serde_json::json!(v);
         }
         writeln!(out, "{row}")?;
@@ -88,30 +245,50 @@ fn peak_rss_mib() -> f64 {
 fn run_one(path: &Path, precomputed: bool) -> faultmap::Result<()> {
     let started = Instant::now();
     let options = ReadOptions {
-        requirements: Requirements { outcome: true, ..Default::default() },
+        requirements: Requirements {
+            outcome: true,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let data = read_dataset(path.to_str().expect("utf-8 path"), &options)?;
     let read = started.elapsed();
     let embedder: Box<dyn Embedder> = if precomputed {
-        let vectors = data.records.iter().map(|r| r.embedding.clone().unwrap_or_default()).collect();
+        let vectors = data
+            .records
+            .iter()
+            .map(|r| r.embedding.clone().unwrap_or_default())
+            .collect();
         Box::new(PrecomputedEmbedder::new(vectors)?)
     } else {
         Box::new(HashingEmbedder::new(HashingConfig::default()))
     };
-    let report = analyze(&data, embedder.as_ref(), &SlicesConfig::default(), &Progress::hidden())?;
+    let report = analyze(
+        &data,
+        embedder.as_ref(),
+        &SlicesConfig::default(),
+        &Progress::hidden(),
+    )?;
     let total = started.elapsed();
     println!(
         "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {} | {} |",
         data.records.len(),
-        if precomputed { "precomputed 384-d" } else { "hash (default)" },
+        if precomputed {
+            "precomputed 384-d"
+        } else {
+            "hash (default)"
+        },
         total.as_secs_f64(),
         read.as_secs_f64(),
         report.timings.embed.as_secs_f64(),
         report.timings.cluster.as_secs_f64(),
         report.timings.test_and_describe.as_secs_f64(),
         peak_rss_mib(),
-        report.parameters.clustering.fit_sample_size.map_or("-".to_string(), |n| n.to_string()),
+        report
+            .parameters
+            .clustering
+            .fit_sample_size
+            .map_or("-".to_string(), |n| n.to_string()),
         report.num_significant,
     );
     Ok(())
@@ -119,7 +296,12 @@ fn run_one(path: &Path, precomputed: bool) -> faultmap::Result<()> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     if let Some(path) = value("--one") {
         let precomputed = args.iter().any(|a| a == "--is-precomputed");
         if let Err(e) = run_one(Path::new(&path), precomputed) {
@@ -146,7 +328,11 @@ fn main() {
     let mut jobs: Vec<(usize, bool)> = sizes.iter().map(|&n| (n, false)).collect();
     jobs.extend(precomputed.map(|n| (n, true)));
     for (rows, pre) in jobs {
-        let path = dir.join(if pre { format!("pre{rows}.jsonl") } else { format!("rows{rows}.jsonl") });
+        let path = dir.join(if pre {
+            format!("pre{rows}.jsonl")
+        } else {
+            format!("rows{rows}.jsonl")
+        });
         if !path.exists() {
             generate(&path, rows, pre.then_some(384)).expect("write benchmark data");
         }

@@ -22,7 +22,10 @@ pub enum Error {
         message: String,
     },
     /// Reading or writing a file failed.
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     /// An analysis step could not run on this data (too few rows to cluster, ...).
     Analysis(String),
 }

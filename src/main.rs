@@ -41,7 +41,11 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e}");
-            std::process::exit(if e.exit_code() == 0 { EXIT_ERROR } else { e.exit_code() });
+            std::process::exit(if e.exit_code() == 0 {
+                EXIT_ERROR
+            } else {
+                e.exit_code()
+            });
         }
     }
 }

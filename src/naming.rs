@@ -66,7 +66,12 @@ impl TermCounts {
         seen.sort();
         seen.dedup_by(|a, b| a.0 == b.0);
         for (stem, word) in seen {
-            *self.forms.entry(stem.clone()).or_default().entry(word).or_insert(0) += 1;
+            *self
+                .forms
+                .entry(stem.clone())
+                .or_default()
+                .entry(word)
+                .or_insert(0) += 1;
             *self.df.entry(stem).or_insert(0) += 1;
         }
     }
@@ -196,9 +201,15 @@ mod tests {
             ..KeywordNamer::default()
         };
         let names = namer.name_slices(&texts, &[(0..20).collect(), (20..40).collect()]);
-        assert!(names[0].keywords[..2].contains(&"refund".to_string()), "{names:?}");
+        assert!(
+            names[0].keywords[..2].contains(&"refund".to_string()),
+            "{names:?}"
+        );
         assert!(names[1].name.contains("password"), "{names:?}");
-        assert!(!names[0].keywords.contains(&"help".to_string()), "{names:?}");
+        assert!(
+            !names[0].keywords.contains(&"help".to_string()),
+            "{names:?}"
+        );
     }
 
     #[test]

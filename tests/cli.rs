@@ -127,7 +127,10 @@ fn group_by_flags_failing_metadata_values() {
         .map(|s| s["value"].as_str().unwrap().to_string())
         .collect();
     for topic in ["vat_tax", "api_limits", "data_residency"] {
-        assert!(flagged.contains(&topic.to_string()), "{topic} not flagged: {flagged:?}");
+        assert!(
+            flagged.contains(&topic.to_string()),
+            "{topic} not flagged: {flagged:?}"
+        );
     }
     assert!(!flagged.contains(&"password".to_string()));
 }
@@ -142,10 +145,21 @@ fn fail_on_slice_exits_one() {
 #[test]
 fn fail_on_slice_passes_when_nothing_fails_more() {
     let rows: String = (0..60)
-        .map(|i| format!("{{\"prompt\": \"question number {i} about topic {}\", \"score\": 0.9}}\n", i % 3))
+        .map(|i| {
+            format!(
+                "{{\"prompt\": \"question number {i} about topic {}\", \"score\": 0.9}}\n",
+                i % 3
+            )
+        })
         .collect();
     let (_dir, path) = temp_file("ok.jsonl", rows.as_bytes());
-    let out = faultmap(&["slices", path.to_str().unwrap(), "--fail-on-slice", "--format", "json"]);
+    let out = faultmap(&[
+        "slices",
+        path.to_str().unwrap(),
+        "--fail-on-slice",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json(&out)["num_significant"], 0);
 }
@@ -156,7 +170,10 @@ fn same_seed_gives_byte_identical_json() {
     let b = faultmap(&["slices", DEMO, "--format", "json", "--seed", "7"]);
     assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
     assert_eq!(a.stdout, b.stdout);
-    for method in [["--clustering", "agglomerative"], ["--clustering", "kmeans"]] {
+    for method in [
+        ["--clustering", "agglomerative"],
+        ["--clustering", "kmeans"],
+    ] {
         let mut args = vec!["slices", DEMO, "--format", "json"];
         args.extend(method);
         if method[1] == "kmeans" {
@@ -176,7 +193,10 @@ fn stdin_and_csv_give_the_same_report_as_the_file() {
     let piped = faultmap_stdin(&["slices", "-", "--format", "json"], &content);
     assert_eq!(piped.status.code(), Some(0), "{}", stderr(&piped));
     let (a, b) = (json(&file), json(&piped));
-    assert!(a["slices"] == b["slices"], "stdin report differs from the file's");
+    assert!(
+        a["slices"] == b["slices"],
+        "stdin report differs from the file's"
+    );
 
     // The same rows as CSV.
     let mut csv = String::from("id,prompt,response,score\n");
@@ -194,14 +214,24 @@ fn stdin_and_csv_give_the_same_report_as_the_file() {
     let (_dir, path) = temp_file("demo.csv", csv.as_bytes());
     let out = faultmap(&["slices", path.to_str().unwrap(), "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(json(&out)["slices"] == a["slices"], "CSV report differs from JSONL's");
+    assert!(
+        json(&out)["slices"] == a["slices"],
+        "CSV report differs from JSONL's"
+    );
 }
 
 #[test]
 fn output_file_is_written_and_stdout_stays_empty() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
-    let out = faultmap(&["slices", DEMO, "--format", "json", "-o", path.to_str().unwrap()]);
+    let out = faultmap(&[
+        "slices",
+        DEMO,
+        "--format",
+        "json",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     let report: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -259,15 +289,45 @@ fn untrusted_text_is_escaped_in_table_and_markdown() {
 fn bad_rows_exit_2_with_line_and_field() {
     let good = "{\"prompt\": \"fine\", \"score\": 0.5}\n";
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("malformed JSON", "{\"prompt\": \"x\", \"score\": 0.5", "jsonl", ""),
+        (
+            "malformed JSON",
+            "{\"prompt\": \"x\", \"score\": 0.5",
+            "jsonl",
+            "",
+        ),
         ("not an object", "[1, 2]", "jsonl", ""),
         ("missing prompt", "{\"score\": 0.5}", "jsonl", "prompt"),
-        ("null prompt", "{\"prompt\": null, \"score\": 0.5}", "jsonl", "prompt"),
-        ("score not a number", "{\"prompt\": \"x\", \"score\": \"high\"}", "jsonl", "score"),
-        ("score above 1", "{\"prompt\": \"x\", \"score\": 1.5}", "jsonl", "score"),
-        ("unknown label", "{\"prompt\": \"x\", \"label\": \"maybe\"}", "jsonl", "label"),
+        (
+            "null prompt",
+            "{\"prompt\": null, \"score\": 0.5}",
+            "jsonl",
+            "prompt",
+        ),
+        (
+            "score not a number",
+            "{\"prompt\": \"x\", \"score\": \"high\"}",
+            "jsonl",
+            "score",
+        ),
+        (
+            "score above 1",
+            "{\"prompt\": \"x\", \"score\": 1.5}",
+            "jsonl",
+            "score",
+        ),
+        (
+            "unknown label",
+            "{\"prompt\": \"x\", \"label\": \"maybe\"}",
+            "jsonl",
+            "label",
+        ),
         ("no outcome", "{\"prompt\": \"x\"}", "jsonl", ""),
-        ("embedding with text", "{\"prompt\": \"x\", \"score\": 0.5, \"embedding\": [1, \"a\"]}", "jsonl", "embedding"),
+        (
+            "embedding with text",
+            "{\"prompt\": \"x\", \"score\": 0.5, \"embedding\": [1, \"a\"]}",
+            "jsonl",
+            "embedding",
+        ),
     ];
     for (name, bad, ext, field) in cases {
         let content = format!("{good}{good}{bad}\n{good}");
@@ -276,8 +336,14 @@ fn bad_rows_exit_2_with_line_and_field() {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{name}: {err}");
         assert!(err.contains(":3"), "{name}: no line number in {err}");
-        assert!(err.contains(field), "{name}: field `{field}` not named in {err}");
-        assert!(out.stdout.is_empty(), "{name}: report printed despite the error");
+        assert!(
+            err.contains(field),
+            "{name}: field `{field}` not named in {err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{name}: report printed despite the error"
+        );
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
 }
@@ -287,7 +353,10 @@ fn bad_csv_rows_exit_2() {
     let cases: &[(&str, &[u8])] = &[
         ("ragged row", b"prompt,score\nfine,0.5\nfine,0.5\nshort\n"),
         ("NaN score", b"prompt,score\nfine,0.5\nfine,0.5\nx,NaN\n"),
-        ("invalid UTF-8", b"prompt,score\nfine,0.5\nfine,0.5\n\xff\xfe,0.5\n"),
+        (
+            "invalid UTF-8",
+            b"prompt,score\nfine,0.5\nfine,0.5\n\xff\xfe,0.5\n",
+        ),
     ];
     for (name, content) in cases {
         let (_dir, path) = temp_file("bad.csv", content);
@@ -309,13 +378,23 @@ fn embedding_dimension_mismatch_exits_2() {
 
 #[test]
 fn skip_invalid_reports_count_and_lines() {
-    let mut content = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO)).unwrap();
+    let mut content =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO)).unwrap();
     content.push_str("{\"prompt\": \"x\", \"score\": 7}\nnot json\n");
     let (_dir, path) = temp_file("skip.jsonl", content.as_bytes());
-    let out = faultmap(&["slices", path.to_str().unwrap(), "--skip-invalid", "--format", "json"]);
+    let out = faultmap(&[
+        "slices",
+        path.to_str().unwrap(),
+        "--skip-invalid",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains('2') && err.contains("376") && err.contains("377"), "{err}");
+    assert!(
+        err.contains('2') && err.contains("376") && err.contains("377"),
+        "{err}"
+    );
     let report = json(&out);
     assert_eq!(report["total_prompts"], 375);
     assert_eq!(report["parameters"]["skipped_rows"], 2);
@@ -326,7 +405,11 @@ fn empty_input_exits_2() {
     let (_dir, path) = temp_file("empty.jsonl", b"");
     let out = faultmap(&["slices", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).to_lowercase().contains("no rows"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("no rows"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -348,17 +431,34 @@ fn usage_errors_exit_2() {
 fn precomputed_embeddings_are_used() {
     let mut content = String::new();
     for i in 0..120 {
-        let (v, score) = if i % 3 == 0 { ("[1.0, 0.0, 0.05]", 0.1) } else { ("[0.0, 1.0, 0.05]", 0.9) };
+        let (v, score) = if i % 3 == 0 {
+            ("[1.0, 0.0, 0.05]", 0.1)
+        } else {
+            ("[0.0, 1.0, 0.05]", 0.9)
+        };
         let v = v.replace("0.05", &format!("{:.3}", (i % 7) as f64 / 100.0));
         content.push_str(&format!(
             "{{\"prompt\": \"row {i}\", \"score\": {score}, \"embedding\": {v}}}\n"
         ));
     }
     let (_dir, path) = temp_file("pre.jsonl", content.as_bytes());
-    let out = faultmap(&["slices", path.to_str().unwrap(), "--format", "json", "--cluster-dims", "2"]);
+    let out = faultmap(&[
+        "slices",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--cluster-dims",
+        "2",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = json(&out);
-    assert_eq!(report["parameters"]["embedder"].as_str().unwrap().contains("precomputed"), true);
+    assert_eq!(
+        report["parameters"]["embedder"]
+            .as_str()
+            .unwrap()
+            .contains("precomputed"),
+        true
+    );
     let top = &report["slices"][0];
     assert_eq!(top["size"], 40);
     assert_eq!(top["failures"], 40);

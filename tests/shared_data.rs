@@ -69,9 +69,15 @@ fn mmlu_pro_clusters_recover_known_bad_categories() {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         let rows = s["sample_indices"].as_array().unwrap();
         for r in rows {
-            *counts.entry(cats[r.as_u64().unwrap() as usize].as_str()).or_default() += 1;
+            *counts
+                .entry(cats[r.as_u64().unwrap() as usize].as_str())
+                .or_default() += 1;
         }
-        let (major, n) = counts.iter().max_by_key(|(_, &n)| n).map(|(c, n)| (*c, *n)).unwrap();
+        let (major, n) = counts
+            .iter()
+            .max_by_key(|(_, &n)| n)
+            .map(|(c, n)| (*c, *n))
+            .unwrap();
         let purity = n as f64 / rows.len() as f64;
         println!(
             "| {} | {} | {} | {:.3} | {:.1e} | {} | {:.2} |",

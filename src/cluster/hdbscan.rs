@@ -40,6 +40,7 @@ pub(crate) fn run(
     data: &Matrix,
     min_cluster_size: usize,
     min_samples: usize,
+    max_cluster_size: Option<usize>,
     max_fit_rows: usize,
     seed: u64,
     progress: &Progress,
@@ -57,7 +58,7 @@ pub(crate) fn run(
     let min_samples = min_samples.clamp(1, m);
 
     let spinner = progress.spinner(&format!("clustering (HDBSCAN on {m} rows)"));
-    let fit_labels = fit(&fit_data, min_cluster_size, min_samples)?;
+    let fit_labels = fit(&fit_data, min_cluster_size, min_samples, max_cluster_size)?;
     spinner.finish_and_clear();
 
     let mut labels = vec![None; n];
@@ -96,13 +97,31 @@ pub(crate) fn run(
     })
 }
 
+/// The largest selectable cluster for a fit on `fit_rows` rows: `share` of them, but never
+/// below twice the minimum size; `None` when the cap would not bind.
+pub(crate) fn cluster_size_cap(
+    share: f64,
+    fit_rows: usize,
+    min_cluster_size: usize,
+) -> Option<usize> {
+    (share < 1.0)
+        .then(|| ((share * fit_rows as f64).ceil() as usize).max(2 * min_cluster_size.max(2)))
+        .filter(|&cap| cap < fit_rows)
+}
+
 /// Runs the crate on all rows of `data`; `None` marks noise.
-fn fit(data: &Matrix, min_cluster_size: usize, min_samples: usize) -> Result<Vec<Option<usize>>> {
+fn fit(
+    data: &Matrix,
+    min_cluster_size: usize,
+    min_samples: usize,
+    max_cluster_size: Option<usize>,
+) -> Result<Vec<Option<usize>>> {
     let rows: Vec<Vec<f32>> = (0..data.rows()).map(|i| data.row(i).to_vec()).collect();
     // Values below the crate's minimums would make it print a warning on stdout.
     let hyper = HdbscanHyperParams::builder()
         .min_cluster_size(min_cluster_size.max(2))
         .min_samples(min_samples.max(1))
+        .max_cluster_size(max_cluster_size.unwrap_or(usize::MAX))
         .build();
     // The crate has `expect`s on paths we believe unreachable for finite, non-degenerate input;
     // a panic there becomes an analysis error instead of aborting the whole run.

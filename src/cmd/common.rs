@@ -147,11 +147,7 @@ impl OutputArgs {
 }
 
 /// Reads the dataset and reports skipped rows and reader warnings on stderr.
-pub fn read_input(
-    path: &str,
-    options: &ReadOptions,
-    output: &OutputArgs,
-) -> Result<Dataset> {
+pub fn read_input(path: &str, options: &ReadOptions, output: &OutputArgs) -> Result<Dataset> {
     let spinner = output.progress().spinner(&format!("reading {path}"));
     let data = crate::input::read_dataset(path, options)?;
     spinner.finish_and_clear();
@@ -160,7 +156,11 @@ pub fn read_input(
     }
     if !data.skipped.is_empty() {
         // Always shown, even with --quiet: rows were dropped from the analysis.
-        eprintln!("{}: {}", data.source, crate::input::summarize_skipped(&data.skipped));
+        eprintln!(
+            "{}: {}",
+            data.source,
+            crate::input::summarize_skipped(&data.skipped)
+        );
     }
     Ok(data)
 }

@@ -69,6 +69,10 @@ pub struct ClusterArgs {
     /// Dimensions the embeddings are reduced to (PCA) before HDBSCAN and Ward.
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
     pub cluster_dims: u64,
+    /// HDBSCAN: clusters larger than this share of the rows are split into their sub-clusters
+    /// (1 disables the cap).
+    #[arg(long, default_value_t = 0.1, value_name = "X", value_parser = share)]
+    pub max_slice_share: f64,
     /// Seed for every random choice; same input and seed give byte-identical JSON.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -89,6 +93,15 @@ pub struct TestArgs {
     /// Failing example rows per slice.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub examples: usize,
+}
+
+fn share(s: &str) -> std::result::Result<f64, String> {
+    let x: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if x > 0.0 && x <= 1.0 {
+        Ok(x)
+    } else {
+        Err(format!("{x} must be in (0, 1]"))
+    }
 }
 
 impl ClusterArgs {
@@ -115,6 +128,7 @@ impl ClusterArgs {
             seed: self.seed,
             max_fit_rows: self.max_fit_rows as usize,
             reduced_dims: self.cluster_dims as usize,
+            max_cluster_share: self.max_slice_share,
             ..ClusterParams::default()
         })
     }

@@ -38,7 +38,9 @@ impl Exporter<SliceReport> for MarkdownExporter {
         if report.slices.is_empty() {
             return Ok(out.into_bytes());
         }
-        out.push_str("| # | Slice | Source | Size | Failure rate [95% CI] | Ratio | Excess | Adj. p |\n");
+        out.push_str(
+            "| # | Slice | Source | Size | Failure rate [95% CI] | Ratio | Excess | Adj. p |\n",
+        );
         out.push_str("|---:|---|---|---:|---:|---:|---:|---:|\n");
         for (i, s) in report.slices.iter().enumerate() {
             out.push_str(&format!(
