@@ -54,28 +54,101 @@ struct TermCounts {
     forms: HashMap<String, HashMap<String, u32>>,
 }
 
-impl TermCounts {
-    fn add_doc(&mut self, analyzer: &Analyzer, text: &str) {
+/// Counts for one chunk of documents, with words and stems interned to ids so the hot loop
+/// does no allocation per word.
+#[derive(Default)]
+struct ChunkCounts<'t> {
+    docs: usize,
+    /// Raw word as it appears in the text → id into `words`, or `None` when naming ignores it.
+    raw: HashMap<&'t str, Option<u32>>,
+    /// (lowercased word, stem id) per word id.
+    words: Vec<(String, u32)>,
+    word_ids: HashMap<String, u32>,
+    stem_ids: HashMap<String, u32>,
+    stem_df: Vec<u32>,
+    word_df: Vec<u32>,
+}
+
+impl<'t> ChunkCounts<'t> {
+    fn add_doc(&mut self, analyzer: &Analyzer, text: &'t str, ids: &mut Vec<u32>) {
         self.docs += 1;
-        let mut seen: Vec<(String, String)> = analyzer
-            .tokens(text)
-            .into_iter()
-            .filter(|t| t.word.chars().count() >= 3 && !is_numeric(&t.word))
-            .map(|t| (t.stem, t.word))
-            .collect();
-        seen.sort();
-        seen.dedup_by(|a, b| a.0 == b.0);
-        for (stem, word) in seen {
-            *self
-                .forms
-                .entry(stem.clone())
-                .or_default()
-                .entry(word)
-                .or_insert(0) += 1;
-            *self.df.entry(stem).or_insert(0) += 1;
+        ids.clear();
+        for raw in text.split(|c: char| !c.is_alphanumeric()) {
+            if raw.is_empty() {
+                continue;
+            }
+            let id = match self.raw.get(raw) {
+                Some(id) => *id,
+                None => {
+                    let id = self.intern(analyzer, raw);
+                    self.raw.insert(raw, id);
+                    id
+                }
+            };
+            ids.extend(id);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut last_stem = None;
+        let mut stems: Vec<u32> = ids.iter().map(|&w| self.words[w as usize].1).collect();
+        stems.sort_unstable();
+        for &w in ids.iter() {
+            self.word_df[w as usize] += 1;
+        }
+        for stem in stems {
+            if last_stem != Some(stem) {
+                self.stem_df[stem as usize] += 1;
+                last_stem = Some(stem);
+            }
         }
     }
 
+    fn intern(&mut self, analyzer: &Analyzer, raw: &str) -> Option<u32> {
+        let token = analyzer
+            .tokens(raw)
+            .into_iter()
+            .next()
+            .filter(|t| t.word.chars().count() >= 3 && !is_numeric(&t.word))?;
+        let next_stem = self.stem_ids.len() as u32;
+        let stem = *self.stem_ids.entry(token.stem).or_insert(next_stem);
+        if stem == next_stem {
+            self.stem_df.push(0);
+        }
+        // Different raw spellings ("Refund", "refund") share one lowercased word id.
+        let next_word = self.words.len() as u32;
+        let word = *self.word_ids.entry(token.word.clone()).or_insert(next_word);
+        if word == next_word {
+            self.words.push((token.word, stem));
+            self.word_df.push(0);
+        }
+        Some(word)
+    }
+
+    fn into_counts(self) -> TermCounts {
+        let mut stems = vec![String::new(); self.stem_ids.len()];
+        for (stem, id) in self.stem_ids {
+            stems[id as usize] = stem;
+        }
+        let mut counts = TermCounts {
+            docs: self.docs,
+            ..TermCounts::default()
+        };
+        for (id, stem) in stems.iter().enumerate() {
+            counts.df.insert(stem.clone(), self.stem_df[id]);
+        }
+        for ((word, stem), n) in self.words.into_iter().zip(self.word_df) {
+            *counts
+                .forms
+                .entry(stems[stem as usize].clone())
+                .or_default()
+                .entry(word)
+                .or_insert(0) += n;
+        }
+        counts
+    }
+}
+
+impl TermCounts {
     fn merge(mut self, other: TermCounts) -> TermCounts {
         self.docs += other.docs;
         for (stem, n) in other.df {
@@ -94,11 +167,12 @@ impl TermCounts {
         rows.par_chunks(2048)
             .map(|chunk| {
                 let analyzer = Analyzer::default();
-                let mut counts = TermCounts::default();
+                let mut counts = ChunkCounts::default();
+                let mut ids = Vec::new();
                 for &i in chunk {
-                    counts.add_doc(&analyzer, texts[i]);
+                    counts.add_doc(&analyzer, texts[i], &mut ids);
                 }
-                counts
+                counts.into_counts()
             })
             .reduce(TermCounts::default, TermCounts::merge)
     }
