@@ -6,6 +6,7 @@ use crate::matrix::Matrix;
 use crate::progress::Progress;
 
 pub mod hashing;
+mod kernels;
 pub mod precomputed;
 pub mod svd;
 
