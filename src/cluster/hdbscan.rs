@@ -58,7 +58,7 @@ pub(crate) fn run(
     let min_samples = min_samples.clamp(1, m);
 
     let spinner = progress.spinner(&format!("clustering (HDBSCAN on {m} rows)"));
-    let fit_labels = fit(&fit_data, min_cluster_size, min_samples, max_cluster_size)?;
+    let fit_labels = fit_refined(&fit_data, min_cluster_size, min_samples, max_cluster_size)?;
     spinner.finish_and_clear();
 
     let mut labels = vec![None; n];
@@ -109,19 +109,60 @@ pub(crate) fn cluster_size_cap(
         .filter(|&cap| cap < fit_rows)
 }
 
-/// Runs the crate on all rows of `data`; `None` marks noise.
-fn fit(
+/// How many times an oversized cluster may be split again.
+const MAX_REFINE_DEPTH: usize = 3;
+
+/// HDBSCAN, then each cluster larger than `max_cluster_size` is clustered again on its own rows
+/// and replaced by its sub-clusters when HDBSCAN finds at least two there (their noise becomes
+/// noise); otherwise it stays whole. Excess-of-mass selection alone returned two giant clusters
+/// on MMLU-Pro; the crate's own `max_cluster_size` would instead turn a large cluster with no
+/// sub-structure into noise. Labels are numbered in order of creation.
+fn fit_refined(
     data: &Matrix,
     min_cluster_size: usize,
     min_samples: usize,
     max_cluster_size: Option<usize>,
 ) -> Result<Vec<Option<usize>>> {
+    let mut labels = fit(data, min_cluster_size, min_samples)?;
+    let Some(cap) = max_cluster_size else {
+        return Ok(labels);
+    };
+    for _ in 0..MAX_REFINE_DEPTH {
+        let num = labels.iter().flatten().max().map_or(0, |&c| c + 1);
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); num];
+        for (i, label) in labels.iter().enumerate() {
+            if let Some(c) = label {
+                members[*c].push(i);
+            }
+        }
+        let mut next = num;
+        let mut split_any = false;
+        for rows in members.iter().filter(|rows| rows.len() > cap) {
+            let sub = fit(&data.select_rows(rows), min_cluster_size, min_samples)?;
+            let parts = sub.iter().flatten().max().map_or(0, |&c| c + 1);
+            if parts < 2 {
+                continue;
+            }
+            split_any = true;
+            for (&row, part) in rows.iter().zip(&sub) {
+                labels[row] = part.map(|p| next + p);
+            }
+            next += parts;
+        }
+        if !split_any {
+            break;
+        }
+    }
+    Ok(labels)
+}
+
+/// Runs the crate on all rows of `data`; `None` marks noise.
+fn fit(data: &Matrix, min_cluster_size: usize, min_samples: usize) -> Result<Vec<Option<usize>>> {
     let rows: Vec<Vec<f32>> = (0..data.rows()).map(|i| data.row(i).to_vec()).collect();
     // Values below the crate's minimums would make it print a warning on stdout.
     let hyper = HdbscanHyperParams::builder()
         .min_cluster_size(min_cluster_size.max(2))
-        .min_samples(min_samples.max(1))
-        .max_cluster_size(max_cluster_size.unwrap_or(usize::MAX))
+        .min_samples(min_samples.max(1).min(data.rows().max(1)))
         .build();
     // The crate has `expect`s on paths we believe unreachable for finite, non-degenerate input;
     // a panic there becomes an analysis error instead of aborting the whole run.

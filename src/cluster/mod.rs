@@ -75,7 +75,7 @@ impl Default for ClusterParams {
             min_cluster_size: 10,
             k: None,
             seed: 42,
-            max_fit_rows: 15_000,
+            max_fit_rows: 6_000,
             reduced_dims: 16,
             min_samples: None,
             max_cluster_share: 0.1,

@@ -503,6 +503,11 @@ fn timing_default_params() {
                 rows,
                 p.min_cluster_size,
                 p.min_cluster_size,
+                hdbscan::cluster_size_cap(
+                    p.max_cluster_share,
+                    p.max_fit_rows.min(rows.rows()),
+                    p.min_cluster_size,
+                ),
                 p.max_fit_rows,
                 p.seed,
                 &progress,

@@ -64,7 +64,7 @@ pub struct ClusterArgs {
     pub min_slice_size: u64,
     /// Above this many rows the clustering is fitted on a seeded sample of this size and the
     /// other rows are assigned to the nearest cluster (or noise).
-    #[arg(long, default_value_t = 15_000, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
+    #[arg(long, default_value_t = 6_000, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
     pub max_fit_rows: u64,
     /// Dimensions the embeddings are reduced to (PCA) before HDBSCAN and Ward.
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]

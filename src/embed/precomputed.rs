@@ -1,24 +1,39 @@
 //! Embeddings given in the input (`embedding` field).
 //!
-//! Not an [`super::Embedder`]: the vectors come with the records, not from the texts, so the
-//! caller builds the matrix directly with [`from_vectors`] (or [`PrecomputedEmbedder`], which
-//! only carries the name used in reports).
+//! [`PrecomputedEmbedder`] holds the rows' vectors and hands them out as an [`super::Embedder`],
+//! so analyses need not know where embeddings came from.
 
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 
-/// Name for reports, so runs on given vectors are labelled like the built-in backends.
+/// The rows' own vectors as an [`Embedder`], so analyses treat them like any backend.
 #[derive(Debug, Clone, Default)]
-pub struct PrecomputedEmbedder;
+pub struct PrecomputedEmbedder {
+    vectors: Vec<Vec<f32>>,
+}
 
 impl PrecomputedEmbedder {
-    pub fn name(&self) -> String {
+    /// Checks the vectors now (see [`from_vectors`]) so a bad input fails before any work.
+    pub fn new(vectors: Vec<Vec<f32>>) -> Result<Self> {
+        from_vectors(&vectors[..vectors.len().min(1)])?;
+        Ok(PrecomputedEmbedder { vectors })
+    }
+}
+
+impl super::Embedder for PrecomputedEmbedder {
+    fn name(&self) -> String {
         "precomputed".to_string()
     }
 
-    /// See [`from_vectors`].
-    pub fn matrix(&self, vectors: &[Vec<f32>]) -> Result<Matrix> {
-        from_vectors(vectors)
+    fn embed(&self, texts: &[&str], _progress: &crate::progress::Progress) -> Result<Matrix> {
+        if texts.len() != self.vectors.len() {
+            return Err(Error::Analysis(format!(
+                "{} texts but {} precomputed embeddings",
+                texts.len(),
+                self.vectors.len()
+            )));
+        }
+        from_vectors(&self.vectors)
     }
 }
 
