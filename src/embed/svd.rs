@@ -666,27 +666,35 @@ fn gram(x: &[f32], width: usize) -> Vec<f64> {
 /// `f64`), summed in `f64` (for orthonormalization, where rounding matters) and rounded to
 /// `f32`. With `upper`, `M` is upper triangular.
 fn small_product(x: &[f32], width: usize, m: &[f64], cols: usize, upper: bool) -> Vec<f32> {
-    if width == 0 || cols == 0 {
-        return vec![0f32; x.len().checked_div(width).unwrap_or(0) * cols];
-    }
     let panels = to_panels(m, cols);
-    let mut out = vec![0f32; x.len() / width * cols];
-    out.par_chunks_mut(cols * TASK_ROWS)
-        .zip(x.par_chunks(width * TASK_ROWS))
-        .for_each(|(o, xb)| kernels::dense_f64(xb, width, &panels, cols, upper, o));
-    out
+    rows_times(x, width, cols, |xb, o| {
+        kernels::dense_f64(xb, width, &panels, cols, upper, o)
+    })
 }
 
 /// `X M` (`f32`) for row-major `X` (`? × width`) and `M` (`width × cols`), rows in parallel.
 fn dense_product(x: &[f32], width: usize, m: &[f32], cols: usize) -> Vec<f32> {
+    let panels = to_panels(m, cols);
+    rows_times(x, width, cols, |xb, o| {
+        kernels::dense_f32(xb, width, &panels, cols, o)
+    })
+}
+
+/// Applies `kernel` to blocks of `TASK_ROWS` rows of `X` in parallel, each filling its block of
+/// the `? × cols` output.
+fn rows_times(
+    x: &[f32],
+    width: usize,
+    cols: usize,
+    kernel: impl Fn(&[f32], &mut [f32]) + Sync,
+) -> Vec<f32> {
     if width == 0 || cols == 0 {
         return vec![0f32; x.len().checked_div(width).unwrap_or(0) * cols];
     }
-    let panels = to_panels(m, cols);
     let mut out = vec![0f32; x.len() / width * cols];
     out.par_chunks_mut(cols * TASK_ROWS)
         .zip(x.par_chunks(width * TASK_ROWS))
-        .for_each(|(o, xb)| kernels::dense_f32(xb, width, &panels, cols, o));
+        .for_each(|(o, xb)| kernel(xb, o));
     out
 }
 

@@ -193,13 +193,8 @@ pub(crate) fn reference_from_json(
     value: Option<&Value>,
 ) -> Result<Option<String>, Bad> {
     match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(v) => Err(Bad::field(
-            field,
-            format!("expected a string, found {}", describe(v)),
-        )),
+        other => string_from_json(field, other),
     }
 }
 
