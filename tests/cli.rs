@@ -377,6 +377,22 @@ fn embedding_dimension_mismatch_exits_2() {
 }
 
 #[test]
+fn all_zero_embedding_exits_2_with_line() {
+    let mut content = String::new();
+    for i in 0..30 {
+        let v = if i == 7 { "[0, 0]" } else { "[1, 0.5]" };
+        content.push_str(&format!(
+            "{{\"prompt\": \"p{i}\", \"score\": 0.5, \"embedding\": {v}}}\n"
+        ));
+    }
+    let (_dir, path) = temp_file("zero.jsonl", content.as_bytes());
+    let out = faultmap(&["slices", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(":8") && err.contains("embedding"), "{err}");
+}
+
+#[test]
 fn skip_invalid_reports_count_and_lines() {
     let mut content =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO)).unwrap();

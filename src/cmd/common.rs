@@ -187,20 +187,32 @@ pub struct EmbedArgs {
 }
 
 impl EmbedArgs {
-    pub fn build(&self, data: &Dataset, seed: u64) -> Result<Box<dyn Embedder>> {
+    /// `embedding_field` is only used to name the field in errors.
+    pub fn build(
+        &self,
+        data: &Dataset,
+        embedding_field: &str,
+        seed: u64,
+    ) -> Result<Box<dyn Embedder>> {
+        let self_field = embedding_field.to_string();
         let precomputed = || -> Result<Box<dyn Embedder>> {
             let vectors = data
                 .records
                 .iter()
-                .map(|r| {
-                    r.embedding.clone().ok_or_else(|| {
-                        Error::input(
-                            &data.source,
-                            Some(r.line),
-                            Some("embedding"),
-                            "expected an embedding on every row with --embedder precomputed",
-                        )
-                    })
+                .map(|r| match &r.embedding {
+                    None => Err(Error::input(
+                        &data.source,
+                        Some(r.line),
+                        Some(&self_field),
+                        "expected an embedding on every row with --embedder precomputed",
+                    )),
+                    Some(v) if v.iter().all(|&x| x == 0.0) => Err(Error::input(
+                        &data.source,
+                        Some(r.line),
+                        Some(&self_field),
+                        "expected a non-zero vector: an all-zero embedding has no direction",
+                    )),
+                    Some(v) => Ok(v.clone()),
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(Box::new(PrecomputedEmbedder::new(vectors)?))

@@ -152,7 +152,9 @@ pub fn run(args: Args) -> Result<i32> {
     };
     let options = args.read.options(requirements, args.group_by.clone());
     let data = read_input(&args.input, &options, &args.output)?;
-    let embedder = args.embed.build(&data, args.cluster.seed)?;
+    let embedder = args
+        .embed
+        .build(&data, &args.read.fields.embedding_field, args.cluster.seed)?;
     let config = SlicesConfig {
         cluster,
         group_by: args.group_by.clone(),
