@@ -82,7 +82,6 @@ impl Exporter<SliceReport> for TableExporter {
         let mut table = Table::new();
         table
             .load_style(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
             .set_header(vec![
                 "#",
                 "Slice",
@@ -93,6 +92,11 @@ impl Exporter<SliceReport> for TableExporter {
                 "Excess",
                 "Adj. p",
             ]);
+        // Wrap to the terminal only when its width is known and usable: a pty that reports
+        // width 0 would otherwise squeeze every column to one character.
+        if table.width().is_some_and(|w| w >= 60) {
+            table.set_content_arrangement(ContentArrangement::Dynamic);
+        }
         for (i, s) in report.slices.iter().enumerate() {
             table.add_row(slice_row(i + 1, s));
         }
