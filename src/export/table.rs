@@ -80,18 +80,16 @@ impl Exporter<SliceReport> for TableExporter {
             return Ok(out.into_bytes());
         }
         let mut table = Table::new();
-        table
-            .load_style(UTF8_FULL_CONDENSED)
-            .set_header(vec![
-                "#",
-                "Slice",
-                "Source",
-                "Size",
-                "Failure rate [95% CI]",
-                "Ratio",
-                "Excess",
-                "Adj. p",
-            ]);
+        table.load_style(UTF8_FULL_CONDENSED).set_header(vec![
+            "#",
+            "Slice",
+            "Source",
+            "Size",
+            "Failure rate [95% CI]",
+            "Ratio",
+            "Excess",
+            "Adj. p",
+        ]);
         // Wrap to the terminal only when its width is known and usable: a pty that reports
         // width 0 would otherwise squeeze every column to one character.
         if table.width().is_some_and(|w| w >= 60) {
