@@ -187,6 +187,22 @@ fn same_seed_gives_byte_identical_json() {
 }
 
 #[test]
+fn json_does_not_depend_on_the_thread_count() {
+    let run = |threads: &str| {
+        Command::new(env!("CARGO_BIN_EXE_faultmap"))
+            .args(["slices", DEMO, "--format", "json"])
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run faultmap")
+            .stdout
+    };
+    let one = run("1");
+    assert!(!one.is_empty());
+    assert_eq!(one, run("3"));
+}
+
+#[test]
 fn stdin_and_csv_give_the_same_report_as_the_file() {
     let file = faultmap(&["slices", DEMO, "--format", "json"]);
     let content = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO)).unwrap();

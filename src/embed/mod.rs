@@ -8,6 +8,7 @@ use crate::progress::Progress;
 pub mod hashing;
 mod kernels;
 pub mod precomputed;
+pub mod sparse;
 pub mod svd;
 
 /// Embeds a corpus. Backends that learn from the corpus (IDF weights, SVD) fit on `texts`
