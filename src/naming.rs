@@ -18,7 +18,7 @@ pub struct SliceName {
 /// Names slices given the rows in each. `corpus` is every prompt; each slice is a list of
 /// indices into it.
 pub trait SliceNamer {
-    fn name_slices(&self, corpus: &[&str], slices: &[Vec<usize>]) -> Vec<SliceName>;
+    fn name_slices(&self, corpus: &[&str], slices: &[&[usize]]) -> Vec<SliceName>;
 }
 
 /// Keyword naming by class-based TF-IDF (as in BERTopic), at document level so that one long
@@ -200,7 +200,7 @@ fn spread(rows: &[usize], max: usize) -> Vec<usize> {
 }
 
 impl SliceNamer for KeywordNamer {
-    fn name_slices(&self, corpus: &[&str], slices: &[Vec<usize>]) -> Vec<SliceName> {
+    fn name_slices(&self, corpus: &[&str], slices: &[&[usize]]) -> Vec<SliceName> {
         let all: Vec<usize> = (0..corpus.len()).collect();
         let global = TermCounts::count(corpus, &spread(&all, self.max_corpus_rows));
         let avg_class_docs = global.docs as f64 / self.classes.max(1) as f64;
@@ -274,7 +274,8 @@ mod tests {
             classes: 2,
             ..KeywordNamer::default()
         };
-        let names = namer.name_slices(&texts, &[(0..20).collect(), (20..40).collect()]);
+        let (a, b): (Vec<usize>, Vec<usize>) = ((0..20).collect(), (20..40).collect());
+        let names = namer.name_slices(&texts, &[&a, &b]);
         assert!(
             names[0].keywords.contains(&"refund".to_string()),
             "{names:?}"
@@ -289,7 +290,7 @@ mod tests {
     #[test]
     fn empty_and_single_row_slices_do_not_panic() {
         let texts = ["alpha beta", "gamma delta"];
-        let names = KeywordNamer::default().name_slices(&texts, &[vec![], vec![1]]);
+        let names = KeywordNamer::default().name_slices(&texts, &[&[], &[1]]);
         assert_eq!(names[0].name, "(empty)");
         assert_eq!(names[1].keywords.len(), 2);
     }

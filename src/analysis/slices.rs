@@ -149,12 +149,11 @@ pub fn analyze(
     let records = &data.records;
     let failed: Vec<bool> = records
         .iter()
-        .enumerate()
-        .map(|(i, r)| {
+        .map(|r| {
             r.failed.ok_or_else(|| {
                 Error::input(
                     &data.source,
-                    Some(records[i].line),
+                    Some(r.line),
                     None,
                     "expected a score or a label to tell pass from fail",
                 )
@@ -191,10 +190,14 @@ pub fn analyze(
     let total_failures = failed.iter().filter(|&&f| f).count();
     let baseline = total_failures as f64 / total as f64;
 
+    let failures: Vec<usize> = candidates
+        .iter()
+        .map(|c| c.rows.iter().filter(|&&i| failed[i]).count())
+        .collect();
     let tests: Vec<stats::EnrichmentTest> = candidates
         .iter()
-        .map(|c| {
-            let fails = c.rows.iter().filter(|&&i| failed[i]).count();
+        .zip(&failures)
+        .map(|(c, &fails)| {
             stats::enrichment_test(
                 fails as u64,
                 c.rows.len() as u64,
@@ -215,7 +218,7 @@ pub fn analyze(
         classes: clustering.num_clusters + 1,
         ..KeywordNamer::default()
     };
-    let kept_rows: Vec<Vec<usize>> = kept.iter().map(|&c| candidates[c].rows.clone()).collect();
+    let kept_rows: Vec<&[usize]> = kept.iter().map(|&c| &candidates[c].rows[..]).collect();
     let names = namer.name_slices(&prompts, &kept_rows);
 
     let mut slices: Vec<Slice> = kept
@@ -224,7 +227,7 @@ pub fn analyze(
         .map(|(&c, name)| {
             let cand = &candidates[c];
             let size = cand.rows.len();
-            let fails = cand.rows.iter().filter(|&&i| failed[i]).count();
+            let fails = failures[c];
             let rate = fails as f64 / size as f64;
             let rest = total - size;
             let rest_rate = if rest == 0 {

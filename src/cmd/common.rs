@@ -72,23 +72,34 @@ pub struct ReadArgs {
     pub fields: FieldArgs,
 }
 
-fn unit_interval(s: &str) -> std::result::Result<f64, String> {
+/// Parses a number in the interval from `low` to `high`; each end is open or closed.
+fn fraction(s: &str, low_open: bool, high_open: bool) -> std::result::Result<f64, String> {
     let x: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
-    if (0.0..=1.0).contains(&x) {
+    let above_low = if low_open { x > 0.0 } else { x >= 0.0 };
+    let below_high = if high_open { x < 1.0 } else { x <= 1.0 };
+    if above_low && below_high {
         Ok(x)
     } else {
-        Err(format!("{x} is outside [0, 1]"))
+        let (l, h) = (
+            if low_open { '(' } else { '[' },
+            if high_open { ')' } else { ']' },
+        );
+        Err(format!("{x} is outside {l}0, 1{h}"))
     }
+}
+
+fn unit_interval(s: &str) -> std::result::Result<f64, String> {
+    fraction(s, false, false)
 }
 
 /// A probability strictly between 0 and 1.
 pub fn open_unit_interval(s: &str) -> std::result::Result<f64, String> {
-    let x: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
-    if x > 0.0 && x < 1.0 {
-        Ok(x)
-    } else {
-        Err(format!("{x} must be strictly between 0 and 1"))
-    }
+    fraction(s, true, true)
+}
+
+/// A share of the rows: above 0, at most 1.
+pub fn share(s: &str) -> std::result::Result<f64, String> {
+    fraction(s, true, false)
 }
 
 impl ReadArgs {

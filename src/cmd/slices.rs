@@ -1,6 +1,6 @@
 //! `faultmap slices`: which input slices fail significantly more often than the rest.
 
-use super::common::{open_unit_interval, read_input, EmbedArgs, OutputArgs, ReadArgs};
+use super::common::{open_unit_interval, read_input, share, EmbedArgs, OutputArgs, ReadArgs};
 use crate::analysis::slices::{analyze, SliceReport, SlicesConfig};
 use crate::cluster::{ClusterMethod, ClusterParams};
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
@@ -93,15 +93,6 @@ pub struct TestArgs {
     /// Failing example rows per slice.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub examples: usize,
-}
-
-fn share(s: &str) -> std::result::Result<f64, String> {
-    let x: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
-    if x > 0.0 && x <= 1.0 {
-        Ok(x)
-    } else {
-        Err(format!("{x} must be in (0, 1]"))
-    }
 }
 
 impl ClusterArgs {
