@@ -409,6 +409,47 @@ fn deviance(x: f64, np: f64) -> f64 {
     }
 }
 
+/// Area under the ROC curve of `scores` for telling `positive` rows from the rest: the
+/// probability that a random positive scores higher than a random negative, ties counting
+/// half (the Mann-Whitney U statistic over n1 * n0). `None` unless both classes occur.
+///
+/// Written here (sorting and average ranks) because no maintained Rust crate offers it
+/// without pulling in a machine-learning framework.
+pub fn auroc(scores: &[f64], positive: &[bool]) -> Option<f64> {
+    assert_eq!(scores.len(), positive.len());
+    let n1 = positive.iter().filter(|&&p| p).count();
+    let n0 = positive.len() - n1;
+    if n1 == 0 || n0 == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Sum of the (1-based, tie-averaged) ranks of the positives.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        let average_rank = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += average_rank * order[i..=j].iter().filter(|&&k| positive[k]).count() as f64;
+        i = j + 1;
+    }
+    let (n1, n0) = (n1 as f64, n0 as f64);
+    Some((rank_sum - n1 * (n1 + 1.0) / 2.0) / (n1 * n0))
+}
+
+/// Standard error of an AUROC (Hanley & McNeil 1982, equation 2).
+pub fn auroc_standard_error(auc: f64, positives: usize, negatives: usize) -> f64 {
+    let (n1, n0) = (positives as f64, negatives as f64);
+    let q1 = auc / (2.0 - auc);
+    let q2 = 2.0 * auc * auc / (1.0 + auc);
+    let var = (auc * (1.0 - auc) + (n1 - 1.0) * (q1 - auc * auc) + (n0 - 1.0) * (q2 - auc * auc))
+        / (n1 * n0);
+    var.max(0.0).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

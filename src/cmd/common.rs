@@ -22,7 +22,7 @@ pub struct FieldArgs {
     /// Number in [0, 1], higher is better; wins over the label when both are present.
     #[arg(long, default_value = "score", value_name = "PATH")]
     pub score_field: String,
-    /// bool, 0/1, pass/fail, true/false, correct/incorrect, yes/no (any case).
+    /// bool, 0/1, pass/fail, true/false, correct/incorrect, yes/no, good/bad, faithful/hallucinated (any case).
     #[arg(long, default_value = "label", value_name = "PATH")]
     pub label_field: String,
     /// Array of numbers: used instead of embedding the prompts when every row has one.

@@ -11,7 +11,7 @@
 //!   a CSV cell holding a JSON array of strings becomes that array.
 //! - Pass/fail: `score` (number in [0, 1]; CSV cells are parsed, whitespace ignored) fails when
 //!   below [`ReadOptions::failure_threshold`]; else `label` (boolean, 0/1, or pass/fail,
-//!   true/false, correct/incorrect, yes/no in any case). Both present: the score decides, and
+//!   true/false, correct/incorrect, yes/no, good/bad, faithful/hallucinated in any case). Both present: the score decides, and
 //!   one warning says so. A label is still checked when a score is present.
 //! - Embeddings: the first valid row decides whether rows carry one and of what dimension;
 //!   a later row that differs is a bad row (skippable) naming that first line.

@@ -58,7 +58,7 @@ const SCORE_EXPECTED: &str = "expected a number in [0, 1] (higher is better)";
 
 /// What a label may be, for messages.
 pub(crate) const LABEL_EXPECTED: &str =
-    "expected a pass/fail label: a boolean, 0/1, or one of pass/fail, true/false, correct/incorrect, yes/no";
+    "expected a pass/fail label: a boolean, 0/1, or one of pass/fail, true/false, correct/incorrect, yes/no, good/bad, faithful/hallucinated";
 
 /// Checks a parsed score is a finite number in [0, 1].
 fn check_score(field: &str, score: f64, found: impl FnOnce() -> String) -> Result<f64, Bad> {
@@ -107,8 +107,17 @@ pub(crate) fn score_from_text(field: &str, cell: Option<&str>) -> Result<Option<
 /// Reads a label word (any case, surrounding whitespace ignored). `Some(true)` = pass.
 pub(crate) fn label_word(text: &str) -> Option<bool> {
     let t = text.trim();
-    const PASS: [&str; 5] = ["1", "pass", "true", "correct", "yes"];
-    const FAIL: [&str; 5] = ["0", "fail", "false", "incorrect", "no"];
+    // faithful/hallucinated: the vocabulary of hallucination benchmarks (HaluEval, RAGTruth).
+    const PASS: [&str; 7] = ["1", "pass", "true", "correct", "yes", "good", "faithful"];
+    const FAIL: [&str; 7] = [
+        "0",
+        "fail",
+        "false",
+        "incorrect",
+        "no",
+        "bad",
+        "hallucinated",
+    ];
     if PASS.iter().any(|w| t.eq_ignore_ascii_case(w)) {
         Some(true)
     } else if FAIL.iter().any(|w| t.eq_ignore_ascii_case(w)) {
@@ -300,10 +309,20 @@ mod tests {
 
     #[test]
     fn label_words_any_case_and_whitespace() {
-        for w in ["pass", " PASS ", "True", "correct", "Yes", "1"] {
+        for w in [
+            "pass", " PASS ", "True", "correct", "Yes", "1", "Good", "faithful",
+        ] {
             assert_eq!(label_word(w), Some(true), "{w}");
         }
-        for w in ["fail", "FALSE", " Incorrect", "no\t", "0"] {
+        for w in [
+            "fail",
+            "FALSE",
+            " Incorrect",
+            "no\t",
+            "0",
+            "bad",
+            "Hallucinated",
+        ] {
             assert_eq!(label_word(w), Some(false), "{w}");
         }
         assert_eq!(label_word("maybe"), None);

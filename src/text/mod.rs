@@ -1,6 +1,8 @@
 //! Word analysis shared by the embedder and slice naming: lowercase, split on anything that is
 //! not a letter or digit, drop English stop words, stem with Snowball.
 
+pub mod sentences;
+
 use rust_stemmers::{Algorithm, Stemmer};
 use std::collections::HashSet;
 use std::sync::OnceLock;

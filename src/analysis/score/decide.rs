@@ -1,0 +1,368 @@
+//! From evidence to a decision: `final`, `disagreement`, then cascaded gates in a fixed
+//! priority order. The first gate that matches decides, so every row has exactly one reason.
+
+use super::config::{Gates, ScoreConfig};
+use super::evidence::Evidence;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Decision {
+    Accept,
+    Review,
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureType {
+    None,
+    Hallucination,
+    WeakGrounding,
+    PoorRetrieval,
+    OffTopic,
+    Uncertain,
+    Undetermined,
+    EmptyResponse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HallucinationStatus {
+    None,
+    Suspected,
+    Confirmed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NextAction {
+    ServeResponse,
+    RegenerateWithGroundingPrompt,
+    RetryWithSpecificPrompt,
+    RetrieveMoreDocuments,
+    RetryWithClearerQuery,
+    OptionalHumanReview,
+}
+
+/// Which gate decided, in priority order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    EmptyResponse,
+    NoContext,
+    UnsupportedSpecifics,
+    ConfidentHallucination,
+    VagueUngrounded,
+    PoorRetrieval,
+    WeakGrounding,
+    OffTopic,
+    Disagreement,
+    Borderline,
+    Pass,
+}
+
+/// The scores of one row, as written under `scores`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scores {
+    /// `null` without context (undetermined).
+    pub attribution: Option<f64>,
+    pub specificity: f64,
+    pub relevance: f64,
+    pub context_quality: Option<f64>,
+    pub context_precision: Option<f64>,
+    pub context_recall: Option<f64>,
+    /// Only when the row has a reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_similarity: Option<f64>,
+    pub disagreement: f64,
+    #[serde(rename = "final")]
+    pub final_score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub failure_type: FailureType,
+    pub hallucination_status: HallucinationStatus,
+    pub next_action: NextAction,
+    pub gate: Gate,
+    pub reason: String,
+    pub confidence_pct: f64,
+}
+
+/// `final` and `disagreement` from the evidence.
+pub fn scores(ev: &Evidence, config: &ScoreConfig) -> Scores {
+    let w = &config.weights;
+    let mut scores = Scores {
+        attribution: ev.attribution,
+        specificity: ev.specificity,
+        relevance: ev.relevance,
+        context_quality: ev.context_quality,
+        context_precision: ev.context_precision,
+        context_recall: ev.context_recall,
+        reference_similarity: ev.reference_similarity,
+        disagreement: 0.0,
+        final_score: 0.0,
+    };
+    if ev.empty_response {
+        return scores;
+    }
+    let parts = [
+        (ev.attribution, w.attribution),
+        (Some(ev.relevance), w.relevance),
+        (Some(ev.specificity), w.specificity),
+        (ev.context_quality, w.context_quality),
+        (ev.reference_similarity, w.reference),
+    ];
+    let (sum, weight) = parts
+        .iter()
+        .filter_map(|&(v, w)| v.map(|v| (v * w, w)))
+        .fold((0.0, 0.0), |(s, t), (v, w)| (s + v, t + w));
+    let mut final_score = if weight > 0.0 { sum / weight } else { 0.0 };
+    let f = &config.final_score;
+    if let Some(a) = ev.attribution {
+        final_score = final_score.min(a + f.attribution_cap_margin);
+    }
+    if ev.relevance < f.relevance_floor && f.relevance_floor > 0.0 {
+        final_score *= 0.5 + 0.5 * ev.relevance / f.relevance_floor;
+    }
+    scores.final_score = final_score.clamp(0.0, 1.0);
+
+    // Spread of the judgements of the answer's quality: grounding, relevance, and the
+    // reference when there is one.
+    let mut judged = vec![ev.relevance];
+    judged.extend(ev.attribution);
+    judged.extend(ev.reference_similarity);
+    let mean = judged.iter().sum::<f64>() / judged.len() as f64;
+    let var = judged.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / judged.len() as f64;
+    scores.disagreement = (2.0 * var.sqrt()).min(1.0);
+    scores
+}
+
+fn round2(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+/// The first gate that matches, in priority order (cheap: calibration calls it often).
+pub fn gate(ev: &Evidence, s: &Scores, g: &Gates) -> Gate {
+    if ev.empty_response {
+        return Gate::EmptyResponse;
+    }
+    let Some(attribution) = s.attribution else {
+        return Gate::NoContext;
+    };
+    let unsupported = ev.unsupported.len();
+    let weak = attribution < g.weak_attribution;
+    if g.unsupported_reject > 0 && unsupported >= g.unsupported_reject as usize && weak {
+        Gate::UnsupportedSpecifics
+    } else if attribution < g.hallucination_attribution
+        && s.specificity >= g.hallucination_specificity
+    {
+        Gate::ConfidentHallucination
+    } else if weak && s.specificity < g.vague_specificity {
+        Gate::VagueUngrounded
+    } else if weak && s.context_quality.unwrap_or(1.0) < g.poor_context_quality {
+        Gate::PoorRetrieval
+    } else if weak || unsupported > 0 {
+        Gate::WeakGrounding
+    } else if s.relevance < g.off_topic_relevance {
+        Gate::OffTopic
+    } else if s.disagreement > g.max_disagreement {
+        Gate::Disagreement
+    } else if s.final_score < g.accept_final {
+        Gate::Borderline
+    } else {
+        Gate::Pass
+    }
+}
+
+/// Runs the gates and explains the one that decided.
+pub fn decide(ev: &Evidence, s: &Scores, g: &Gates) -> Verdict {
+    use Decision::*;
+    use FailureType as F;
+    use HallucinationStatus as H;
+    use NextAction as N;
+    let gate = gate(ev, s, g);
+    let attribution = s.attribution.unwrap_or(0.0);
+    let context_quality = s.context_quality.unwrap_or(1.0);
+    let unsupported = ev.unsupported.len();
+    let listed = || {
+        let names: Vec<String> = ev
+            .unsupported
+            .iter()
+            .take(3)
+            .map(|x| format!("\"{}\"", x.text))
+            .collect();
+        let more = if unsupported > 3 { ", ..." } else { "" };
+        format!("{}{more}", names.join(", "))
+    };
+    let r = round2;
+    // (decision, failure type, hallucination status, next action, reason, margin of the
+    // deciding number to its threshold)
+    let (decision, failure_type, status, action, reason, margin) = match gate {
+        Gate::EmptyResponse => (
+            Reject,
+            F::EmptyResponse,
+            H::None,
+            N::RetryWithSpecificPrompt,
+            "The response is empty.".to_string(),
+            1.0,
+        ),
+        Gate::NoContext => (
+            Review,
+            F::Undetermined,
+            H::None,
+            N::OptionalHumanReview,
+            format!(
+                "No context was given, so grounding cannot be checked (relevance {}, specificity {}).",
+                r(s.relevance),
+                r(s.specificity)
+            ),
+            0.0,
+        ),
+        Gate::UnsupportedSpecifics => (
+            Reject,
+            F::Hallucination,
+            H::Confirmed,
+            N::RegenerateWithGroundingPrompt,
+            format!(
+                "{unsupported} of {} specifics are in neither the context nor the query ({}) and attribution is {} < {}.",
+                ev.specifics,
+                listed(),
+                r(attribution),
+                r(g.weak_attribution)
+            ),
+            g.weak_attribution - attribution,
+        ),
+        Gate::ConfidentHallucination => (
+            Reject,
+            F::Hallucination,
+            if unsupported > 0 { H::Confirmed } else { H::Suspected },
+            N::RegenerateWithGroundingPrompt,
+            format!(
+                "Specific (specificity {} >= {}) but ungrounded (attribution {} < {}).",
+                r(s.specificity),
+                r(g.hallucination_specificity),
+                r(attribution),
+                r(g.hallucination_attribution)
+            ),
+            g.hallucination_attribution - attribution,
+        ),
+        Gate::VagueUngrounded => (
+            Review,
+            F::WeakGrounding,
+            H::None,
+            N::RetryWithSpecificPrompt,
+            format!(
+                "Vague (specificity {} < {}) and weakly grounded (attribution {} < {}).",
+                r(s.specificity),
+                r(g.vague_specificity),
+                r(attribution),
+                r(g.weak_attribution)
+            ),
+            g.weak_attribution - attribution,
+        ),
+        Gate::PoorRetrieval => (
+            Review,
+            F::PoorRetrieval,
+            H::Suspected,
+            N::RetrieveMoreDocuments,
+            format!(
+                "The context does not cover the query (context quality {} < {}), so the answer is weakly grounded (attribution {}).",
+                r(context_quality),
+                r(g.poor_context_quality),
+                r(attribution)
+            ),
+            g.poor_context_quality - context_quality,
+        ),
+        Gate::WeakGrounding if attribution < g.weak_attribution => (
+            Review,
+            F::WeakGrounding,
+            H::Suspected,
+            N::RegenerateWithGroundingPrompt,
+            format!(
+                "Weakly grounded: attribution {} < {}.",
+                r(attribution),
+                r(g.weak_attribution)
+            ),
+            g.weak_attribution - attribution,
+        ),
+        Gate::WeakGrounding => (
+            Review,
+            F::WeakGrounding,
+            H::Suspected,
+            N::RegenerateWithGroundingPrompt,
+            format!(
+                "Grounded overall (attribution {}) but {unsupported} specific(s) are not in the context ({}).",
+                r(attribution),
+                listed()
+            ),
+            0.1,
+        ),
+        Gate::OffTopic => (
+            Review,
+            F::OffTopic,
+            H::None,
+            N::RetryWithClearerQuery,
+            format!(
+                "The response does not address the query (relevance {} < {}).",
+                r(s.relevance),
+                r(g.off_topic_relevance)
+            ),
+            g.off_topic_relevance - s.relevance,
+        ),
+        Gate::Disagreement => (
+            Review,
+            F::Uncertain,
+            H::None,
+            N::OptionalHumanReview,
+            format!(
+                "The scorers disagree (disagreement {} > {}).",
+                r(s.disagreement),
+                r(g.max_disagreement)
+            ),
+            s.disagreement - g.max_disagreement,
+        ),
+        Gate::Borderline => (
+            Review,
+            F::Uncertain,
+            H::None,
+            N::OptionalHumanReview,
+            format!("Borderline: final {} < {}.", r(s.final_score), r(g.accept_final)),
+            g.accept_final - s.final_score,
+        ),
+        Gate::Pass => (
+            Accept,
+            F::None,
+            H::None,
+            N::ServeResponse,
+            format!(
+                "Grounded (attribution {}), relevant ({}) and final {} >= {}.",
+                r(attribution),
+                r(s.relevance),
+                r(s.final_score),
+                r(g.accept_final)
+            ),
+            s.final_score - g.accept_final,
+        ),
+    };
+    // Confidence: how far the deciding number is from its threshold (0.25 away counts as
+    // certain), discounted when the scorers disagree or grounding could not be checked.
+    let clear = (margin.abs() / 0.25).min(1.0);
+    let grounded = if s.attribution.is_some() || gate == Gate::EmptyResponse {
+        1.0
+    } else {
+        0.6
+    };
+    let pct = 100.0 * (0.5 + 0.5 * clear) * (1.0 - 0.5 * s.disagreement) * grounded;
+    Verdict {
+        decision,
+        failure_type,
+        hallucination_status: status,
+        next_action: action,
+        gate,
+        reason,
+        confidence_pct: pct.round(),
+    }
+}

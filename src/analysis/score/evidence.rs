@@ -1,0 +1,284 @@
+//! The scorers: attribution, specificity, relevance, context quality and reference similarity
+//! of one row, from its prepared texts. Thresholds play no part here, so calibration can
+//! re-run the gates on these numbers without scoring again.
+
+use super::config::EvidenceParams;
+use super::prepare::{Corpus, RowTexts};
+use super::specifics::{self, SourceIndex, Specific};
+use crate::text::Analyzer;
+
+/// Everything the gates and `final` are computed from.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// `None` without context: undetermined, never an invented number.
+    pub attribution: Option<f64>,
+    /// Lexical and embedding halves of attribution (for `disagreement`).
+    pub attribution_parts: Option<(f64, f64)>,
+    pub specificity: f64,
+    pub relevance: f64,
+    pub context_quality: Option<f64>,
+    pub context_precision: Option<f64>,
+    pub context_recall: Option<f64>,
+    pub reference_similarity: Option<f64>,
+    /// Support of each response sentence (empty without context).
+    pub sentence_support: Vec<f64>,
+    pub specifics: usize,
+    pub unsupported: Vec<Specific>,
+    pub empty_response: bool,
+}
+
+/// Responses of at most this many words are direct answers (see relevance).
+const SHORT_ANSWER_WORDS: usize = 5;
+
+/// Phrases that commit to nothing; each occurrence lowers specificity.
+const HEDGES: &[&str] = &[
+    "i think",
+    "i believe",
+    "i guess",
+    "i'm not sure",
+    "i am not sure",
+    "not sure",
+    "maybe",
+    "perhaps",
+    "possibly",
+    "probably",
+    "might",
+    "may be",
+    "could be",
+    "it depends",
+    "generally",
+    "typically",
+    "usually",
+    "in general",
+    "some people",
+    "various",
+    "several factors",
+    "i don't know",
+    "i do not know",
+    "as an ai",
+    "hard to say",
+    "it is difficult to",
+    "it's difficult to",
+    "there are many",
+    "a number of",
+    "somewhat",
+    "kind of",
+    "sort of",
+];
+
+fn map_cosine(cos: f32, p: &EvidenceParams) -> f64 {
+    ((cos as f64 - p.cosine_floor) / (p.cosine_full - p.cosine_floor)).clamp(0.0, 1.0)
+}
+
+/// Scores one row. `response` and `sentences` are the response text and its sentences.
+pub fn evidence(
+    row: &RowTexts,
+    corpus: &Corpus,
+    response: &str,
+    query: &str,
+    p: &EvidenceParams,
+    analyzer: &Analyzer,
+) -> Evidence {
+    let empty_response = corpus.texts[row.response].is_empty();
+    let sentences: Vec<&str> = row
+        .sentences
+        .iter()
+        .map(|&s| corpus.texts[s].as_str())
+        .collect();
+    let found = specifics::extract(&sentences);
+    let specificity = specificity(response, sentences.len(), found.len(), analyzer);
+
+    let mut ev = Evidence {
+        attribution: None,
+        attribution_parts: None,
+        specificity,
+        relevance: 0.0,
+        context_quality: None,
+        context_precision: None,
+        context_recall: None,
+        reference_similarity: None,
+        sentence_support: Vec::new(),
+        specifics: found.len(),
+        unsupported: Vec::new(),
+        empty_response,
+    };
+    if empty_response {
+        return ev;
+    }
+    let cos = |a: usize, b: usize| map_cosine(corpus.cosine(a, b), p);
+    // Relevance of the response itself: embedding similarity (whole and best sentence) and
+    // the share of the query's content words it uses.
+    let direct_cos = row
+        .sentences
+        .iter()
+        .map(|&s| cos(row.query, s))
+        .fold(cos(row.query, row.response), f64::max);
+    let query_coverage = corpus
+        .coverage(row.query, &corpus.stems[row.response])
+        .map(f64::from);
+    let direct = match query_coverage {
+        Some(c) => 0.5 * direct_cos + 0.5 * c.max(direct_cos),
+        None => direct_cos,
+    };
+    ev.relevance = direct;
+
+    if let Some(reference) = row.reference {
+        let lexical = token_f1(corpus, row.response, reference);
+        ev.reference_similarity = Some(0.5 * lexical + 0.5 * cos(row.response, reference));
+    }
+    if !row.has_context || row.units.is_empty() {
+        return ev;
+    }
+
+    // Attribution: each sentence's best support, weighted by its content.
+    let context_all = &row.context_stems;
+    let mut sources = SourceIndex::default();
+    for &u in &row.units {
+        sources.add(&corpus.texts[u]);
+    }
+    sources.add(query);
+    ev.unsupported = specifics::unsupported(&found, &sources);
+
+    let query_relevance: Vec<f64> = row
+        .units
+        .iter()
+        .map(|&u| {
+            let lexical = corpus
+                .coverage(row.query, &corpus.stems[u])
+                .map_or(0.0, f64::from);
+            lexical.max(cos(row.query, u))
+        })
+        .collect();
+    let mut used = vec![false; row.units.len()];
+    let (mut lexical_sum, mut embedding_sum, mut support_sum, mut mass_sum) = (0.0, 0.0, 0.0, 0.0);
+    let mut via_context = 0.0f64;
+    for (k, &s) in row.sentences.iter().enumerate() {
+        let mut best_lexical = 0.0f64;
+        let mut best_cos = 0.0f64;
+        let mut best_unit = 0;
+        let mut best_score = -1.0;
+        for (i, &u) in row.units.iter().enumerate() {
+            let lexical = corpus.coverage(s, &corpus.stems[u]).map_or(0.0, f64::from);
+            let c = cos(s, u);
+            best_lexical = best_lexical.max(lexical);
+            best_cos = best_cos.max(c);
+            let combined = p.lexical_share * lexical + (1.0 - p.lexical_share) * c;
+            if combined > best_score {
+                best_score = combined;
+                best_unit = i;
+            }
+        }
+        let whole = corpus.coverage(s, context_all).map(f64::from);
+        // A sentence may join facts from several context sentences (multi-hop answers), so
+        // coverage by the whole context counts as much as by the best single sentence.
+        let lexical = match whole {
+            Some(w) => 0.5 * best_lexical + 0.5 * w,
+            None => best_cos, // no content words: only the embedding can tell
+        };
+        let mut support = p.lexical_share * lexical + (1.0 - p.lexical_share) * best_cos;
+        let misses = ev.unsupported.iter().filter(|x| x.sentence == k).count();
+        support *= (1.0 - p.unsupported_penalty).powi(misses as i32);
+        let mass = f64::from(corpus.mass(s)).max(1.0);
+        lexical_sum += mass * lexical;
+        embedding_sum += mass * best_cos;
+        support_sum += mass * support;
+        mass_sum += mass;
+        if support >= p.sentence_support {
+            used[best_unit] = true;
+        }
+        via_context = via_context.max(support * query_relevance[best_unit]);
+        ev.sentence_support.push(support);
+    }
+    ev.attribution = Some(support_sum / mass_sum);
+    ev.attribution_parts = Some((lexical_sum / mass_sum, embedding_sum / mass_sum));
+    let recall = corpus
+        .coverage(row.query, context_all)
+        .map_or(0.0, f64::from)
+        .max(query_relevance.iter().copied().fold(0.0, f64::max));
+    // A short answer ("Delhi", "2006") shares no words with its question; it is relevant
+    // when the context passage it comes from is, or, being a direct answer, when it is
+    // grounded at all (multi-hop answers come from passages that never mention the question).
+    let words = response.split_whitespace().count();
+    let short_answer = if words <= SHORT_ANSWER_WORDS {
+        0.8 * support_sum / mass_sum
+    } else {
+        0.0
+    };
+    // When the context does not mention what the query asks about, the query is an
+    // instruction over the context ("Summarize the following document."), and a response
+    // grounded in that context is on task.
+    let instruction = (1.0 - recall) * 0.8 * support_sum / mass_sum;
+    ev.relevance = direct.max(via_context).max(short_answer).max(instruction);
+
+    // Context quality: does the context cover what was asked (recall), and how much of it is
+    // on the question or used by the answer (precision)?
+    let relevant = query_relevance
+        .iter()
+        .zip(&used)
+        .filter(|(&q, &u)| u || q >= 0.5)
+        .count();
+    let precision = relevant as f64 / row.units.len() as f64;
+    ev.context_recall = Some(recall);
+    ev.context_precision = Some(precision);
+    ev.context_quality = Some(0.7 * recall + 0.3 * precision);
+    ev
+}
+
+/// F1 of the two texts' stem sets (unweighted, as in SQuAD's token F1).
+fn token_f1(corpus: &Corpus, a: usize, b: usize) -> f64 {
+    let (x, y) = (&corpus.stems[a], &corpus.stems[b]);
+    if x.is_empty() || y.is_empty() {
+        return 0.0;
+    }
+    let common = x.iter().filter(|h| y.binary_search(h).is_ok()).count() as f64;
+    if common == 0.0 {
+        return 0.0;
+    }
+    let (p, r) = (common / x.len() as f64, common / y.len() as f64);
+    2.0 * p * r / (p + r)
+}
+
+/// Concrete vs. vague, from the response alone: share of content words, distinct terms,
+/// numbers and names per sentence, and hedging phrases.
+fn specificity(response: &str, sentences: usize, specifics: usize, analyzer: &Analyzer) -> f64 {
+    let words = response
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .count();
+    if words == 0 {
+        return 0.0;
+    }
+    let tokens = analyzer.tokens(response);
+    let density = (tokens.len() as f64 / words as f64 / 0.6).min(1.0);
+    let mut stems: Vec<&str> = tokens.iter().map(|t| t.stem.as_str()).collect();
+    stems.sort_unstable();
+    stems.dedup();
+    let diversity = if tokens.is_empty() {
+        0.0
+    } else {
+        stems.len() as f64 / tokens.len() as f64
+    };
+    let n_sentences = sentences.max(1) as f64;
+    let concrete = specifics as f64 / n_sentences;
+    let lower = response.to_lowercase();
+    let hedges = HEDGES
+        .iter()
+        .map(|h| count_phrase(&lower, h))
+        .sum::<usize>() as f64
+        / n_sentences;
+    let score = 0.35 * density + 0.15 * diversity + 0.5 * (1.0 - (-concrete).exp()) - 0.4 * hedges;
+    score.clamp(0.0, 1.0)
+}
+
+/// Occurrences of `phrase` in `text` at word boundaries.
+fn count_phrase(text: &str, phrase: &str) -> usize {
+    let bytes = text.as_bytes();
+    text.match_indices(phrase)
+        .filter(|&(i, _)| {
+            let before = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+            let end = i + phrase.len();
+            let after = end >= bytes.len() || !bytes[end].is_ascii_alphanumeric();
+            before && after
+        })
+        .count()
+}

@@ -1,0 +1,227 @@
+//! Per-response scoring of (query, context, response) rows and the decision a pipeline acts
+//! on: ACCEPT, REVIEW or REJECT, with failure type, reason and next action.
+//!
+//! Pipeline: [`prepare`] splits and analyzes every distinct text once and embeds them in one
+//! call; [`evidence`] computes the scorers per row; [`decide`] combines them into `final` and
+//! runs the gates. Calibration ([`calibrate`]) re-runs only the gates.
+
+pub mod calibrate;
+pub mod config;
+pub mod decide;
+pub mod evidence;
+pub mod prepare;
+pub mod specifics;
+
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::input::Dataset;
+use crate::progress::Progress;
+use crate::text::Analyzer;
+use config::ScoreConfig;
+use decide::{Decision, FailureType, Gate, HallucinationStatus, Scores, Verdict};
+use evidence::Evidence;
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use specifics::Specific;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// A response sentence whose support is below `evidence.sentence_support`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LowConfidenceSentence {
+    /// 0-based position among the response's sentences.
+    pub index: usize,
+    pub text: String,
+    pub support: f64,
+}
+
+/// One scored row: what is added to the input row in the JSONL output.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoredRow {
+    /// The input row as read (echoed in the JSONL output); not part of the JSON summary.
+    #[serde(skip)]
+    pub input: Map<String, Value>,
+    /// 0-based data row of the input (skipped invalid rows counted).
+    #[serde(skip)]
+    pub row: usize,
+    pub scores: Scores,
+    pub unsupported: Vec<Specific>,
+    pub low_confidence_sentences: Vec<LowConfidenceSentence>,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MeanScores {
+    /// Over rows with context only.
+    pub attribution: Option<f64>,
+    pub specificity: f64,
+    pub relevance: f64,
+    pub context_quality: Option<f64>,
+    #[serde(rename = "final")]
+    pub final_score: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreSummary {
+    pub input: String,
+    pub total_rows: usize,
+    pub skipped_rows: usize,
+    pub decisions: BTreeMap<Decision, usize>,
+    pub failure_types: BTreeMap<FailureType, usize>,
+    pub hallucination_status: BTreeMap<HallucinationStatus, usize>,
+    pub gates: BTreeMap<Gate, usize>,
+    pub rows_without_context: usize,
+    pub rows_with_unsupported_specifics: usize,
+    pub mean_scores: MeanScores,
+    pub embedder: String,
+    /// Wall time is left out of the JSON so that the same input gives the same bytes.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+impl ScoreSummary {
+    pub fn rows_per_second(&self) -> f64 {
+        self.total_rows as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+pub struct ScoreReport {
+    pub rows: Vec<ScoredRow>,
+    pub summary: ScoreSummary,
+    /// Per-row evidence, in row order (for calibration).
+    pub evidence: Vec<Evidence>,
+}
+
+/// Scores every record of `data`. Records must carry a response (the reader checks it).
+pub fn analyze(
+    data: &Dataset,
+    embedder: &dyn Embedder,
+    config: &ScoreConfig,
+    progress: &Progress,
+) -> Result<ScoreReport> {
+    let start = Instant::now();
+    if data.records.is_empty() {
+        return Err(Error::Analysis("no rows to score".into()));
+    }
+    let (texts, corpus) = prepare::prepare(&data.records, embedder, progress)?;
+    let bar = progress.bar(data.records.len() as u64, "scoring");
+    let evidence: Vec<Evidence> = data
+        .records
+        .par_iter()
+        .zip(&texts)
+        .map_init(Analyzer::default, |analyzer, (record, row)| {
+            let ev = evidence::evidence(
+                row,
+                &corpus,
+                record.response.as_deref().unwrap_or(""),
+                &record.prompt,
+                &config.evidence,
+                analyzer,
+            );
+            bar.inc(1);
+            ev
+        })
+        .collect();
+    bar.finish_and_clear();
+    let rows: Vec<ScoredRow> = data
+        .records
+        .iter()
+        .zip(&texts)
+        .zip(&evidence)
+        .map(|((record, row), ev)| {
+            let scores = decide::scores(ev, config);
+            let verdict = decide::decide(ev, &scores, &config.gates);
+            let low_confidence_sentences = ev
+                .sentence_support
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| s < config.evidence.sentence_support)
+                .map(|(index, &support)| LowConfidenceSentence {
+                    index,
+                    text: corpus.texts[row.sentences[index]].clone(),
+                    support,
+                })
+                .collect();
+            ScoredRow {
+                input: record.raw.clone(),
+                row: record.row,
+                scores,
+                unsupported: ev.unsupported.clone(),
+                low_confidence_sentences,
+                verdict,
+            }
+        })
+        .collect();
+    let summary = summarize(data, &rows, embedder.name(), start.elapsed());
+    Ok(ScoreReport {
+        rows,
+        summary,
+        evidence,
+    })
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+fn summarize(
+    data: &Dataset,
+    rows: &[ScoredRow],
+    embedder: String,
+    elapsed: Duration,
+) -> ScoreSummary {
+    use decide::Decision::*;
+    use decide::FailureType as F;
+    use decide::HallucinationStatus as H;
+    let mut decisions: BTreeMap<Decision, usize> = [Accept, Review, Reject].map(|d| (d, 0)).into();
+    let mut failure_types: BTreeMap<FailureType, usize> = [
+        F::None,
+        F::Hallucination,
+        F::WeakGrounding,
+        F::PoorRetrieval,
+        F::OffTopic,
+        F::Uncertain,
+        F::Undetermined,
+        F::EmptyResponse,
+    ]
+    .map(|f| (f, 0))
+    .into();
+    let mut hallucination_status: BTreeMap<HallucinationStatus, usize> =
+        [H::None, H::Suspected, H::Confirmed].map(|h| (h, 0)).into();
+    let mut gates: BTreeMap<Gate, usize> = BTreeMap::new();
+    for r in rows {
+        *decisions.entry(r.verdict.decision).or_default() += 1;
+        *failure_types.entry(r.verdict.failure_type).or_default() += 1;
+        *hallucination_status
+            .entry(r.verdict.hallucination_status)
+            .or_default() += 1;
+        *gates.entry(r.verdict.gate).or_default() += 1;
+    }
+    let scored = rows.iter().map(|r| &r.scores);
+    ScoreSummary {
+        input: data.source.clone(),
+        total_rows: rows.len(),
+        skipped_rows: data.skipped.len(),
+        decisions,
+        failure_types,
+        hallucination_status,
+        gates,
+        rows_without_context: rows
+            .iter()
+            .filter(|r| r.scores.attribution.is_none())
+            .count(),
+        rows_with_unsupported_specifics: rows.iter().filter(|r| !r.unsupported.is_empty()).count(),
+        mean_scores: MeanScores {
+            attribution: mean(scored.clone().filter_map(|s| s.attribution)),
+            specificity: mean(scored.clone().map(|s| s.specificity)).unwrap_or(0.0),
+            relevance: mean(scored.clone().map(|s| s.relevance)).unwrap_or(0.0),
+            context_quality: mean(scored.clone().filter_map(|s| s.context_quality)),
+            final_score: mean(scored.map(|s| s.final_score)).unwrap_or(0.0),
+        },
+        embedder,
+        elapsed,
+    }
+}
