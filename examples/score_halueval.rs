@@ -24,7 +24,9 @@ fn main() {
         let report = analyze(
             &data,
             &embedder,
-            &ScoreConfig::default(),
+            &std::env::var("FM_CONFIG")
+                .map(|p| ScoreConfig::from_file(&p).unwrap())
+                .unwrap_or_default(),
             &Progress::hidden(),
         )
         .unwrap();

@@ -97,7 +97,32 @@ impl ScoreConfig {
         for (section, value) in user {
             match (merged.get_mut(&section), value) {
                 (Some(toml::Value::Table(base)), toml::Value::Table(overrides)) => {
-                    base.extend(overrides);
+                    for (key, value) in overrides {
+                        let name = format!("{section}.{key}");
+                        let value = match (base.get(&key), value) {
+                            (None, _) => {
+                                return Err(Error::input(source, None, Some(&name), "unknown key"))
+                            }
+                            // `accept_final = 1` means 1.0.
+                            (Some(toml::Value::Float(_)), toml::Value::Integer(i)) => {
+                                toml::Value::Float(i as f64)
+                            }
+                            (Some(default), value) if default.same_type(&value) => value,
+                            (Some(default), value) => {
+                                return Err(Error::input(
+                                    source,
+                                    None,
+                                    Some(&name),
+                                    format!(
+                                        "expected {}, found {}",
+                                        default.type_str(),
+                                        value.type_str()
+                                    ),
+                                ))
+                            }
+                        };
+                        base.insert(key, value);
+                    }
                 }
                 (Some(_), _) => {
                     return Err(Error::input(
@@ -245,11 +270,10 @@ mod tests {
         let e = ScoreConfig::from_toml("[gatez]\n", "f.toml").unwrap_err();
         assert!(e.to_string().contains("unknown section"), "{e}");
         let e = ScoreConfig::from_toml("[gates\n", "f.toml").unwrap_err();
-        assert!(
-            e.to_string().contains("f.toml") && e.to_string().contains("line 1"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("f.toml:1:"), "{e}");
         let e = ScoreConfig::from_toml("[gates]\naccept_final = \"high\"\n", "f.toml").unwrap_err();
-        assert!(e.to_string().contains("accept_final"), "{e}");
+        assert!(e.to_string().contains("gates.accept_final"), "{e}");
+        let c = ScoreConfig::from_toml("[gates]\naccept_final = 1\n", "f.toml").unwrap();
+        assert_eq!(c.gates.accept_final, 1.0);
     }
 }

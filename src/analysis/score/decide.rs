@@ -366,3 +366,225 @@ pub fn decide(ev: &Evidence, s: &Scores, g: &Gates) -> Verdict {
         confidence_pct: pct.round(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::score::specifics::{Specific, SpecificKind};
+
+    /// A grounded, relevant, specific answer; each test changes what its gate looks at.
+    fn good() -> Evidence {
+        Evidence {
+            attribution: Some(0.9),
+            attribution_parts: Some((0.9, 0.9)),
+            specificity: 0.7,
+            relevance: 0.8,
+            context_quality: Some(0.8),
+            context_precision: Some(0.8),
+            context_recall: Some(0.8),
+            reference_similarity: None,
+            sentence_support: vec![0.9],
+            specifics: 1,
+            unsupported: vec![],
+            empty_response: false,
+        }
+    }
+
+    fn number(text: &str) -> Specific {
+        Specific {
+            text: text.into(),
+            kind: SpecificKind::Number,
+            sentence: 0,
+        }
+    }
+
+    fn run(ev: &Evidence) -> Verdict {
+        let config = ScoreConfig::default();
+        decide(ev, &scores(ev, &config), &config.gates)
+    }
+
+    #[test]
+    fn grounded_relevant_answer_is_accepted() {
+        let v = run(&good());
+        assert_eq!((v.decision, v.gate), (Decision::Accept, Gate::Pass));
+        assert_eq!(v.next_action, NextAction::ServeResponse);
+        assert!(v.confidence_pct > 50.0, "{v:?}");
+    }
+
+    #[test]
+    fn empty_response_is_rejected() {
+        let ev = Evidence {
+            empty_response: true,
+            attribution: None,
+            ..good()
+        };
+        let v = run(&ev);
+        assert_eq!(
+            (v.decision, v.failure_type),
+            (Decision::Reject, FailureType::EmptyResponse)
+        );
+        assert_eq!(v.reason, "The response is empty.");
+        assert_eq!(scores(&ev, &ScoreConfig::default()).final_score, 0.0);
+    }
+
+    #[test]
+    fn no_context_is_undetermined_review() {
+        let ev = Evidence {
+            attribution: None,
+            attribution_parts: None,
+            context_quality: None,
+            ..good()
+        };
+        let v = run(&ev);
+        assert_eq!((v.decision, v.gate), (Decision::Review, Gate::NoContext));
+        assert_eq!(v.failure_type, FailureType::Undetermined);
+        assert!(v.reason.starts_with("No context was given"), "{}", v.reason);
+    }
+
+    #[test]
+    fn unsupported_specifics_with_weak_grounding_are_confirmed_hallucinations() {
+        let ev = Evidence {
+            attribution: Some(0.45),
+            unsupported: vec![number("60"), number("2019")],
+            specifics: 3,
+            ..good()
+        };
+        let v = run(&ev);
+        assert_eq!(
+            (v.decision, v.gate),
+            (Decision::Reject, Gate::UnsupportedSpecifics)
+        );
+        assert_eq!(v.hallucination_status, HallucinationStatus::Confirmed);
+        assert!(v.reason.contains("\"60\", \"2019\""), "{}", v.reason);
+    }
+
+    #[test]
+    fn specific_but_ungrounded_is_a_confident_hallucination() {
+        let v = run(&Evidence {
+            attribution: Some(0.2),
+            specificity: 0.8,
+            ..good()
+        });
+        assert_eq!(
+            (v.decision, v.gate),
+            (Decision::Reject, Gate::ConfidentHallucination)
+        );
+        assert_eq!(v.hallucination_status, HallucinationStatus::Suspected);
+    }
+
+    #[test]
+    fn vague_and_ungrounded_is_reviewed() {
+        let v = run(&Evidence {
+            attribution: Some(0.2),
+            specificity: 0.1,
+            ..good()
+        });
+        assert_eq!(
+            (v.decision, v.gate),
+            (Decision::Review, Gate::VagueUngrounded)
+        );
+        assert_eq!(v.next_action, NextAction::RetryWithSpecificPrompt);
+    }
+
+    #[test]
+    fn poor_context_asks_for_more_documents() {
+        let v = run(&Evidence {
+            attribution: Some(0.4),
+            context_quality: Some(0.1),
+            ..good()
+        });
+        assert_eq!(
+            (v.decision, v.gate),
+            (Decision::Review, Gate::PoorRetrieval)
+        );
+        assert_eq!(v.next_action, NextAction::RetrieveMoreDocuments);
+    }
+
+    #[test]
+    fn weak_grounding_or_one_unsupported_specific_is_reviewed() {
+        let v = run(&Evidence {
+            attribution: Some(0.4),
+            ..good()
+        });
+        assert_eq!(
+            (v.decision, v.gate),
+            (Decision::Review, Gate::WeakGrounding)
+        );
+        let v = run(&Evidence {
+            unsupported: vec![number("60")],
+            ..good()
+        });
+        assert_eq!(
+            (v.decision, v.gate),
+            (Decision::Review, Gate::WeakGrounding)
+        );
+        assert!(v.reason.contains("\"60\""), "{}", v.reason);
+    }
+
+    #[test]
+    fn off_topic_answer_is_reviewed() {
+        let v = run(&Evidence {
+            relevance: 0.1,
+            ..good()
+        });
+        assert_eq!((v.decision, v.gate), (Decision::Review, Gate::OffTopic));
+        assert_eq!(v.next_action, NextAction::RetryWithClearerQuery);
+    }
+
+    #[test]
+    fn disagreeing_scorers_are_reviewed() {
+        let v = run(&Evidence {
+            relevance: 0.35,
+            reference_similarity: Some(0.1),
+            ..good()
+        });
+        assert_eq!(
+            (v.decision, v.gate),
+            (Decision::Review, Gate::Disagreement),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn borderline_final_is_reviewed() {
+        let v = run(&Evidence {
+            attribution: Some(0.55),
+            attribution_parts: Some((0.55, 0.55)),
+            relevance: 0.55,
+            specificity: 0.3,
+            context_quality: Some(0.3),
+            ..good()
+        });
+        assert_eq!(
+            (v.decision, v.gate),
+            (Decision::Review, Gate::Borderline),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn final_is_capped_by_attribution_and_pulled_down_by_relevance() {
+        let config = ScoreConfig::default();
+        let s = scores(
+            &Evidence {
+                attribution: Some(0.1),
+                relevance: 1.0,
+                specificity: 1.0,
+                context_quality: Some(1.0),
+                ..good()
+            },
+            &config,
+        );
+        assert!((s.final_score - 0.35).abs() < 1e-9, "{}", s.final_score);
+        let high = scores(&good(), &config).final_score;
+        let off = scores(
+            &Evidence {
+                relevance: 0.0,
+                ..good()
+            },
+            &config,
+        )
+        .final_score;
+        assert!(off < 0.5 * high + 1e-9, "{off} vs {high}");
+    }
+}

@@ -225,3 +225,89 @@ fn summarize(
         elapsed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::hashing::{HashingConfig, HashingEmbedder};
+    use crate::input::{read_from_reader, ReadOptions, Requirements};
+
+    const ROWS: &str = r#"{"prompt": "How long do I have to return an item?", "context": "Items can be returned within 30 days of delivery. Refunds go to the original payment method.", "response": "You can return an item within 30 days of delivery."}
+{"prompt": "How long do I have to return an item?", "context": "Items can be returned within 30 days of delivery. Refunds go to the original payment method.", "response": "You can return an item within 60 days of delivery."}
+{"prompt": "How long do I have to return an item?", "context": null, "response": "You can return an item within 30 days of delivery."}
+{"prompt": "How long do I have to return an item?", "context": ["Items can be returned within 30 days of delivery.", "Refunds go to the original payment method."], "response": ""}
+{"prompt": "Which plan includes SSO?", "context": "Single sign-on (SSO) is included in the Enterprise plan. The Team plan has two-factor authentication.", "response": "SSO is included in the Enterprise plan."}
+{"prompt": "Which plan includes SSO?", "context": "Single sign-on (SSO) is included in the Enterprise plan. The Team plan has two-factor authentication.", "response": "SSO ships with the Startup Plus bundle, launched by Maria Gonzalez in 2017 for 49 dollars."}
+"#;
+
+    fn scored() -> ScoreReport {
+        let options = ReadOptions {
+            requirements: Requirements {
+                response: true,
+                outcome: false,
+            },
+            keep_raw: true,
+            ..ReadOptions::default()
+        };
+        let data = read_from_reader(ROWS.as_bytes(), "rows.jsonl", &options).unwrap();
+        let embedder = HashingEmbedder::new(HashingConfig::default());
+        analyze(
+            &data,
+            &embedder,
+            &ScoreConfig::default(),
+            &Progress::hidden(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn rows_land_where_their_evidence_points() {
+        let report = scored();
+        let r = &report.rows;
+        let gates: Vec<Gate> = r.iter().map(|r| r.verdict.gate).collect();
+        assert_eq!(r[0].verdict.decision, Decision::Accept, "{:?}", r[0]);
+        assert!(r[0].unsupported.is_empty());
+        // The swapped number is found and flagged.
+        assert_eq!(r[1].unsupported.len(), 1, "{:?}", r[1]);
+        assert_eq!(r[1].unsupported[0].text, "60");
+        assert_ne!(r[1].verdict.decision, Decision::Accept);
+        assert!(r[1].scores.attribution < r[0].scores.attribution);
+        // No context: undetermined, never an invented number.
+        assert_eq!(r[2].scores.attribution, None);
+        assert_eq!(r[2].verdict.failure_type, FailureType::Undetermined);
+        assert_eq!(gates[2], Gate::NoContext);
+        // Empty response.
+        assert_eq!(
+            (r[3].verdict.decision, gates[3]),
+            (Decision::Reject, Gate::EmptyResponse)
+        );
+        assert_eq!(r[4].verdict.decision, Decision::Accept, "{:?}", r[4]);
+        // Invented plan, person, year and price.
+        assert_eq!(r[5].verdict.decision, Decision::Reject, "{:?}", r[5]);
+        assert_eq!(
+            r[5].verdict.hallucination_status,
+            HallucinationStatus::Confirmed
+        );
+        let unsupported: Vec<&str> = r[5].unsupported.iter().map(|u| u.text.as_str()).collect();
+        assert!(
+            unsupported.contains(&"Maria Gonzalez") && unsupported.contains(&"2017"),
+            "{unsupported:?}"
+        );
+        assert!(!r[5].low_confidence_sentences.is_empty());
+    }
+
+    #[test]
+    fn summary_counts_every_row_once() {
+        let s = scored().summary;
+        assert_eq!(s.total_rows, 6);
+        assert_eq!(s.decisions.values().sum::<usize>(), 6);
+        assert_eq!(s.failure_types.values().sum::<usize>(), 6);
+        assert_eq!(
+            s.rows_without_context, 2,
+            "no context, and the empty response"
+        );
+        for score in [s.mean_scores.final_score, s.mean_scores.relevance] {
+            assert!((0.0..=1.0).contains(&score));
+        }
+    }
+}

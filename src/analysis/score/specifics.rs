@@ -143,8 +143,15 @@ fn numbers(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_alphabetic()) {
+        if !bytes[i].is_ascii_digit() {
             i += 1;
+            continue;
+        }
+        if i > 0 && bytes[i - 1].is_ascii_alphabetic() {
+            // Part of a code such as "B12": skip the rest of it.
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
             continue;
         }
         let start = i;
