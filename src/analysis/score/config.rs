@@ -81,6 +81,46 @@ fn toml_error(source: &str, text: &str, e: &toml::de::Error) -> Error {
     Error::input(source, line, None, e.message().to_string())
 }
 
+/// A user's `section.key = value` must name a known key and have the default's type (an
+/// integer may stand for a float), so that errors name the key.
+fn check_key(
+    defaults: &toml::Table,
+    section: &str,
+    key: &str,
+    value: &toml::Value,
+    source: &str,
+) -> Result<()> {
+    use toml::Value as V;
+    let path = format!("{section}.{key}");
+    let Some(default) = defaults.get(key) else {
+        let known: Vec<&str> = defaults.keys().map(String::as_str).collect();
+        return Err(Error::input(
+            source,
+            None,
+            Some(&path),
+            format!("unknown key; expected one of {}", known.join(", ")),
+        ));
+    };
+    let (ok, expected) = match default {
+        V::Float(_) => (matches!(value, V::Float(_) | V::Integer(_)), "a number"),
+        V::Integer(_) => (
+            matches!(value, V::Integer(n) if *n >= 0),
+            "a whole number >= 0",
+        ),
+        other => (other.same_type(value), other.type_str()),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(
+            source,
+            None,
+            Some(&path),
+            format!("expected {expected}, found {value}"),
+        ))
+    }
+}
+
 impl ScoreConfig {
     /// Reads `path`: a TOML file with any subset of the keys; the rest keep their defaults.
     pub fn from_file(path: &str) -> Result<ScoreConfig> {
@@ -97,7 +137,10 @@ impl ScoreConfig {
         for (section, value) in user {
             match (merged.get_mut(&section), value) {
                 (Some(toml::Value::Table(base)), toml::Value::Table(overrides)) => {
-                    base.extend(overrides);
+                    for (key, value) in overrides {
+                        check_key(base, &section, &key, &value, source)?;
+                        base.insert(key, value);
+                    }
                 }
                 (Some(_), _) => {
                     return Err(Error::input(
@@ -245,10 +288,8 @@ mod tests {
         let e = ScoreConfig::from_toml("[gatez]\n", "f.toml").unwrap_err();
         assert!(e.to_string().contains("unknown section"), "{e}");
         let e = ScoreConfig::from_toml("[gates\n", "f.toml").unwrap_err();
-        assert!(
-            e.to_string().contains("f.toml") && e.to_string().contains("line 1"),
-            "{e}"
-        );
+        // Errors name file and line as `file:line`, like every input error.
+        assert!(e.to_string().contains("f.toml:1"), "{e}");
         let e = ScoreConfig::from_toml("[gates]\naccept_final = \"high\"\n", "f.toml").unwrap_err();
         assert!(e.to_string().contains("accept_final"), "{e}");
     }
