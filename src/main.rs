@@ -7,7 +7,8 @@ use faultmap::error::EXIT_ERROR;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success, no gate tripped
-  1  a gate tripped (--fail-on-slice found a significant slice, ...)
+  1  a gate tripped (slices: --fail-on-slice found a significant slice; score: the share of
+     REJECT rows is above --max-reject-rate)
   2  usage error, invalid input, or any other error";
 
 /// Find where and why an LLM feature fails.
@@ -24,6 +25,10 @@ enum Command {
     /// more often than the rest.
     #[command(after_help = EXIT_CODES)]
     Slices(Box<cmd::slices::Args>),
+    /// Score each response (grounding, specificity, relevance, context quality) and decide
+    /// ACCEPT / REVIEW / REJECT.
+    #[command(after_help = EXIT_CODES)]
+    Score(Box<cmd::score::Args>),
 }
 
 fn main() {
@@ -36,6 +41,7 @@ fn main() {
     };
     let result = match cli.command {
         Command::Slices(args) => cmd::slices::run(*args),
+        Command::Score(args) => cmd::score::run(*args),
     };
     match result {
         Ok(code) => std::process::exit(code),

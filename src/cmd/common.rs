@@ -88,7 +88,8 @@ fn fraction(s: &str, low_open: bool, high_open: bool) -> std::result::Result<f64
     }
 }
 
-fn unit_interval(s: &str) -> std::result::Result<f64, String> {
+/// A number in [0, 1].
+pub fn unit_interval(s: &str) -> std::result::Result<f64, String> {
     fraction(s, false, false)
 }
 
@@ -123,7 +124,7 @@ impl ReadArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// Output format [default: table on a terminal, json otherwise]
+    /// Output format [default: table on a terminal; otherwise json (score: jsonl)]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
     /// Write the report to FILE (atomically) instead of stdout.
@@ -135,12 +136,19 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// `--format`, or by default `table` on a terminal and `json` otherwise.
     pub fn format(&self) -> Format {
+        self.format_or(Format::Json)
+    }
+
+    /// `--format`, or by default `table` on a terminal and `piped` otherwise (a file given
+    /// with `--output` counts as piped).
+    pub fn format_or(&self, piped: Format) -> Format {
         self.format.unwrap_or_else(|| {
             if self.output.is_none() && std::io::stdout().is_terminal() {
                 Format::Table
             } else {
-                Format::Json
+                piped
             }
         })
     }
@@ -231,13 +239,16 @@ impl EmbedArgs {
         match self.embedder {
             EmbedderArg::Precomputed => precomputed(),
             EmbedderArg::Auto if data.has_embeddings() => precomputed(),
-            EmbedderArg::Auto | EmbedderArg::Hash => Ok(Box::new(HashingEmbedder::new(
-                crate::embed::hashing::HashingConfig {
-                    dims: self.dims,
-                    seed,
-                    ..Default::default()
-                },
-            ))),
+            EmbedderArg::Auto | EmbedderArg::Hash => Ok(Box::new(self.hashing(seed))),
         }
+    }
+
+    /// The built-in embedder with `--dims` and `seed`.
+    pub fn hashing(&self, seed: u64) -> HashingEmbedder {
+        HashingEmbedder::new(crate::embed::hashing::HashingConfig {
+            dims: self.dims,
+            seed,
+            ..Default::default()
+        })
     }
 }

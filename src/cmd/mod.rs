@@ -1,4 +1,5 @@
 //! Subcommands: each has its `Args` and `run`, which returns the exit code.
 
 pub mod common;
+pub mod score;
 pub mod slices;

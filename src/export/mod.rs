@@ -8,6 +8,7 @@ use std::path::Path;
 pub mod escape;
 pub mod json;
 pub mod markdown;
+pub mod score;
 pub mod table;
 
 /// Turns a report of type `R` into the bytes of one output format.
@@ -19,9 +20,10 @@ pub trait Exporter<R: ?Sized> {
 pub enum Format {
     /// A table for people (the default on a terminal).
     Table,
-    /// One JSON document (the default when stdout is not a terminal).
+    /// One JSON document (the default of slices when stdout is not a terminal).
     Json,
-    /// One JSON object per line: one per slice (slices), one per row (score).
+    /// One JSON object per line: one per slice (slices), one per row (score; its default when
+    /// stdout is not a terminal).
     Jsonl,
     /// Markdown, for pull-request comments and CI step summaries.
     Markdown,

@@ -1,0 +1,248 @@
+//! `faultmap score`: scores each response and decides ACCEPT / REVIEW / REJECT; with
+//! `--calibrate`, fits the gate thresholds to labelled rows instead.
+
+use super::common::{
+    open_unit_interval, read_input, share, unit_interval, EmbedArgs, EmbedderArg, OutputArgs,
+    ReadArgs,
+};
+use crate::analysis::score::calibrate::{calibrate, Auroc, CalibrationOptions, CalibrationReport};
+use crate::analysis::score::config::{ScoreConfig, DEFAULT_CONFIG_TOML};
+use crate::analysis::score::decide::Decision;
+use crate::analysis::score::{analyze, ScoreReport};
+use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
+use crate::export::{
+    emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
+    table::TableExporter, write_atomic, Exporter, Format,
+};
+use crate::input::Requirements;
+use clap::Args as ClapArgs;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct Args {
+    /// Input file (JSONL or CSV), or `-` for stdin. Rows need `prompt` and `response`;
+    /// `context` (a string or an array of passages) and `reference` are optional. Texts are
+    /// embedded with the built-in embedder (`--embedder auto` means `hash` here).
+    #[arg(value_name = "INPUT", required_unless_present = "print_config")]
+    pub input: Option<String>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub embed: EmbedArgs,
+
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+
+    #[command(flatten)]
+    pub calibration: CalibrationArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+#[command(next_help_heading = "Scoring")]
+pub struct ScoringArgs {
+    /// Weights and thresholds (TOML); keys left out keep their defaults (see --print-config).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<String>,
+    /// Print the default configuration, with comments, and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Seeds the built-in embedder and the held-out split of --calibrate.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// CI gate: exit with code 1 when the share of REJECT rows is above X (0 fails on any).
+    #[arg(long, value_name = "X", value_parser = unit_interval, conflicts_with = "calibrate")]
+    pub max_reject_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+#[command(next_help_heading = "Calibration")]
+pub struct CalibrationArgs {
+    /// Fit the gate thresholds to labelled rows (`label` or `score` on every row) and report,
+    /// on held-out prompts, how well the scores tell good answers from bad ones.
+    #[arg(long)]
+    pub calibrate: bool,
+    /// Share of the prompts held out for the reported figures.
+    #[arg(long, default_value_t = 0.3, value_name = "X", value_parser = open_unit_interval, requires = "calibrate")]
+    pub holdout: f64,
+    /// Maximize recall with at least this precision, instead of maximizing F1.
+    #[arg(long, value_name = "X", value_parser = share, requires = "calibrate")]
+    pub target_precision: Option<f64>,
+    /// Write the calibrated configuration (for --config) to FILE.
+    #[arg(long, value_name = "FILE", requires = "calibrate")]
+    pub write_config: Option<PathBuf>,
+}
+
+fn exporter(format: Format) -> Box<dyn Exporter<ScoreReport>> {
+    match format {
+        Format::Table => Box::new(TableExporter::default()),
+        Format::Json => Box::new(JsonExporter),
+        Format::Jsonl => Box::new(JsonlExporter),
+        Format::Markdown => Box::new(MarkdownExporter::default()),
+    }
+}
+
+fn calibration_exporter(format: Format) -> Result<Box<dyn Exporter<CalibrationReport>>> {
+    match format {
+        Format::Table => Ok(Box::new(TableExporter::default())),
+        Format::Json => Ok(Box::new(JsonExporter)),
+        Format::Markdown => Ok(Box::new(MarkdownExporter::default())),
+        Format::Jsonl => Err(Error::Usage(
+            "--format jsonl writes scored rows; with --calibrate the output is the calibration \
+             report: use --format table, json or markdown"
+                .into(),
+        )),
+    }
+}
+
+/// Runs the subcommand; returns the exit code (0, or 1 when `--max-reject-rate` trips).
+pub fn run(args: Args) -> Result<i32> {
+    if args.scoring.print_config {
+        emit(DEFAULT_CONFIG_TOML.as_bytes(), None)?;
+        return Ok(EXIT_OK);
+    }
+    let input = args
+        .input
+        .as_deref()
+        .ok_or_else(|| Error::Usage("INPUT is required".into()))?;
+    if args.embed.embedder == EmbedderArg::Precomputed {
+        return Err(Error::Usage(
+            "score embeds sentences of the response and context; precomputed prompt \
+             embeddings cannot be used"
+                .into(),
+        ));
+    }
+    let calibrating = args.calibration.calibrate;
+    let format = if calibrating {
+        args.output.format()
+    } else {
+        args.output.format_or(Format::Jsonl)
+    };
+    let calibration_output = if calibrating {
+        Some(calibration_exporter(format)?)
+    } else {
+        None
+    };
+    let config = match &args.scoring.config {
+        Some(path) => ScoreConfig::from_file(path)?,
+        None => ScoreConfig::default(),
+    };
+    let requirements = Requirements {
+        response: true,
+        outcome: calibrating,
+    };
+    let mut options = args.read.options(requirements, Vec::new());
+    // Rows are echoed only in JSONL; other formats do not need them in memory.
+    options.keep_raw = format == Format::Jsonl;
+    let data = read_input(input, &options, &args.output)?;
+    let embedder = args.embed.hashing(args.scoring.seed);
+    let report = analyze(&data, &embedder, &config, &args.output.progress())?;
+
+    if let Some(exporter) = calibration_output {
+        let options = CalibrationOptions {
+            holdout: args.calibration.holdout,
+            target_precision: args.calibration.target_precision,
+            seed: args.scoring.seed,
+        };
+        let calibration = calibrate(&data.records, &report.evidence, &config, &options)?;
+        if let Some(path) = &args.calibration.write_config {
+            let header = config_header(&data.source, &calibration);
+            write_atomic(path, calibration.config.to_toml(&header)?.as_bytes())?;
+            if !args.output.quiet {
+                eprintln!("wrote the calibrated configuration to {}", path.display());
+            }
+        }
+        emit(
+            &exporter.export(&calibration)?,
+            args.output.output.as_deref(),
+        )?;
+        return Ok(EXIT_OK);
+    }
+
+    emit(
+        &exporter(format).export(&report)?,
+        args.output.output.as_deref(),
+    )?;
+    let summary = &report.summary;
+    let count = |d: Decision| summary.decisions.get(&d).copied().unwrap_or(0);
+    if format == Format::Jsonl && !args.output.quiet {
+        eprintln!(
+            "scored {} rows in {:.2}s ({:.0} rows/s): {} ACCEPT, {} REVIEW, {} REJECT",
+            summary.total_rows,
+            summary.elapsed.as_secs_f64(),
+            summary.rows_per_second(),
+            count(Decision::Accept),
+            count(Decision::Review),
+            count(Decision::Reject),
+        );
+    }
+    if let Some(max) = args.scoring.max_reject_rate {
+        let rejected = count(Decision::Reject);
+        let rate = rejected as f64 / summary.total_rows as f64;
+        if rate > max {
+            if !args.output.quiet {
+                eprintln!(
+                    "gate: {rejected} of {} rows ({:.1}%) are REJECT, above --max-reject-rate {max}",
+                    summary.total_rows,
+                    100.0 * rate
+                );
+            }
+            return Ok(EXIT_GATE);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn auroc_text(a: &Option<Auroc>) -> String {
+    match a {
+        Some(a) => format!("{:.3} [{:.3}, {:.3}]", a.auroc, a.ci_low, a.ci_high),
+        None => "n/a".into(),
+    }
+}
+
+/// The comment block at the top of a `--write-config` file: where the thresholds come from
+/// and how good they are. No date, so the same run writes the same file.
+fn config_header(source: &str, r: &CalibrationReport) -> String {
+    format!(
+        "faultmap score configuration, calibrated on labelled rows.\n\
+         Input: {source}: {} labelled rows, {} to fit the gates, {} held out ({} bad).\n\
+         Held-out F1 of flagging bad rows (REVIEW or REJECT): {:.3} with the default gates, \
+         {:.3} calibrated (objective: {}).\n\
+         Held-out AUROC of final {}; of attribution {}; response length baseline {} ({}).\n\
+         Command: {}",
+        r.labelled_rows,
+        r.fit_rows,
+        r.holdout_rows,
+        r.holdout_bad_rows,
+        r.holdout_default.f1,
+        r.holdout_calibrated.f1,
+        r.objective,
+        auroc_text(&r.auroc_final),
+        auroc_text(&r.auroc_attribution),
+        auroc_text(&r.auroc_length_baseline),
+        r.length_baseline_direction,
+        command_line(),
+    )
+}
+
+/// This process's command line with the program named `faultmap`, quoted for a POSIX shell.
+fn command_line() -> String {
+    let quote = |a: String| {
+        let plain = !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        if plain {
+            a
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    };
+    std::iter::once("faultmap".to_string())
+        .chain(std::env::args().skip(1).map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
