@@ -19,7 +19,12 @@ fn main() {
         };
         options.fields.reference = "__withheld__".into();
         let data = read_dataset(&path, &options).unwrap();
-        let embedder = HashingEmbedder::new(HashingConfig { dims: std::env::var("FM_DIMS").map(|d| d.parse().unwrap()).unwrap_or(256), ..HashingConfig::default() });
+        let embedder = HashingEmbedder::new(HashingConfig {
+            dims: std::env::var("FM_DIMS")
+                .map(|d| d.parse().unwrap())
+                .unwrap_or(256),
+            ..HashingConfig::default()
+        });
         let t = std::time::Instant::now();
         let report = analyze(
             &data,

@@ -187,16 +187,26 @@ fn halueval_qa_grounding_separates_beyond_chance() {
     calibration("qa");
     // QA's length artifact is extreme (14 vs 66 characters): length alone gets ~0.97, so the
     // scorer is judged on its own terms here, not against it.
-    assert!(f.auroc_attribution > 0.8, "attribution AUROC {}", f.auroc_attribution);
+    assert!(
+        f.auroc_attribution > 0.8,
+        "attribution AUROC {}",
+        f.auroc_attribution
+    );
     assert!(f.auroc_final > 0.75, "final AUROC {}", f.auroc_final);
-    assert!(f.pairwise_attribution > 0.8, "pairwise {}", f.pairwise_attribution);
+    assert!(
+        f.pairwise_attribution > 0.8,
+        "pairwise {}",
+        f.pairwise_attribution
+    );
     assert!(f.auroc_length > 0.9, "the documented length artifact");
 }
 
 #[test]
 #[ignore = "needs ../shared/data; run by .ci/run"]
 fn halueval_summarization_grounding_separates_beyond_chance() {
-    let Some(f) = figures("summarization") else { return };
+    let Some(f) = figures("summarization") else {
+        return;
+    };
     calibration("summarization");
     assert!(f.auroc_final > 0.62, "final AUROC {}", f.auroc_final);
     assert!(f.pairwise_final > 0.65, "pairwise {}", f.pairwise_final);
@@ -210,23 +220,35 @@ fn halueval_dialogue_figures() {
     // only a sanity bound is asserted.
     let Some(f) = figures("dialogue") else { return };
     calibration("dialogue");
-    assert!((0.3..0.8).contains(&f.auroc_final), "final AUROC {}", f.auroc_final);
+    assert!(
+        (0.3..0.8).contains(&f.auroc_final),
+        "final AUROC {}",
+        f.auroc_final
+    );
 }
 
 #[test]
 #[ignore = "needs ../shared/data; run by .ci/run"]
 fn halueval_general_without_context_abstains() {
-    let Some(path) = shared("general.jsonl") else { return };
+    let Some(path) = shared("general.jsonl") else {
+        return;
+    };
     let (rows, secs) = score(&path);
     let undetermined = rows
         .iter()
         .filter(|r| r.decision == "REVIEW" && r.failure_type == "undetermined")
         .count();
-    let empty = rows.iter().filter(|r| r.failure_type == "empty_response").count();
+    let empty = rows
+        .iter()
+        .filter(|r| r.failure_type == "empty_response")
+        .count();
     println!(
         "halueval general (no context): {} rows in {secs:.1} s; {undetermined} REVIEW/undetermined, {empty} empty responses REJECT",
         rows.len()
     );
-    assert!(rows.iter().all(|r| r.attribution.is_none()), "attribution must be null");
+    assert!(
+        rows.iter().all(|r| r.attribution.is_none()),
+        "attribution must be null"
+    );
     assert_eq!(undetermined + empty, rows.len());
 }

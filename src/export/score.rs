@@ -315,7 +315,7 @@ fn changed_gates(r: &CalibrationReport) -> Vec<Vec<String>> {
 
 fn calibration_intro(r: &CalibrationReport) -> String {
     format!(
-        "Calibration on {} labelled rows: {} to fit the gate thresholds, {} held out by prompt \
+        "Calibration on {} labelled rows: {} to fit the gate thresholds, {} held out by input \
          ({} bad). Every figure is measured on the held-out rows. Objective: {}.",
         r.labelled_rows, r.fit_rows, r.holdout_rows, r.holdout_bad_rows, r.objective
     )

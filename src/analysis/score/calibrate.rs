@@ -1,8 +1,8 @@
 //! Calibration on labelled rows: how well `final` and `attribution` separate good answers from
 //! bad ones (AUROC), and gate thresholds chosen to flag bad answers (REVIEW or REJECT).
 //!
-//! Honest numbers: the rows are split by prompt (rows that share a prompt stay together, so a
-//! faithful/hallucinated pair never straddles the split) into a fitting part, where the
+//! Honest numbers: the rows are split by input (rows that share a prompt and context stay
+//! together, so a faithful/hallucinated pair never straddles the split) into a fitting part, where the
 //! thresholds are chosen, and a held-out part, where every reported figure is measured.
 
 use super::config::{Gates, ScoreConfig};
@@ -76,9 +76,15 @@ pub struct CalibrationReport {
     pub config: ScoreConfig,
 }
 
-/// True when the row is held out, decided by its prompt so pairs stay together.
-fn held_out(prompt: &str, options: &CalibrationOptions) -> bool {
-    let h = xxh3_64_with_seed(prompt.as_bytes(), options.seed);
+/// True when the row is held out, decided by its input (prompt and context) so that answers
+/// to the same input stay together: a faithful/hallucinated pair never straddles the split.
+fn held_out(record: &Record, options: &CalibrationOptions) -> bool {
+    let mut key = record.prompt.clone();
+    if let Some(context) = &record.context {
+        key.push('\u{1f}');
+        key.push_str(&context.to_string());
+    }
+    let h = xxh3_64_with_seed(key.as_bytes(), options.seed);
     (h as f64 / u64::MAX as f64) < options.holdout
 }
 
@@ -225,7 +231,7 @@ pub fn calibrate(
                 bad,
                 chars: r.response.as_deref().map_or(0, |t| t.chars().count()),
             };
-            Some((row, held_out(&r.prompt, options)))
+            Some((row, held_out(r, options)))
         })
         .collect();
     for (row, is_held_out) in &labelled {

@@ -129,14 +129,23 @@ pub fn scores(ev: &Evidence, config: &ScoreConfig) -> Scores {
     }
     scores.final_score = final_score.clamp(0.0, 1.0);
 
-    // Spread of the judgements of the answer's quality: grounding, relevance, and the
-    // reference when there is one.
-    let mut judged = vec![ev.relevance];
-    judged.extend(ev.attribution);
-    judged.extend(ev.reference_similarity);
-    let mean = judged.iter().sum::<f64>() / judged.len() as f64;
-    let var = judged.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / judged.len() as f64;
-    scores.disagreement = (2.0 * var.sqrt()).min(1.0);
+    // Do the scorers agree on the verdict? Each judges pass or fail against its own gate
+    // threshold; its margin, scaled so 0.5 past the threshold counts fully, lies in [-1, 1].
+    // Disagreement is half the spread of the margins: 0 when all lean the same way equally,
+    // 1 when one is sure of a pass and another sure of a failure.
+    let g = &config.gates;
+    let margin = |score: f64, threshold: f64| ((score - threshold) / 0.5).clamp(-1.0, 1.0);
+    let mut margins = vec![margin(ev.relevance, g.off_topic_relevance)];
+    margins.extend(ev.attribution.map(|a| margin(a, g.weak_attribution)));
+    margins.extend(
+        ev.context_quality
+            .map(|c| margin(c, g.poor_context_quality)),
+    );
+    margins.extend(ev.reference_similarity.map(|r| margin(r, 0.5)));
+    let (low, high) = margins
+        .iter()
+        .fold((1.0f64, -1.0f64), |(l, h), &m| (l.min(m), h.max(m)));
+    scores.disagreement = ((high - low) / 2.0).clamp(0.0, 1.0);
     scores
 }
 
@@ -383,7 +392,7 @@ mod tests {
             context_precision: Some(0.8),
             context_recall: Some(0.8),
             reference_similarity: None,
-            sentence_support: vec![0.9],
+            sentence_support: vec![Some(0.9)],
             specifics: 1,
             unsupported: vec![],
             empty_response: false,

@@ -20,8 +20,9 @@ pub struct Evidence {
     pub context_precision: Option<f64>,
     pub context_recall: Option<f64>,
     pub reference_similarity: Option<f64>,
-    /// Support of each response sentence (empty without context).
-    pub sentence_support: Vec<f64>,
+    /// Support of each response sentence (empty without context; `None` for a sentence
+    /// without content words, which makes no claim).
+    pub sentence_support: Vec<Option<f64>>,
     pub specifics: usize,
     pub unsupported: Vec<Specific>,
     pub empty_response: bool,
@@ -162,6 +163,7 @@ pub fn evidence(
         .collect();
     let (mut lexical_sum, mut embedding_sum, mut support_sum, mut mass_sum) = (0.0, 0.0, 0.0, 0.0);
     let mut via_context = 0.0f64;
+    let mut content_free_fallback = None;
     for (k, &s) in row.sentences.iter().enumerate() {
         let mut best_lexical = 0.0f64;
         let mut best_cos = 0.0f64;
@@ -181,10 +183,16 @@ pub fn evidence(
         let whole = corpus.coverage(s, context_all).map(f64::from);
         // A sentence may join facts from several context sentences (multi-hop answers), so
         // coverage by the whole context counts as much as by the best single sentence.
-        let lexical = match whole {
-            Some(w) => 0.5 * best_lexical + 0.5 * w,
-            None => best_cos, // no content words: only the embedding can tell
+        let Some(whole) = whole else {
+            // No content words ("Yes.", "Sure!"): no claim to check. Such sentences count
+            // only when the whole response is made of them, through the embedding alone.
+            if content_free_fallback.is_none() {
+                content_free_fallback = Some(best_cos);
+            }
+            ev.sentence_support.push(None);
+            continue;
         };
+        let lexical = 0.5 * best_lexical + 0.5 * whole;
         // Embedding similarity can raise a sentence's support (a paraphrase shares few words)
         // but not lower what its words already show: with the built-in embedder, letting it
         // pull support down cost 0.14 AUROC on HaluEval QA (docs/score.md).
@@ -192,7 +200,7 @@ pub fn evidence(
         let mut support = lexical.max(blended);
         let misses = ev.unsupported.iter().filter(|x| x.sentence == k).count();
         support *= (1.0 - p.unsupported_penalty).powi(misses as i32);
-        let mass = f64::from(corpus.mass(s)).max(1.0);
+        let mass = f64::from(corpus.mass(s));
         lexical_sum += mass * lexical;
         embedding_sum += mass * best_cos;
         support_sum += mass * support;
@@ -201,7 +209,11 @@ pub fn evidence(
             used[best_unit] = true;
         }
         via_context = via_context.max(support * query_relevance[best_unit]);
-        ev.sentence_support.push(support);
+        ev.sentence_support.push(Some(support));
+    }
+    if mass_sum == 0.0 {
+        let fallback = content_free_fallback.unwrap_or(0.0);
+        (support_sum, lexical_sum, embedding_sum, mass_sum) = (fallback, fallback, fallback, 1.0);
     }
     ev.attribution = Some(support_sum / mass_sum);
     ev.attribution_parts = Some((lexical_sum / mass_sum, embedding_sum / mass_sum));
@@ -218,10 +230,15 @@ pub fn evidence(
     } else {
         0.0
     };
-    // When the context does not mention what the query asks about, the query is an
-    // instruction over the context ("Summarize the following document."), and a response
-    // grounded in that context is on task.
-    let instruction = (1.0 - recall) * 0.8 * support_sum / mass_sum;
+    // A query that points at the supplied text ("Summarize the following document.") is an
+    // instruction over the context: when the context does not mention the query's own words,
+    // a response grounded in that context is on task. (Without the pointer, a grounded answer
+    // from a context about something else is off topic, not on task.)
+    let instruction = if refers_to_supplied_text(query) {
+        (1.0 - recall) * 0.8 * support_sum / mass_sum
+    } else {
+        0.0
+    };
     ev.relevance = direct.max(via_context).max(short_answer).max(instruction);
 
     // Context quality: does the context cover what was asked (recall), and how much of it is
@@ -250,6 +267,30 @@ fn token_f1(corpus: &Corpus, a: usize, b: usize) -> f64 {
     }
     let (p, r) = (common / x.len() as f64, common / y.len() as f64);
     2.0 * p * r / (p + r)
+}
+
+/// Phrases by which a query points at the text supplied with it.
+const POINTERS: &[&str] = &[
+    "following",
+    "above",
+    "below",
+    "this text",
+    "the text",
+    "this document",
+    "the document",
+    "this passage",
+    "the passage",
+    "this article",
+    "the article",
+    "given",
+    "provided",
+    "the context",
+    "this context",
+];
+
+fn refers_to_supplied_text(query: &str) -> bool {
+    let lower = query.to_lowercase();
+    POINTERS.iter().any(|p| count_phrase(&lower, p) > 0)
 }
 
 /// Concrete vs. vague, from the response alone: share of content words, distinct terms,

@@ -57,6 +57,9 @@ pub fn passages(context: &Option<Value>) -> Vec<String> {
     }
 }
 
+/// A context passage and its sentences.
+type Passage = (String, Vec<String>);
+
 #[derive(Default)]
 struct Interner {
     ids: HashMap<String, usize>,
@@ -82,7 +85,7 @@ pub fn prepare(
     progress: &Progress,
 ) -> Result<(Vec<RowTexts>, Corpus)> {
     // Sentence splitting in parallel; interning is a cheap sequential pass.
-    let split: Vec<(Vec<&str>, Vec<(String, Vec<String>)>)> = records
+    let split: Vec<(Vec<&str>, Vec<Passage>)> = records
         .par_iter()
         .map(|r| {
             let response = r.response.as_deref().unwrap_or("");
@@ -159,7 +162,9 @@ pub fn prepare(
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let t = std::time::Instant::now();
     let embeddings = embedder.embed(&refs, progress)?;
-    if std::env::var("FM_TIME").is_ok() { eprintln!("embed {} texts: {:?}", refs.len(), t.elapsed()); }
+    if std::env::var("FM_TIME").is_ok() {
+        eprintln!("embed {} texts: {:?}", refs.len(), t.elapsed());
+    }
     Ok((
         rows,
         Corpus {
