@@ -75,6 +75,9 @@ impl Interner {
     }
 }
 
+/// A row split into its response sentences and its (passage, passage sentences) pairs.
+type SplitRow<'a> = (Vec<&'a str>, Vec<(String, Vec<String>)>);
+
 /// Splits every row into its texts and builds the corpus: stems, IDF and embeddings.
 pub fn prepare(
     records: &[Record],
@@ -82,7 +85,7 @@ pub fn prepare(
     progress: &Progress,
 ) -> Result<(Vec<RowTexts>, Corpus)> {
     // Sentence splitting in parallel; interning is a cheap sequential pass.
-    let split: Vec<(Vec<&str>, Vec<(String, Vec<String>)>)> = records
+    let split: Vec<SplitRow> = records
         .par_iter()
         .map(|r| {
             let response = r.response.as_deref().unwrap_or("");

@@ -254,9 +254,7 @@ fn names(sentence: &str) -> Vec<String> {
             flush(&mut run, run_starts_sentence, &mut out);
         }
         // Punctuation after a word ends the name ("Paris, France" is two names).
-        if capitalized
-            && raw.ends_with(|c: char| matches!(c, ',' | ';' | ':' | '.' | '!' | '?' | ')'))
-        {
+        if capitalized && raw.ends_with([',', ';', ':', '.', '!', '?', ')']) {
             flush(&mut run, run_starts_sentence, &mut out);
         }
     }
