@@ -1,9 +1,17 @@
-//! `faultmap-bench`: end-to-end benchmark of `slices` on synthetic data.
+//! `faultmap-bench`: end-to-end benchmarks on synthetic data.
 //!
 //!     cargo run --release --bin faultmap-bench -- [--sizes 10000,100000,1000000] [--precomputed 10000]
+//!     cargo run --release --bin faultmap-bench -- --score 10000,100000 [--runs 5]
+//!     perf record -g target/release/faultmap-bench --one-score bench-data/score10000.jsonl --no-phases
 //!
-//! Each size runs in a child process (this binary with `--one`), so the peak memory reported
-//! (VmHWM from /proc/self/status) belongs to that run alone. Data files go to `bench-data/`.
+//! Without `--score`: `slices` at each size. With `--score`: only `score`, on synthetic RAG
+//! rows (see [`score_bench`]), each size `--runs` times, then the median.
+//!
+//! Each run is a child process (this binary with `--one` or `--one-score`), so the peak memory
+//! reported (VmHWM from /proc/self/status) belongs to that run alone. Data files go to
+//! `bench-data/`.
+
+mod score_bench;
 
 use faultmap::analysis::slices::{analyze, SlicesConfig};
 use faultmap::embed::{
@@ -302,6 +310,23 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
+    if let Some(path) = value("--one-score") {
+        let phases = !args.iter().any(|a| a == "--no-phases");
+        if let Err(e) = score_bench::run_one(Path::new(&path), phases) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    if let Some(sizes) = value("--score") {
+        let sizes: Vec<usize> = sizes
+            .split(',')
+            .map(|s| s.parse().expect("--score takes numbers"))
+            .collect();
+        let runs: usize = value("--runs").map_or(5, |r| r.parse().expect("--runs takes a number"));
+        score_bench::run_all(&sizes, runs.max(1));
+        return;
+    }
     if let Some(path) = value("--one") {
         let precomputed = args.iter().any(|a| a == "--is-precomputed");
         if let Err(e) = run_one(Path::new(&path), precomputed) {

@@ -1,10 +1,11 @@
 //! Reference values for `faultmap::stats`, computed independently in Python and hard-coded so
 //! the tests need no Python. Environment: scipy 1.17.1, statsmodels 0.15.0, numpy 2.4.6,
-//! mpmath 1.4.1 (for exact values where scipy itself is not accurate). See docs/statistics.md.
+//! mpmath 1.4.1 (for exact values where scipy itself is not accurate), scikit-learn 1.9.1
+//! (AUROC, with scipy 1.17.1 and numpy 2.4.6). See docs/statistics.md.
 
 use faultmap::stats::{
-    benjamini_hochberg, chi_squared_yates_greater, enrichment_test, fisher_exact_greater,
-    wilson_interval, TestKind,
+    auroc, auroc_standard_error, benjamini_hochberg, chi_squared_yates_greater, enrichment_test,
+    fisher_exact_greater, wilson_interval, TestKind,
 };
 
 /// Relative comparison; tight for moderate values, looser for tiny tails where the reference
@@ -404,4 +405,164 @@ fn thousands_of_large_tests_are_fast() {
     assert!(acc.is_finite());
     let elapsed = start.elapsed();
     assert!(elapsed.as_secs_f64() < 5.0, "took {elapsed:?}");
+}
+
+/// (scores, positive, auc) with auc = sklearn.metrics.roc_auc_score(positive, scores).
+#[test]
+fn auroc_matches_sklearn() {
+    let cases: &[(&[f64], &[u8], f64)] = &[
+        // sklearn's documented toy case
+        (&[0.1, 0.4, 0.35, 0.8], &[0, 0, 1, 1], 0.75),
+        (
+            &[0.9, 0.2, 0.7, 0.4, 0.6, 0.3],
+            &[1, 0, 0, 1, 1, 0],
+            0.7777777777777779,
+        ),
+        // many equal scores: ties count half
+        (
+            &[1.0, 1.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 3.0, 4.0],
+            &[0, 1, 0, 0, 1, 1, 0, 1, 1, 1],
+            0.7083333333333333,
+        ),
+        // perfect separation, perfectly inverted, all scores equal
+        (&[0.1, 0.2, 0.3, 0.7, 0.8, 0.9], &[0, 0, 0, 1, 1, 1], 1.0),
+        (&[0.9, 0.8, 0.7, 0.3, 0.2, 0.1], &[0, 0, 0, 1, 1, 1], 0.0),
+        (&[0.5; 7], &[0, 1, 0, 1, 1, 0, 0], 0.5),
+    ];
+    for (scores, positive, expected) in cases {
+        let positive: Vec<bool> = positive.iter().map(|&p| p == 1).collect();
+        let got = auroc(scores, &positive).expect("both classes present");
+        assert!(
+            (got - expected).abs() <= 1e-15,
+            "auroc {scores:?}: got {got}, sklearn {expected}"
+        );
+    }
+}
+
+/// The 64-bit LCG of Knuth's MMIX (multiplier 6364136223846793005, increment
+/// 1442695040888963407, modulo 2^64), written out identically in the Python that produced the
+/// reference values, so both sides see the same 1000 rows without sharing an RNG:
+///
+/// ```python
+/// def lcg_case(seed, n, kind):
+///     s, scores, labels = seed, [], []
+///     for _ in range(n):
+///         s = (s * 6364136223846793005 + 1442695040888963407) % 2**64; x1 = s
+///         s = (s * 6364136223846793005 + 1442695040888963407) % 2**64; x2 = s
+///         pos = (x1 >> 33) % 100 < 30
+///         if kind == "fine":
+///             score = (x2 >> 11) / 2.0**53 + (0.25 if pos else 0.0)
+///         else:  # heavy ties: 23 distinct integer scores
+///             score = float((x2 >> 33) % 20 + (3 if pos else 0))
+///         scores.append(score); labels.append(pos)
+///     return scores, labels
+/// ```
+fn lcg_case(seed: u64, n: usize, fine: bool) -> (Vec<f64>, Vec<bool>) {
+    let mut state = seed;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state
+    };
+    let (mut scores, mut labels) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let (x1, x2) = (next(), next());
+        let positive = (x1 >> 33) % 100 < 30;
+        let score = if fine {
+            (x2 >> 11) as f64 / (1u64 << 53) as f64 + if positive { 0.25 } else { 0.0 }
+        } else {
+            ((x2 >> 33) % 20 + if positive { 3 } else { 0 }) as f64
+        };
+        scores.push(score);
+        labels.push(positive);
+    }
+    (scores, labels)
+}
+
+#[test]
+fn auroc_matches_sklearn_on_1000_generated_rows() {
+    // Python printed n_pos = 293 for both and these first rows; checking them first tells a
+    // generator mismatch apart from an AUROC mismatch.
+    let (scores, labels) = lcg_case(20261123, 1000, true);
+    assert_eq!(labels.iter().filter(|&&p| p).count(), 293);
+    assert_eq!(
+        &scores[..3],
+        &[0.8677604581375844, 0.7958375532193093, 0.45774378211681377]
+    );
+    assert_eq!(&labels[..3], &[false, false, true]);
+    let got = auroc(&scores, &labels).unwrap();
+    assert!((got - 0.7284251584592881).abs() <= 1e-12, "fine: {got}");
+
+    let (scores, labels) = lcg_case(20261123, 1000, false);
+    assert_eq!(&scores[..3], &[14.0, 12.0, 18.0]);
+    let got = auroc(&scores, &labels).unwrap();
+    assert!((got - 0.6020873662207762).abs() <= 1e-12, "ties: {got}");
+}
+
+#[test]
+fn auroc_needs_both_classes() {
+    // sklearn 1.9.1 returns nan with an UndefinedMetricWarning here (older versions raise).
+    assert_eq!(auroc(&[0.1, 0.2], &[true, true]), None);
+    assert_eq!(auroc(&[0.1, 0.2, 0.3], &[false, false, false]), None);
+    assert_eq!(auroc(&[], &[]), None);
+}
+
+/// Hanley & McNeil (1982), Table I: a radiologist's ratings 1..5 of CT images of 58 normal and
+/// 51 abnormal subjects. The paper's area is 0.893; sklearn gives the exact value below.
+#[test]
+fn auroc_of_the_hanley_mcneil_ratings() {
+    let normal = [33, 6, 6, 11, 2];
+    let abnormal = [3, 2, 2, 11, 33];
+    let (mut scores, mut positive) = (vec![], vec![]);
+    for (class, counts) in [(false, normal), (true, abnormal)] {
+        for (rating, &count) in (1..=5).zip(&counts) {
+            for _ in 0..count {
+                scores.push(f64::from(rating));
+                positive.push(class);
+            }
+        }
+    }
+    let got = auroc(&scores, &positive).unwrap();
+    assert!((got - 0.8931710615280595).abs() <= 1e-15, "{got}");
+    assert_eq!((got * 1000.0).round() / 1000.0, 0.893);
+}
+
+/// (auc, positives, negatives, se): the Hanley & McNeil (1982) equation, evaluated in Python
+/// with mpmath at 50 digits, independently of the Rust code:
+/// q1 = a / (2 - a); q2 = 2 a^2 / (1 + a);
+/// se = sqrt((a (1 - a) + (n1 - 1)(q1 - a^2) + (n0 - 1)(q2 - a^2)) / (n1 n0)).
+/// Cross-check against published figures: the examples in the documentation of R's auctestr
+/// 1.0.0 `se_auc(auc, n_p, n_n)` print 0.06498283, 0.03282048 and 0.07789072 for the three
+/// 0.75 rows below (and fix which count goes with q1: the positives).
+const HANLEY_MCNEIL_SE: &[(f64, usize, usize, f64)] = &[
+    (0.8931710615280595, 51, 58, 0.03248657960734213),
+    (0.75, 20, 200, 0.06498282740188255),
+    (0.75, 110, 110, 0.0328204841441577),
+    (0.75, 20, 20, 0.07789072015146789),
+    (0.75, 200, 20, 0.04789777060126524),
+    (0.5, 1, 1, 0.5),
+    (0.9, 300, 700, 0.012408874957747772),
+    // the 1000-row generated case above
+    (0.7284251584592881, 293, 707, 0.018564645779209046),
+];
+
+#[test]
+fn auroc_standard_error_matches_hanley_mcneil() {
+    for &(auc, n1, n0, expected) in HANLEY_MCNEIL_SE {
+        let got = auroc_standard_error(auc, n1, n0);
+        assert_close(got, expected, 1e-12, &format!("se {auc} {n1} {n0}"));
+    }
+    // Published to 8 digits (auctestr documentation).
+    for (n1, n0, published) in [
+        (20, 200, 0.06498283),
+        (110, 110, 0.03282048),
+        (20, 20, 0.07789072),
+    ] {
+        let got = auroc_standard_error(0.75, n1, n0);
+        assert!((got - published).abs() < 5e-9, "{n1} {n0}: {got}");
+    }
+    // Degenerate areas have no spread.
+    assert_eq!(auroc_standard_error(1.0, 10, 10), 0.0);
+    assert_eq!(auroc_standard_error(0.0, 10, 10), 0.0);
 }
