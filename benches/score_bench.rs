@@ -20,13 +20,11 @@
 //! in the same process and are not part of the totals.
 
 use faultmap::analysis::score::{self, config::ScoreConfig, decide, evidence, prepare};
-use faultmap::embed::hashing::{HashingConfig, HashingEmbedder};
 use faultmap::embed::Embedder;
 use faultmap::input::{read_dataset, ReadOptions, Requirements};
 use faultmap::matrix::Matrix;
 use faultmap::progress::Progress;
 use faultmap::stats::auroc;
-use faultmap::text::Analyzer;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -447,7 +445,7 @@ pub fn run_one(path: &Path, phases: bool) -> faultmap::Result<()> {
     };
     let data = read_dataset(path.to_str().expect("utf-8 path"), &options)?;
     let read = started.elapsed().as_secs_f64();
-    let embedder = HashingEmbedder::new(HashingConfig::default());
+    let embedder = faultmap::analysis::score::scoring_embedder(256, 42);
     let config = ScoreConfig::default();
     let t = Instant::now();
     let cpu = cpu_seconds();
@@ -495,14 +493,13 @@ pub fn run_one(path: &Path, phases: bool) -> faultmap::Result<()> {
         .records
         .par_iter()
         .zip(&texts)
-        .map_init(Analyzer::default, |analyzer, (record, row)| {
+        .map(|(record, row)| {
             evidence::evidence(
                 row,
                 &corpus,
                 record.response.as_deref().unwrap_or(""),
                 &record.prompt,
                 &config.evidence,
-                analyzer,
             )
         })
         .collect();

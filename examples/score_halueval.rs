@@ -1,7 +1,6 @@
 //! Scores HaluEval files and prints AUROC, pairwise accuracy and the length baseline.
 //! `cargo run --release --example score_halueval -- ../shared/data/halueval/qa.jsonl ...`
 use faultmap::analysis::score::{analyze, config::ScoreConfig};
-use faultmap::embed::hashing::{HashingConfig, HashingEmbedder};
 use faultmap::input::{read_dataset, ReadOptions, Requirements};
 use faultmap::progress::Progress;
 use faultmap::stats::auroc;
@@ -19,12 +18,7 @@ fn main() {
         };
         options.fields.reference = "__withheld__".into();
         let data = read_dataset(&path, &options).unwrap();
-        let embedder = HashingEmbedder::new(HashingConfig {
-            dims: std::env::var("FM_DIMS")
-                .map(|d| d.parse().unwrap())
-                .unwrap_or(256),
-            ..HashingConfig::default()
-        });
+        let embedder = faultmap::analysis::score::scoring_embedder(256, 42);
         let t = std::time::Instant::now();
         let report = analyze(
             &data,

