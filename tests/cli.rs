@@ -1,46 +1,13 @@
 //! End-to-end tests of the `faultmap` binary: exit codes, formats, determinism, bad input.
 
+mod common;
+
+use common::{faultmap, faultmap_stdin, json, stderr};
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 const DEMO: &str = "fixtures/support_tickets.jsonl";
-
-fn faultmap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultmap"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run faultmap")
-}
-
-fn faultmap_stdin(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultmap"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run faultmap");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().expect("wait for faultmap")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}\nstdout: {}",
-            stderr(out),
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
 
 fn temp_file(name: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -7,35 +7,13 @@
 //! The `reference` field is withheld (`--reference-field __withheld__`): in HaluEval it *is*
 //! the faithful answer, so using it would grade the test with its own answer key.
 
+mod common;
+
+use common::{faultmap_ok_timed, shared_data};
 use faultmap::stats::auroc;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/halueval")
-        .join(rel);
-    path.exists().then_some(path)
-}
-
-fn faultmap(args: &[&str]) -> (Vec<u8>, f64) {
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_faultmap"))
-        .args(args)
-        .output()
-        .expect("run faultmap");
-    let secs = started.elapsed().as_secs_f64();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "faultmap {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.stdout, secs)
-}
+use std::path::Path;
 
 struct Scored {
     good: bool,
@@ -48,7 +26,7 @@ struct Scored {
 }
 
 fn score(path: &Path) -> (Vec<Scored>, f64) {
-    let (stdout, secs) = faultmap(&[
+    let (stdout, secs) = faultmap_ok_timed(&[
         "score",
         path.to_str().unwrap(),
         "--format",
@@ -108,7 +86,7 @@ struct Figures {
 }
 
 fn figures(task: &str) -> Option<Figures> {
-    let path = shared(&format!("{task}.jsonl"))?;
+    let path = shared_data(&format!("halueval/{task}.jsonl"))?;
     let (rows, secs) = score(&path);
     let good: Vec<bool> = rows.iter().map(|r| r.good).collect();
     let finals: Vec<f64> = rows.iter().map(|r| r.final_score).collect();
@@ -148,8 +126,8 @@ fn figures(task: &str) -> Option<Figures> {
 }
 
 fn calibration(task: &str) -> Option<Value> {
-    let path = shared(&format!("{task}.jsonl"))?;
-    let (stdout, _) = faultmap(&[
+    let path = shared_data(&format!("halueval/{task}.jsonl"))?;
+    let (stdout, _) = faultmap_ok_timed(&[
         "score",
         path.to_str().unwrap(),
         "--calibrate",
@@ -230,7 +208,7 @@ fn halueval_dialogue_figures() {
 #[test]
 #[ignore = "needs ../shared/data; run by .ci/run"]
 fn halueval_general_without_context_abstains() {
-    let Some(path) = shared("general.jsonl") else {
+    let Some(path) = shared_data("halueval/general.jsonl") else {
         return;
     };
     let (rows, secs) = score(&path);

@@ -1,6 +1,9 @@
 //! End-to-end tests of `faultmap score`: the per-row JSONL, the summary, configuration,
 //! calibration, the CI gate, and piping into `faultmap slices`.
 
+mod common;
+
+use common::{faultmap, json, stderr};
 use faultmap::analysis::score::config::{ScoreConfig, DEFAULT_CONFIG_TOML};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -8,30 +11,8 @@ use std::process::{Command, Output, Stdio};
 
 const FIXTURE: &str = "fixtures/rag_answers.jsonl";
 
-fn faultmap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultmap"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run faultmap")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}\nstdout: {}",
-            stderr(out),
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
 }
 
 /// The JSON objects of a JSONL stdout, one per line.

@@ -1,18 +1,12 @@
 //! Quality checks on the real datasets in `../shared/data` (not part of the repo).
 //! Ignored by default; `.ci/run` runs them with `--ignored --nocapture` and they print figures.
 
+mod common;
+
+use common::{faultmap_ok_timed, shared_data};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(rel);
-    path.exists().then_some(path)
-}
+use std::path::Path;
 
 fn categories(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -26,22 +20,10 @@ fn categories(path: &Path) -> Vec<String> {
 }
 
 fn run_slices(path: &Path, extra: &[&str]) -> (Value, f64) {
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_faultmap"))
-        .arg("slices")
-        .arg(path)
-        .args(["--format", "json"])
-        .args(extra)
-        .output()
-        .expect("run faultmap");
-    let secs = started.elapsed().as_secs_f64();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (serde_json::from_slice(&out.stdout).unwrap(), secs)
+    let mut args = vec!["slices", path.to_str().unwrap(), "--format", "json"];
+    args.extend_from_slice(extra);
+    let (stdout, secs) = faultmap_ok_timed(&args);
+    (serde_json::from_slice(&stdout).unwrap(), secs)
 }
 
 const KNOWN_BAD: [&str; 4] = ["law", "engineering", "chemistry", "physics"];
@@ -50,7 +32,7 @@ const KNOWN_GOOD: [&str; 2] = ["biology", "psychology"];
 #[test]
 #[ignore = "needs ../shared/data; run by .ci/run"]
 fn mmlu_pro_clusters_recover_known_bad_categories() {
-    let Some(path) = shared("mmlu_pro/runs/Meta-Llama-3_1-8B-Instruct.jsonl") else {
+    let Some(path) = shared_data("mmlu_pro/runs/Meta-Llama-3_1-8B-Instruct.jsonl") else {
         eprintln!("../shared/data not found: skipped");
         return;
     };
@@ -119,7 +101,7 @@ fn mmlu_pro_clusters_recover_known_bad_categories() {
 #[test]
 #[ignore = "needs ../shared/data; run by .ci/run"]
 fn mmlu_pro_group_by_category_flags_the_right_categories() {
-    let Some(path) = shared("mmlu_pro/runs/Meta-Llama-3_1-8B-Instruct.jsonl") else {
+    let Some(path) = shared_data("mmlu_pro/runs/Meta-Llama-3_1-8B-Instruct.jsonl") else {
         eprintln!("../shared/data not found: skipped");
         return;
     };

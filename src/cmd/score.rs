@@ -148,7 +148,7 @@ pub fn run(args: Args) -> Result<i32> {
             target_precision: args.calibration.target_precision,
             seed: args.scoring.seed,
         };
-        let calibration = calibrate(&data.records, &report.evidence, &config, &options)?;
+        let calibration = calibrate(&data.records, &report, &config, &options)?;
         if let Some(path) = &args.calibration.write_config {
             let header = config_header(&data.source, &calibration);
             write_atomic(path, calibration.config.to_toml(&header)?.as_bytes())?;

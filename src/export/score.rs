@@ -2,7 +2,7 @@
 //! Markdown) and the calibration report (table, Markdown; JSON is the generic exporter).
 
 use super::escape::{markdown, one_line, truncate};
-use super::json::{push_line, JsonExporter, JsonlExporter};
+use super::json::{push_line, serialize_error, JsonExporter, JsonlExporter};
 use super::markdown::MarkdownExporter;
 use super::table::{cell_text, percent, TableExporter};
 use super::Exporter;
@@ -16,10 +16,6 @@ use serde_json::{Map, Value};
 
 /// REJECT rows listed under the summary.
 const REJECTS_SHOWN: usize = 5;
-
-fn serialize_error(e: serde_json::Error) -> Error {
-    Error::Analysis(format!("cannot serialize the report: {e}"))
-}
 
 /// An enum's serialized name (`ACCEPT`, `no_context`, ...).
 fn name<T: Serialize>(value: &T) -> String {

@@ -8,6 +8,7 @@
 use super::config::{Gates, ScoreConfig};
 use super::decide::{self, Gate, Scores};
 use super::evidence::Evidence;
+use super::ScoreReport;
 use crate::error::{Error, Result};
 use crate::input::Record;
 use crate::stats::{auroc, auroc_standard_error};
@@ -135,7 +136,7 @@ fn metrics(flags: impl Iterator<Item = (bool, bool)>) -> FlagMetrics {
 
 struct Labelled<'a> {
     evidence: &'a Evidence,
-    scores: Scores,
+    scores: &'a Scores,
     bad: bool,
     chars: usize,
 }
@@ -143,7 +144,7 @@ struct Labelled<'a> {
 fn flag_metrics(rows: &[&Labelled], gates: &Gates) -> FlagMetrics {
     metrics(rows.iter().map(|r| {
         (
-            decide::gate(r.evidence, &r.scores, gates) != Gate::Pass,
+            decide::gate(r.evidence, r.scores, gates) != Gate::Pass,
             r.bad,
         )
     }))
@@ -211,10 +212,11 @@ fn fit_gates(rows: &[&Labelled], start: &Gates, target: Option<f64>) -> Gates {
     best
 }
 
-/// Calibrates on every record that has a gold outcome (`failed`).
+/// Calibrates on every record that has a gold outcome (`failed`). `report` is the scoring of
+/// `records` with `config` (its scores are reused; only the gates are re-run).
 pub fn calibrate(
     records: &[Record],
-    evidence: &[Evidence],
+    report: &ScoreReport,
     config: &ScoreConfig,
     options: &CalibrationOptions,
 ) -> Result<CalibrationReport> {
@@ -222,12 +224,13 @@ pub fn calibrate(
     let mut holdout = Vec::new();
     let labelled: Vec<(Labelled, bool)> = records
         .iter()
-        .zip(evidence)
-        .filter_map(|(r, ev)| {
+        .zip(&report.evidence)
+        .zip(&report.rows)
+        .filter_map(|((r, ev), scored)| {
             let bad = r.failed?;
             let row = Labelled {
                 evidence: ev,
-                scores: decide::scores(ev, config),
+                scores: &scored.scores,
                 bad,
                 chars: r.response.as_deref().map_or(0, |t| t.chars().count()),
             };

@@ -203,11 +203,7 @@ pub fn prepare(
     });
 
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let t = std::time::Instant::now();
     let embeddings = embedder.embed(&refs, progress)?;
-    if std::env::var("FM_TIME").is_ok() {
-        eprintln!("embed {} texts: {:?}", refs.len(), t.elapsed());
-    }
     Ok((
         rows,
         Corpus {
