@@ -239,13 +239,13 @@ impl EmbedArgs {
         match self.embedder {
             EmbedderArg::Precomputed => precomputed(),
             EmbedderArg::Auto if data.has_embeddings() => precomputed(),
-            EmbedderArg::Auto | EmbedderArg::Hash => Ok(Box::new(self.hashing(seed))),
+            EmbedderArg::Auto | EmbedderArg::Hash => Ok(Box::new(HashingEmbedder::new(
+                crate::embed::hashing::HashingConfig {
+                    dims: self.dims,
+                    seed,
+                    ..Default::default()
+                },
+            ))),
         }
-    }
-
-    /// The built-in embedder with `--dims` and `seed`.
-    /// The built-in embedder configured for `score`.
-    pub fn hashing(&self, seed: u64) -> HashingEmbedder {
-        crate::analysis::score::scoring_embedder(self.dims, seed)
     }
 }

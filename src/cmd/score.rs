@@ -139,7 +139,7 @@ pub fn run(args: Args) -> Result<i32> {
     // Rows are echoed only in JSONL; other formats do not need them in memory.
     options.keep_raw = format == Format::Jsonl;
     let data = read_input(input, &options, &args.output)?;
-    let embedder = args.embed.hashing(args.scoring.seed);
+    let embedder = crate::analysis::score::scoring_embedder(args.embed.dims, args.scoring.seed);
     let report = analyze(&data, &embedder, &config, &args.output.progress())?;
 
     if let Some(exporter) = calibration_output {
