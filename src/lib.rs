@@ -12,6 +12,7 @@ pub mod export;
 pub mod input;
 pub mod matrix;
 pub mod naming;
+pub mod neighbours;
 pub mod progress;
 pub mod stats;
 pub mod text;

@@ -7,8 +7,9 @@ use faultmap::error::EXIT_ERROR;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success, no gate tripped
-  1  a gate tripped (slices: --fail-on-slice found a significant slice; score: the share of
-     REJECT rows is above --max-reject-rate)
+  1  a gate tripped (slices: --fail-on-slice found a significant slice; coverage: the covered
+     share of traffic is below --min-coverage; score: the share of REJECT rows is above
+     --max-reject-rate)
   2  usage error, invalid input, or any other error";
 
 /// Find where and why an LLM feature fails.
@@ -25,6 +26,10 @@ enum Command {
     /// more often than the rest.
     #[command(after_help = EXIT_CODES)]
     Slices(Box<cmd::slices::Args>),
+    /// Find production prompts no test is near (gaps) and topics tested far below their share
+    /// of traffic.
+    #[command(after_help = EXIT_CODES)]
+    Coverage(Box<cmd::coverage::Args>),
     /// Score each response (grounding, specificity, relevance, context quality) and decide
     /// ACCEPT / REVIEW / REJECT.
     #[command(after_help = EXIT_CODES)]
@@ -41,6 +46,7 @@ fn main() {
     };
     let result = match cli.command {
         Command::Slices(args) => cmd::slices::run(*args),
+        Command::Coverage(args) => cmd::coverage::run(*args),
         Command::Score(args) => cmd::score::run(*args),
     };
     match result {

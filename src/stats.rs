@@ -255,6 +255,22 @@ pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
     adjusted
 }
 
+/// P(X <= k) for X ~ Binomial(n, p): the one-sided test that a count is *lower* than a share
+/// `p` of `n` predicts (coverage: fewer tests in a region than its traffic share). Clamped to
+/// [0, 1]; `k >= n` gives 1.
+///
+/// # Panics
+/// If `p` is not in [0, 1] (a caller bug).
+pub fn binomial_lower_tail(k: u64, n: u64, p: f64) -> f64 {
+    use statrs::distribution::{Binomial, DiscreteCDF};
+    assert!((0.0..=1.0).contains(&p), "probability {p} outside [0, 1]");
+    if k >= n {
+        return 1.0;
+    }
+    let binomial = Binomial::new(p, n).expect("p checked above");
+    clamp_probability(binomial.cdf(k))
+}
+
 /// Wilson score interval for a proportion at `confidence` (e.g. 0.95). n == 0 gives (0, 1).
 ///
 /// Wilson rather than the normal (Wald) interval because it stays inside `[0, 1]` and keeps
@@ -454,6 +470,34 @@ pub fn auroc_standard_error(auc: f64, positives: usize, negatives: usize) -> f64
 mod tests {
     use super::*;
     use statrs::function::factorial::ln_factorial;
+
+    #[test]
+    fn binomial_lower_tail_matches_exact_sums() {
+        // (k, n, p, P(X <= k)): exact rational sums of the binomial terms (Python `fractions`
+        // with `math.comb`, p taken as the exact value of the f64), rounded to f64.
+        let cases = [
+            (0, 10, 0.286, 0.03443357523176297),
+            (2, 10, 0.3, 0.3827827864),
+            (0, 2200, 0.01, 2.4970550368328345e-10),
+            (5, 2200, 0.01, 1.4279451744594972e-05),
+            (10, 3000, 0.0033333333333333335, 0.5830398664229635),
+            (0, 30, 0.5, 9.313225746154785e-10),
+            (30, 30, 0.5, 1.0),
+            (29, 30, 0.99, 0.2602996266117198),
+            (3, 100, 0.1, 0.007836487121184395),
+            (0, 1, 0.0, 1.0),
+            (1, 5, 1.0, 0.0),
+            (150, 1000, 0.2, 2.6443381908983022e-05),
+        ];
+        for (k, n, p, want) in cases {
+            let got = binomial_lower_tail(k, n, p);
+            let err = (got - want).abs();
+            assert!(
+                err <= 1e-12 * want.max(1e-300) || err < 1e-15,
+                "P(Bin({n}, {p}) <= {k}) = {got}, want {want}"
+            );
+        }
+    }
 
     #[test]
     fn stirling_remainder_agrees_with_log_factorial() {

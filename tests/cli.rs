@@ -448,7 +448,7 @@ fn precomputed_embeddings_are_used() {
         "json",
         "--cluster-dims",
         "2",
-        "--max-slice-share",
+        "--max-cluster-share",
         "1",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

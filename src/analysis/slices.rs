@@ -1,11 +1,11 @@
 //! Failure slices: embed prompts, cluster them, add metadata groups, test every candidate
 //! against the rest of the rows, correct for multiple testing and describe what is significant.
 
+use super::representatives::{distinct_prompts, nearest_to_centroid};
 use crate::cluster::{self, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::input::Dataset;
-use crate::matrix::{dot, Matrix};
 use crate::naming::{KeywordNamer, SliceNamer};
 use crate::progress::Progress;
 use crate::stats::{self, TestKind};
@@ -265,11 +265,14 @@ pub fn analyze(
                     .iter()
                     .filter_map(|&i| records[i].id.clone())
                     .collect(),
-                representative_prompts: representative_prompts(
+                representative_prompts: distinct_prompts(
                     &prompts,
                     &nearest,
                     config.representatives,
-                ),
+                )
+                .into_iter()
+                .map(|i| prompts[i].to_string())
+                .collect(),
                 examples: nearest
                     .iter()
                     .filter(|&&i| failed[i])
@@ -353,38 +356,6 @@ fn metadata_candidates(data: &Dataset, fields: &[String], min_size: usize) -> Ve
                     rows,
                 }),
         );
-    }
-    out
-}
-
-/// The slice's rows ordered by cosine similarity to the slice centroid, nearest first
-/// (ties by row order, for determinism).
-fn nearest_to_centroid(embeddings: &Matrix, rows: &[usize]) -> Vec<usize> {
-    let dims = embeddings.cols();
-    let mut centroid = vec![0.0f32; dims];
-    for &i in rows {
-        for (c, x) in centroid.iter_mut().zip(embeddings.row(i)) {
-            *c += x;
-        }
-    }
-    let mut scored: Vec<(f32, usize)> = rows
-        .iter()
-        .map(|&i| (dot(&centroid, embeddings.row(i)), i))
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.into_iter().map(|(_, i)| i).collect()
-}
-
-/// The first `n` distinct prompts in `order`.
-fn representative_prompts(prompts: &[&str], order: &[usize], n: usize) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(n);
-    for &i in order {
-        if out.len() == n {
-            break;
-        }
-        if !out.iter().any(|p| p == prompts[i]) {
-            out.push(prompts[i].to_string());
-        }
     }
     out
 }

@@ -1,5 +1,6 @@
 //! Argument groups every subcommand shares, and the glue between them and the library.
 
+use crate::cluster::{ClusterMethod, ClusterParams};
 use crate::embed::{hashing::HashingEmbedder, precomputed::PrecomputedEmbedder, Embedder};
 use crate::error::{Error, Result};
 use crate::export::Format;
@@ -116,6 +117,7 @@ impl ReadArgs {
             requirements,
             keep_raw: false,
             extra_fields,
+            weight: None,
         }
     }
 }
@@ -206,39 +208,55 @@ pub struct EmbedArgs {
 }
 
 impl EmbedArgs {
-    /// `embedding_field` is only used to name the field in errors.
+    /// One embedder for the prompts of all `data` sets, in order (coverage embeds tests and
+    /// production together). `embedding_field` is only used to name the field in errors.
     pub fn build(
         &self,
-        data: &Dataset,
+        data: &[&Dataset],
         embedding_field: &str,
         seed: u64,
     ) -> Result<Box<dyn Embedder>> {
-        let self_field = embedding_field.to_string();
         let precomputed = || -> Result<Box<dyn Embedder>> {
-            let vectors = data
-                .records
-                .iter()
-                .map(|r| match &r.embedding {
-                    None => Err(Error::input(
-                        &data.source,
-                        Some(r.line),
-                        Some(&self_field),
-                        "expected an embedding on every row with --embedder precomputed",
-                    )),
-                    Some(v) if v.iter().all(|&x| x == 0.0) => Err(Error::input(
-                        &data.source,
-                        Some(r.line),
-                        Some(&self_field),
-                        "expected a non-zero vector: an all-zero embedding has no direction",
-                    )),
-                    Some(v) => Ok(v.clone()),
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let mut vectors = Vec::new();
+            let mut dims: Option<(usize, &str)> = None;
+            for set in data {
+                for r in &set.records {
+                    let bad = |message: String| {
+                        Error::input(&set.source, Some(r.line), Some(embedding_field), message)
+                    };
+                    let v = r.embedding.as_ref().ok_or_else(|| {
+                        bad("expected an embedding on every row with --embedder precomputed".into())
+                    })?;
+                    if v.iter().all(|&x| x == 0.0) {
+                        return Err(bad(
+                            "expected a non-zero vector: an all-zero embedding has no direction"
+                                .into(),
+                        ));
+                    }
+                    match dims {
+                        Some((d, first)) if d != v.len() => {
+                            return Err(bad(format!(
+                                "expected an embedding of dimension {d} (as in {first}), found {} numbers",
+                                v.len()
+                            )))
+                        }
+                        None => dims = Some((v.len(), &set.source)),
+                        _ => {}
+                    }
+                    vectors.push(v.clone());
+                }
+            }
             Ok(Box::new(PrecomputedEmbedder::new(vectors)?))
         };
+        let with_embeddings = data.iter().filter(|d| d.has_embeddings()).count();
         match self.embedder {
             EmbedderArg::Precomputed => precomputed(),
-            EmbedderArg::Auto if data.has_embeddings() => precomputed(),
+            EmbedderArg::Auto if with_embeddings == data.len() => precomputed(),
+            EmbedderArg::Auto if with_embeddings > 0 => Err(Error::Usage(format!(
+                "{} carries embeddings but {} does not; both sets must be in one space, so give --embedder hash to embed the prompts of both",
+                data.iter().find(|d| d.has_embeddings()).map_or("", |d| &d.source),
+                data.iter().find(|d| !d.has_embeddings()).map_or("", |d| &d.source),
+            ))),
             EmbedderArg::Auto | EmbedderArg::Hash => Ok(Box::new(HashingEmbedder::new(
                 crate::embed::hashing::HashingConfig {
                     dims: self.dims,
@@ -247,5 +265,71 @@ impl EmbedArgs {
                 },
             ))),
         }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClusteringArg {
+    /// Density-based, finds the number of clusters itself and leaves outliers as noise.
+    Hdbscan,
+    /// Ward linkage; k chosen by silhouette unless --k is given.
+    Agglomerative,
+    /// k-means (needs --k).
+    Kmeans,
+}
+
+/// How prompts are clustered (slices, coverage gaps and topics).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Clustering")]
+pub struct ClusteringArgs {
+    #[arg(long, value_enum, default_value = "hdbscan")]
+    pub clustering: ClusteringArg,
+    /// Number of clusters (k-means: required; agglomerative: skips the silhouette search).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    pub k: Option<u64>,
+    /// Above this many rows the clustering is fitted on a seeded sample of this size and the
+    /// other rows are assigned to the nearest cluster (or noise).
+    #[arg(long, default_value_t = 6_000, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
+    pub max_fit_rows: u64,
+    /// Dimensions the embeddings are reduced to (PCA) before HDBSCAN and Ward.
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    pub cluster_dims: u64,
+    /// HDBSCAN: clusters larger than this share of the rows are split into their sub-clusters
+    /// (1 disables the cap).
+    #[arg(long, alias = "max-slice-share", default_value_t = 0.1, value_name = "X", value_parser = share)]
+    pub max_cluster_share: f64,
+    /// Seed for every random choice; same input and seed give byte-identical JSON.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl ClusteringArgs {
+    /// The clustering parameters with clusters of at least `min_cluster_size` rows.
+    pub fn params(&self, min_cluster_size: usize) -> Result<ClusterParams> {
+        let method = match self.clustering {
+            ClusteringArg::Hdbscan => ClusterMethod::Hdbscan,
+            ClusteringArg::Agglomerative => ClusterMethod::Agglomerative,
+            ClusteringArg::Kmeans => ClusterMethod::Kmeans,
+        };
+        if method == ClusterMethod::Kmeans && self.k.is_none() {
+            return Err(Error::Usage(
+                "--clustering kmeans needs --k N (the number of clusters)".into(),
+            ));
+        }
+        if method == ClusterMethod::Hdbscan && self.k.is_some() {
+            return Err(Error::Usage(
+                "--k applies to --clustering kmeans or agglomerative; HDBSCAN chooses the number of clusters itself".into(),
+            ));
+        }
+        Ok(ClusterParams {
+            method,
+            min_cluster_size,
+            k: self.k.map(|k| k as usize),
+            seed: self.seed,
+            max_fit_rows: self.max_fit_rows as usize,
+            reduced_dims: self.cluster_dims as usize,
+            max_cluster_share: self.max_cluster_share,
+            ..ClusterParams::default()
+        })
     }
 }

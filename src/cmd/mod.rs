@@ -1,5 +1,6 @@
 //! Subcommands: each has its `Args` and `run`, which returns the exit code.
 
 pub mod common;
+pub mod coverage;
 pub mod score;
 pub mod slices;

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 
+pub mod coverage;
 pub mod escape;
 pub mod json;
 pub mod markdown;
@@ -23,7 +24,7 @@ pub enum Format {
     /// One JSON document (the default of slices when stdout is not a terminal).
     Json,
     /// One JSON object per line: one per slice (slices), one per row (score; its default when
-    /// stdout is not a terminal).
+    /// stdout is not a terminal), one per production prompt (coverage).
     Jsonl,
     /// Markdown, for pull-request comments and CI step summaries.
     Markdown,

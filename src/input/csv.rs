@@ -306,6 +306,7 @@ fn from_record(
             embedding,
             raw,
             extra,
+            weight: None,
         },
         options,
     )

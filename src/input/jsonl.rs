@@ -362,6 +362,7 @@ fn build<'v>(
             embedding,
             raw: Map::new(),
             extra,
+            weight: None,
         },
         options,
     )

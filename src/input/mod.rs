@@ -91,6 +91,19 @@ pub struct ReadOptions {
     /// Dotted paths (CSV: column names) to extract into [`Record::extra`], in this order
     /// (`--group-by` columns).
     pub extra_fields: Vec<String>,
+    /// Index into `extra_fields` of the traffic-weight field (`--weight-field`), parsed into
+    /// [`Record::weight`]; see [`ReadOptions::with_weight_field`].
+    pub weight: Option<usize>,
+}
+
+impl ReadOptions {
+    /// Reads `path` as every row's traffic weight: a non-negative number (CSV: its text),
+    /// required on every row.
+    pub fn with_weight_field(mut self, path: &str) -> Self {
+        self.weight = Some(self.extra_fields.len());
+        self.extra_fields.push(path.to_string());
+        self
+    }
 }
 
 impl Default for ReadOptions {
@@ -103,6 +116,7 @@ impl Default for ReadOptions {
             requirements: Requirements::default(),
             keep_raw: false,
             extra_fields: Vec::new(),
+            weight: None,
         }
     }
 }
@@ -135,6 +149,8 @@ pub struct Record {
     /// `None` when missing or `null`. CSV: the cell as a JSON string (an empty cell is `""`),
     /// `None` when there is no such column.
     pub extra: Vec<Option<Value>>,
+    /// Traffic weight from [`ReadOptions::with_weight_field`]; `None` when not asked for.
+    pub weight: Option<f64>,
 }
 
 /// A bad row that `--skip-invalid` passed over.
@@ -297,9 +313,20 @@ pub(crate) fn finalize(record: Record, options: &ReadOptions) -> std::result::Re
             ),
         ));
     }
+    let weight = match options.weight {
+        Some(i) => Some(values::weight(
+            &options.extra_fields[i],
+            record.extra.get(i).and_then(Option::as_ref),
+        )?),
+        None => None,
+    };
     let both_outcomes = record.score.is_some() && record.label.is_some();
     Ok(Parsed {
-        record: Record { failed, ..record },
+        record: Record {
+            failed,
+            weight,
+            ..record
+        },
         both_outcomes,
     })
 }

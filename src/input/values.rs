@@ -104,6 +104,30 @@ pub(crate) fn score_from_text(field: &str, cell: Option<&str>) -> Result<Option<
     }
 }
 
+/// A traffic weight: a finite number >= 0, from a JSON number or a numeric string (CSV cells
+/// arrive as strings). Required: a row without one is bad.
+pub(crate) fn weight(field: &str, value: Option<&Value>) -> Result<f64, Bad> {
+    const EXPECTED: &str = "expected a traffic weight (a number >= 0)";
+    let parsed = match value {
+        None | Some(Value::Null) => {
+            return Err(Bad::field(field, format!("{EXPECTED}, found none")))
+        }
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    match parsed {
+        Some(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(Bad::field(
+            field,
+            format!(
+                "{EXPECTED}, found {}",
+                describe(value.unwrap_or(&Value::Null))
+            ),
+        )),
+    }
+}
+
 /// Reads a label word (any case, surrounding whitespace ignored). `Some(true)` = pass.
 pub(crate) fn label_word(text: &str) -> Option<bool> {
     let t = text.trim();

@@ -1,0 +1,590 @@
+//! Test coverage: which production prompts have no nearby test prompt, grouped into named gaps,
+//! and which production topics get far fewer tests than their share of traffic.
+//!
+//! 1. Tests and production are embedded in one call (one fitted space for both).
+//! 2. Each production prompt's nearest test, and each test's nearest production prompt, by
+//!    exact blocked products ([`crate::neighbours`]).
+//! 3. A prompt is uncovered by the distance rule or the neighbour rule ([`rules`]).
+//! 4. Uncovered prompts are clustered into gaps of at least `min_gap_size`; the rest are listed
+//!    as unclustered.
+//! 5. Production is clustered into topics and each topic's test count is compared with its
+//!    traffic share ([`regions`]).
+
+pub mod regions;
+pub mod rules;
+
+use super::representatives::{distinct_prompts, nearest_to_centroid};
+use crate::cluster::{self, ClusterParams, ClusteringInfo};
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::input::Dataset;
+use crate::matrix::Matrix;
+use crate::naming::{KeywordNamer, SliceNamer};
+use crate::neighbours::{self, Nearest};
+use crate::progress::Progress;
+use regions::{Allocation, ThinCoverageRule};
+use rules::{NeighbourRule, ThresholdSource};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Similarity at or above which two test prompts count as copies when calibrating.
+const DUPLICATE_SIMILARITY: f32 = 0.9999;
+
+/// Everything the analysis needs besides the data and the embedder.
+#[derive(Debug, Clone)]
+pub struct CoverageConfig {
+    /// Clustering of the uncovered prompts; `min_cluster_size` is the minimum gap size.
+    pub gap_clustering: ClusterParams,
+    /// Clustering of all production prompts into topics for thin coverage.
+    pub topic_clustering: ClusterParams,
+    /// Fixed cosine-distance threshold; `None` calibrates it on the tests.
+    pub distance_threshold: Option<f64>,
+    /// Share of covered traffic the rules may call uncovered (split between the two rules when
+    /// both run).
+    pub alpha: f64,
+    /// Run the neighbour rule.
+    pub neighbour_rule: bool,
+    /// The neighbour rule draws neighbours from at most this many distinct production prompts.
+    pub max_reference_prompts: usize,
+    /// Thin coverage: smallest density ratio reported, and the FDR of its test.
+    pub thin_ratio: f64,
+    pub thin_alpha: f64,
+    pub representatives: usize,
+    /// Recorded in `parameters` only.
+    pub tests_input: String,
+    pub production_input: String,
+    pub weight_field: Option<String>,
+}
+
+impl Default for CoverageConfig {
+    fn default() -> Self {
+        CoverageConfig {
+            gap_clustering: ClusterParams {
+                min_cluster_size: 5,
+                ..ClusterParams::default()
+            },
+            topic_clustering: ClusterParams::default(),
+            distance_threshold: None,
+            alpha: 0.05,
+            neighbour_rule: true,
+            max_reference_prompts: 20_000,
+            thin_ratio: 3.0,
+            thin_alpha: 0.05,
+            representatives: 5,
+            tests_input: String::new(),
+            production_input: String::new(),
+            weight_field: None,
+        }
+    }
+}
+
+/// Why a production prompt counts as uncovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UncoveredReason {
+    /// Its nearest test is farther than the distance threshold.
+    Distance,
+    /// Its nearest neighbours are all production prompts (see [`rules`]).
+    Neighbours,
+}
+
+/// The report. Field names follow the Python faultmap's where they overlap.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageReport {
+    /// Share of production traffic (weighted when a weight field is given) that is covered.
+    pub overall_coverage_score: f64,
+    pub num_tests: usize,
+    pub num_production: usize,
+    /// Sum of production weights (the row count without a weight field).
+    pub total_traffic: f64,
+    pub distance_threshold: f64,
+    pub num_uncovered_total: usize,
+    pub uncovered_traffic_share: f64,
+    /// Uncovered by each rule (a prompt counts under the distance rule first).
+    pub num_uncovered_by_distance: usize,
+    pub num_uncovered_by_neighbours: usize,
+    pub num_gaps: usize,
+    pub gaps: Vec<Gap>,
+    /// Uncovered prompts in no gap (0-based rows of the production file).
+    pub unclustered_prompt_indices: Vec<usize>,
+    pub num_thin_topics: usize,
+    pub thin_topics: Vec<ThinTopic>,
+    /// Tests whose nearest production prompt is farther than the threshold: nobody asks
+    /// anything like them.
+    pub num_tests_without_traffic: usize,
+    pub parameters: CoverageParameters,
+    /// One entry per production prompt, in input order: for JSONL output, not the JSON report.
+    #[serde(skip)]
+    pub prompts: Vec<PromptCoverage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Gap {
+    pub name: String,
+    pub keywords: Vec<String>,
+    pub size: usize,
+    /// Share of all production traffic in this gap.
+    pub traffic_share: f64,
+    /// Mean cosine distance of its prompts to their nearest test.
+    pub mean_distance: f64,
+    pub representative_prompts: Vec<String>,
+    /// Production rows of the representative prompts, same order.
+    pub representative_indices: Vec<usize>,
+    /// 0-based rows of the production file, in input order.
+    pub prompt_indices: Vec<usize>,
+    /// The prompts' ids, when the production file has them.
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThinTopic {
+    pub name: String,
+    pub keywords: Vec<String>,
+    pub size: usize,
+    pub traffic_share: f64,
+    /// Tests placed in this topic, and its share of all tests.
+    pub tests: usize,
+    pub test_share: f64,
+    /// Tests under proportional allocation: traffic share × number of tests.
+    pub expected_tests: f64,
+    /// traffic share / smoothed test share.
+    pub density_ratio: f64,
+    pub p_value: f64,
+    pub adjusted_p_value: f64,
+    /// Share of the topic's prompts that are uncovered.
+    pub uncovered_share: f64,
+    pub representative_prompts: Vec<String>,
+    pub prompt_indices: Vec<usize>,
+}
+
+/// One production prompt's coverage.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromptCoverage {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// 0-based row of the nearest test in the tests file.
+    pub nearest_test_index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nearest_test_id: Option<String>,
+    pub distance: f64,
+    pub uncovered: bool,
+    pub reason: Option<UncoveredReason>,
+    /// Index into `gaps` of the gap it belongs to.
+    pub gap: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageParameters {
+    pub tests: String,
+    pub production: String,
+    pub tool_version: String,
+    pub embedder: String,
+    pub embedding_dims: usize,
+    pub alpha: f64,
+    pub threshold: ThresholdSource,
+    /// `None` when switched off or when there are too few tests for it to have power.
+    pub neighbour_rule: Option<NeighbourRule>,
+    pub min_gap_size: usize,
+    pub gap_clustering: ClusteringInfo,
+    pub topic_clustering: ClusteringInfo,
+    pub thin_coverage: ThinCoverageRule,
+    pub weight_field: Option<String>,
+    pub seed: u64,
+    pub skipped_test_rows: usize,
+    pub skipped_production_rows: usize,
+}
+
+/// Runs the coverage analysis. `weights` has one traffic weight per production record (all 1
+/// without a weight field).
+pub fn analyze(
+    tests: &Dataset,
+    production: &Dataset,
+    weights: &[f64],
+    embedder: &dyn Embedder,
+    config: &CoverageConfig,
+    progress: &Progress,
+) -> Result<CoverageReport> {
+    assert_eq!(
+        weights.len(),
+        production.records.len(),
+        "one weight per row"
+    );
+    let total_traffic: f64 = weights.iter().sum();
+    if total_traffic <= 0.0 {
+        return Err(Error::input(
+            &production.source,
+            None,
+            config.weight_field.as_deref(),
+            "expected some traffic: every production weight is 0",
+        ));
+    }
+    let test_prompts: Vec<&str> = tests.records.iter().map(|r| r.prompt.as_str()).collect();
+    let prompts: Vec<&str> = production
+        .records
+        .iter()
+        .map(|r| r.prompt.as_str())
+        .collect();
+    let all: Vec<&str> = test_prompts.iter().chain(&prompts).copied().collect();
+    let embeddings = embedder.embed(&all, progress)?;
+    let (test_emb, prod_emb) = split_rows(embeddings, test_prompts.len());
+
+    let (prod_nearest, test_nearest) =
+        neighbours::nearest_both_ways(&prod_emb, &test_emb, progress);
+    let distances: Vec<f64> = prod_nearest
+        .iter()
+        .map(|n| n.distance().unwrap_or(2.0))
+        .collect();
+
+    let rule_alpha = if config.neighbour_rule {
+        config.alpha / 2.0
+    } else {
+        config.alpha
+    };
+    let spacing: Vec<f64> = neighbours::nearest_other(&test_emb, DUPLICATE_SIMILARITY, progress)
+        .iter()
+        .filter_map(Nearest::distance)
+        .collect();
+    let median_spacing = rules::median(&spacing);
+    let (threshold, threshold_source) = match config.distance_threshold {
+        Some(d) => (d, ThresholdSource::Given),
+        None => {
+            let d = rules::conformal_quantile(&spacing, rule_alpha).ok_or_else(|| {
+                Error::Usage(format!(
+                    "{} needs at least two distinct test prompts to calibrate the distance threshold; give --distance-threshold",
+                    tests.source
+                ))
+            })?;
+            (
+                d,
+                ThresholdSource::Calibrated {
+                    quantile: 1.0 - rule_alpha,
+                    calibration_tests: spacing.len(),
+                    median_test_spacing: median_spacing.unwrap_or(0.0),
+                },
+            )
+        }
+    };
+
+    let mut reasons: Vec<Option<UncoveredReason>> = distances
+        .iter()
+        .map(|&d| (d > threshold).then_some(UncoveredReason::Distance))
+        .collect();
+    let neighbour_rule = if config.neighbour_rule {
+        apply_neighbour_rule(
+            &prod_emb,
+            &prompts,
+            &test_prompts,
+            &prod_nearest,
+            &distances,
+            median_spacing.unwrap_or(threshold).min(threshold),
+            rule_alpha,
+            config,
+            &mut reasons,
+            progress,
+        )
+    } else {
+        None
+    };
+
+    let uncovered: Vec<usize> = (0..prompts.len())
+        .filter(|&i| reasons[i].is_some())
+        .collect();
+    let uncovered_weight: f64 = uncovered.iter().map(|&i| weights[i]).sum();
+
+    // Gaps: clusters of uncovered prompts.
+    let gap_clustering = cluster::cluster(
+        &prod_emb.select_rows(&uncovered),
+        &config.gap_clustering,
+        progress,
+    )?;
+    let mut gap_rows = vec![Vec::new(); gap_clustering.num_clusters];
+    let mut unclustered = Vec::new();
+    for (k, label) in gap_clustering.labels.iter().enumerate() {
+        match label {
+            Some(c) => gap_rows[*c].push(uncovered[k]),
+            None => unclustered.push(uncovered[k]),
+        }
+    }
+    let namer = KeywordNamer {
+        classes: gap_rows.len() + 1,
+        ..KeywordNamer::default()
+    };
+    let gap_refs: Vec<&[usize]> = gap_rows.iter().map(Vec::as_slice).collect();
+    let names = namer.name_slices(&prompts, &gap_refs);
+    let mut gaps: Vec<Gap> = gap_rows
+        .iter()
+        .zip(names)
+        .map(|(rows, name)| {
+            let weight: f64 = rows.iter().map(|&i| weights[i]).sum();
+            let order = nearest_to_centroid(&prod_emb, rows);
+            let shown = distinct_prompts(&prompts, &order, config.representatives);
+            Gap {
+                name: name.name,
+                keywords: name.keywords,
+                size: rows.len(),
+                traffic_share: weight / total_traffic,
+                mean_distance: rows.iter().map(|&i| distances[i]).sum::<f64>() / rows.len() as f64,
+                representative_prompts: shown.iter().map(|&i| prompts[i].to_string()).collect(),
+                representative_indices: shown.iter().map(|&i| production.records[i].row).collect(),
+                prompt_indices: rows.iter().map(|&i| production.records[i].row).collect(),
+                ids: rows
+                    .iter()
+                    .filter_map(|&i| production.records[i].id.clone())
+                    .collect(),
+            }
+        })
+        .collect();
+    // Most traffic first; ties by first row, so the order is deterministic.
+    let mut order: Vec<usize> = (0..gaps.len()).collect();
+    order.sort_by(|&a, &b| {
+        gaps[b]
+            .traffic_share
+            .total_cmp(&gaps[a].traffic_share)
+            .then(gaps[a].prompt_indices[0].cmp(&gaps[b].prompt_indices[0]))
+    });
+    let mut gap_of = vec![None; prompts.len()];
+    for (rank, &g) in order.iter().enumerate() {
+        for &i in &gap_rows[g] {
+            gap_of[i] = Some(rank);
+        }
+    }
+    let mut taken: Vec<Option<Gap>> = gaps.drain(..).map(Some).collect();
+    let gaps: Vec<Gap> = order.iter().filter_map(|&g| taken[g].take()).collect();
+
+    // Thin coverage: production topics against their tests.
+    let topic_clustering = cluster::cluster(&prod_emb, &config.topic_clustering, progress)?;
+    let test_topic: Vec<Option<usize>> = test_nearest
+        .iter()
+        .map(|n| match (n.index, n.distance()) {
+            (Some(i), Some(d)) if d <= threshold => topic_clustering.labels[i],
+            _ => None,
+        })
+        .collect();
+    let allocations = regions::allocations(
+        &topic_clustering.labels,
+        topic_clustering.num_clusters,
+        weights,
+        &test_topic,
+        test_prompts.len(),
+    );
+    let thin_rule = ThinCoverageRule {
+        min_ratio: config.thin_ratio,
+        alpha: config.thin_alpha,
+        topics: topic_clustering.num_clusters,
+        placed_tests: test_topic.iter().flatten().count(),
+    };
+    let thin_topics = describe_thin_topics(
+        allocations
+            .into_iter()
+            .filter(|a| regions::is_thin(a, &thin_rule))
+            .collect(),
+        production,
+        &prompts,
+        &prod_emb,
+        &reasons,
+        topic_clustering.num_clusters,
+        test_prompts.len(),
+        config.representatives,
+    );
+
+    let num_tests_without_traffic = test_nearest
+        .iter()
+        .filter(|n| n.distance().is_none_or(|d| d > threshold))
+        .count();
+    let prompt_rows: Vec<PromptCoverage> = (0..prompts.len())
+        .map(|i| {
+            let record = &production.records[i];
+            let test = prod_nearest[i].index.map(|j| &tests.records[j]);
+            PromptCoverage {
+                index: record.row,
+                id: record.id.clone(),
+                nearest_test_index: test.map_or(0, |t| t.row),
+                nearest_test_id: test.and_then(|t| t.id.clone()),
+                distance: distances[i],
+                uncovered: reasons[i].is_some(),
+                reason: reasons[i],
+                gap: gap_of[i],
+            }
+        })
+        .collect();
+    let count_reason = |r: UncoveredReason| reasons.iter().filter(|&&x| x == Some(r)).count();
+    Ok(CoverageReport {
+        overall_coverage_score: 1.0 - uncovered_weight / total_traffic,
+        num_tests: test_prompts.len(),
+        num_production: prompts.len(),
+        total_traffic,
+        distance_threshold: threshold,
+        num_uncovered_total: uncovered.len(),
+        uncovered_traffic_share: uncovered_weight / total_traffic,
+        num_uncovered_by_distance: count_reason(UncoveredReason::Distance),
+        num_uncovered_by_neighbours: count_reason(UncoveredReason::Neighbours),
+        num_gaps: gaps.len(),
+        gaps,
+        unclustered_prompt_indices: unclustered
+            .iter()
+            .map(|&i| production.records[i].row)
+            .collect(),
+        num_thin_topics: thin_topics.len(),
+        thin_topics,
+        num_tests_without_traffic,
+        parameters: CoverageParameters {
+            tests: config.tests_input.clone(),
+            production: config.production_input.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            embedder: embedder.name(),
+            embedding_dims: prod_emb.cols(),
+            alpha: config.alpha,
+            threshold: threshold_source,
+            neighbour_rule,
+            min_gap_size: config.gap_clustering.min_cluster_size,
+            gap_clustering: gap_clustering.info,
+            topic_clustering: topic_clustering.info,
+            thin_coverage: thin_rule,
+            weight_field: config.weight_field.clone(),
+            seed: config.gap_clustering.seed,
+            skipped_test_rows: tests.skipped.len(),
+            skipped_production_rows: production.skipped.len(),
+        },
+        prompts: prompt_rows,
+    })
+}
+
+/// Splits the stacked embeddings into the first `first` rows and the rest.
+fn split_rows(embeddings: Matrix, first: usize) -> (Matrix, Matrix) {
+    let (rows, cols) = (embeddings.rows(), embeddings.cols());
+    let mut data = embeddings.into_vec();
+    let rest = data.split_off(first * cols);
+    (
+        Matrix::from_vec(first, cols, data),
+        Matrix::from_vec(rows - first, cols, rest),
+    )
+}
+
+/// Marks prompts uncovered by the neighbour rule (see [`rules`]) and returns its settings, or
+/// `None` when there are too few tests for it to reach `alpha`.
+#[allow(clippy::too_many_arguments)]
+fn apply_neighbour_rule(
+    prod_emb: &Matrix,
+    prompts: &[&str],
+    test_prompts: &[&str],
+    prod_nearest: &[Nearest],
+    distances: &[f64],
+    min_distance: f64,
+    alpha: f64,
+    config: &CoverageConfig,
+    reasons: &mut [Option<UncoveredReason>],
+    progress: &Progress,
+) -> Option<NeighbourRule> {
+    // Distinct texts: repeated traffic is weight, not a denser topic.
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
+    let mut distinct: Vec<usize> = Vec::new();
+    let mut distinct_of = vec![0usize; prompts.len()];
+    for (i, p) in prompts.iter().enumerate() {
+        let d = *first_of.entry(p).or_insert_with(|| {
+            distinct.push(i);
+            distinct.len() - 1
+        });
+        distinct_of[i] = d;
+    }
+    let distinct_tests = test_prompts
+        .iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let sample = cluster::sample_indices(
+        distinct.len(),
+        config.max_reference_prompts,
+        config.gap_clustering.seed,
+        7,
+    );
+    let k = rules::neighbour_k(distinct_tests, sample.len(), alpha)?;
+    let rule = NeighbourRule {
+        k,
+        reference_prompts: sample.len(),
+        tests: distinct_tests,
+        test_probability: distinct_tests as f64 / (distinct_tests + sample.len()) as f64,
+        min_distance,
+    };
+    // Only distinct prompts the distance rule left covered and beyond the floor are asked.
+    let queries: Vec<usize> = (0..distinct.len())
+        .filter(|&d| {
+            let i = distinct[d];
+            reasons[i].is_none() && distances[i] > min_distance
+        })
+        .collect();
+    let position: HashMap<usize, usize> = sample.iter().enumerate().map(|(p, &d)| (d, p)).collect();
+    let references = prod_emb.select_rows(&sample.iter().map(|&d| distinct[d]).collect::<Vec<_>>());
+    let query_emb = prod_emb.select_rows(&queries.iter().map(|&d| distinct[d]).collect::<Vec<_>>());
+    let bounds: Vec<f32> = queries
+        .iter()
+        .map(|&d| prod_nearest[distinct[d]].similarity)
+        .collect();
+    let exclude: Vec<Option<usize>> = queries.iter().map(|d| position.get(d).copied()).collect();
+    let closer = neighbours::count_closer(&query_emb, &references, &bounds, &exclude, k, progress);
+    let mut flagged = vec![false; distinct.len()];
+    for (q, &d) in queries.iter().enumerate() {
+        flagged[d] = closer[q] >= k;
+    }
+    for (i, reason) in reasons.iter_mut().enumerate() {
+        if reason.is_none() && flagged[distinct_of[i]] {
+            *reason = Some(UncoveredReason::Neighbours);
+        }
+    }
+    Some(rule)
+}
+
+/// Names and describes the thin topics, most missing tests first.
+#[allow(clippy::too_many_arguments)]
+fn describe_thin_topics(
+    thin: Vec<Allocation>,
+    production: &Dataset,
+    prompts: &[&str],
+    prod_emb: &Matrix,
+    reasons: &[Option<UncoveredReason>],
+    num_topics: usize,
+    num_tests: usize,
+    representatives: usize,
+) -> Vec<ThinTopic> {
+    let namer = KeywordNamer {
+        classes: num_topics + 1,
+        ..KeywordNamer::default()
+    };
+    let rows: Vec<&[usize]> = thin.iter().map(|a| a.rows.as_slice()).collect();
+    let names = namer.name_slices(prompts, &rows);
+    let mut out: Vec<ThinTopic> = thin
+        .iter()
+        .zip(names)
+        .map(|(a, name)| {
+            let order = nearest_to_centroid(prod_emb, &a.rows);
+            ThinTopic {
+                name: name.name,
+                keywords: name.keywords,
+                size: a.rows.len(),
+                traffic_share: a.traffic_share,
+                tests: a.tests,
+                test_share: if num_tests == 0 {
+                    0.0
+                } else {
+                    a.tests as f64 / num_tests as f64
+                },
+                expected_tests: a.expected_tests,
+                density_ratio: a.density_ratio,
+                p_value: a.p_value,
+                adjusted_p_value: a.adjusted_p_value,
+                uncovered_share: a.rows.iter().filter(|&&i| reasons[i].is_some()).count() as f64
+                    / a.rows.len() as f64,
+                representative_prompts: distinct_prompts(prompts, &order, representatives)
+                    .into_iter()
+                    .map(|i| prompts[i].to_string())
+                    .collect(),
+                prompt_indices: a.rows.iter().map(|&i| production.records[i].row).collect(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (b.expected_tests - b.tests as f64)
+            .total_cmp(&(a.expected_tests - a.tests as f64))
+            .then(a.prompt_indices[0].cmp(&b.prompt_indices[0]))
+    });
+    out
+}

@@ -1,0 +1,198 @@
+//! `faultmap coverage`: which production topics the test suite never touches, or barely.
+
+use super::common::{
+    open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs, ReadArgs,
+};
+use crate::analysis::coverage::{analyze, CoverageConfig, CoverageReport};
+use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
+use crate::export::coverage::suggested_tests;
+use crate::export::{
+    emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
+    table::TableExporter, write_atomic, Exporter, Format,
+};
+use crate::input::{Dataset, Requirements};
+use clap::{Args as ClapArgs, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuleArg {
+    /// Far from every test, or in a neighbourhood of production prompts with no test.
+    Both,
+    /// Far from every test only.
+    Distance,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct Args {
+    /// The test suite's prompts (JSONL or CSV), or `-` for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub tests: String,
+    /// Production prompts (JSONL or CSV), or `-` for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub production: String,
+    /// Production field with each row's traffic weight (e.g. a request count): coverage
+    /// becomes the share of traffic covered.
+    #[arg(long, value_name = "PATH")]
+    pub weight_field: Option<String>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    #[command(flatten)]
+    pub gaps: GapArgs,
+
+    #[command(flatten)]
+    pub embed: EmbedArgs,
+
+    #[command(flatten)]
+    pub clustering: ClusteringArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+#[command(next_help_heading = "Coverage rules")]
+pub struct RuleArgs {
+    /// Cosine distance to the nearest test above which a prompt is uncovered [default:
+    /// calibrated on the tests: the conformal (1 - alpha/2) quantile of each test's distance to
+    /// its nearest other test]
+    #[arg(long, value_name = "D", value_parser = distance)]
+    pub distance_threshold: Option<f64>,
+    /// Share of covered traffic the rules may wrongly call uncovered (split between the two
+    /// rules when both run).
+    #[arg(long, default_value_t = 0.05, value_name = "X", value_parser = open_unit_interval)]
+    pub alpha: f64,
+    /// Which rules mark a prompt uncovered.
+    #[arg(long, value_enum, default_value = "both")]
+    pub rule: RuleArg,
+    /// The neighbour rule looks among at most this many distinct production prompts (a seeded
+    /// sample above it).
+    #[arg(long, default_value_t = 20_000, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    pub max_reference_prompts: u64,
+    /// Exit with code 1 when the covered share of traffic is below X (a CI gate).
+    #[arg(long, value_name = "X", value_parser = super::common::unit_interval)]
+    pub min_coverage: Option<f64>,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+#[command(next_help_heading = "Gaps and thin topics")]
+pub struct GapArgs {
+    /// Smallest group of uncovered prompts reported as a gap.
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    pub min_gap_size: u64,
+    /// Smallest production topic tested for thin coverage.
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    pub min_topic_size: u64,
+    /// Thin coverage: report topics whose traffic share is at least X times their test share
+    /// (and significantly so).
+    #[arg(long, default_value_t = 3.0, value_name = "X", value_parser = ratio)]
+    pub thin_ratio: f64,
+    /// Representative prompts per gap and topic.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub representatives: usize,
+    /// Write suggested new test prompts (the most representative prompts of each gap, with the
+    /// gap's name) to FILE as JSONL, ready to label.
+    #[arg(long, value_name = "FILE")]
+    pub emit_tests: Option<PathBuf>,
+    /// Suggested tests per gap with --emit-tests.
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub tests_per_gap: u64,
+}
+
+/// A cosine distance: a number in [0, 2].
+fn distance(s: &str) -> std::result::Result<f64, String> {
+    let x: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=2.0).contains(&x) {
+        Ok(x)
+    } else {
+        Err(format!("{x} is outside [0, 2] (cosine distance)"))
+    }
+}
+
+/// A ratio of at least 1.
+fn ratio(s: &str) -> std::result::Result<f64, String> {
+    let x: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if x.is_finite() && x >= 1.0 {
+        Ok(x)
+    } else {
+        Err(format!("{x} is below 1"))
+    }
+}
+
+fn exporter(format: Format) -> Box<dyn Exporter<CoverageReport>> {
+    match format {
+        Format::Table => Box::new(TableExporter::default()),
+        Format::Json => Box::new(JsonExporter),
+        Format::Jsonl => Box::new(JsonlExporter),
+        Format::Markdown => Box::new(MarkdownExporter::default()),
+    }
+}
+
+/// The rows' traffic weights (1 each without a weight field).
+fn weights(data: &Dataset) -> Vec<f64> {
+    data.records
+        .iter()
+        .map(|r| r.weight.unwrap_or(1.0))
+        .collect()
+}
+
+/// Runs the subcommand; returns the exit code (0, or 1 when `--min-coverage` trips).
+pub fn run(args: Args) -> Result<i32> {
+    if args.tests == "-" && args.production == "-" {
+        return Err(Error::Usage(
+            "--tests and --production cannot both be `-` (stdin)".into(),
+        ));
+    }
+    let gaps = args.clustering.params(args.gaps.min_gap_size as usize)?;
+    let topics = args.clustering.params(args.gaps.min_topic_size as usize)?;
+    let options = args.read.options(Requirements::default(), Vec::new());
+    let tests = read_input(&args.tests, &options, &args.output)?;
+    let production_options = match &args.weight_field {
+        Some(field) => options.clone().with_weight_field(field),
+        None => options,
+    };
+    let production = read_input(&args.production, &production_options, &args.output)?;
+    let embedder = args.embed.build(
+        &[&tests, &production],
+        &args.read.fields.embedding_field,
+        args.clustering.seed,
+    )?;
+    let config = CoverageConfig {
+        gap_clustering: gaps,
+        topic_clustering: topics,
+        distance_threshold: args.rules.distance_threshold,
+        alpha: args.rules.alpha,
+        neighbour_rule: args.rules.rule == RuleArg::Both,
+        max_reference_prompts: args.rules.max_reference_prompts as usize,
+        thin_ratio: args.gaps.thin_ratio,
+        thin_alpha: 0.05,
+        representatives: args.gaps.representatives,
+        tests_input: args.tests.clone(),
+        production_input: args.production.clone(),
+        weight_field: args.weight_field.clone(),
+    };
+    let report = analyze(
+        &tests,
+        &production,
+        &weights(&production),
+        embedder.as_ref(),
+        &config,
+        &args.output.progress(),
+    )?;
+    if let Some(path) = &args.gaps.emit_tests {
+        write_atomic(
+            path,
+            &suggested_tests(&report, &production, args.gaps.tests_per_gap as usize)?,
+        )?;
+    }
+    let bytes = exporter(args.output.format()).export(&report)?;
+    emit(&bytes, args.output.output.as_deref())?;
+    Ok(match args.rules.min_coverage {
+        Some(min) if report.overall_coverage_score < min => EXIT_GATE,
+        _ => EXIT_OK,
+    })
+}
