@@ -295,7 +295,7 @@ pub struct ClusteringArgs {
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
     pub cluster_dims: u64,
     /// HDBSCAN: clusters larger than this share of the rows are split into their sub-clusters
-    /// (1 disables the cap).
+    /// (1 disables the cap). Coverage: applies to gaps; topics may hold up to half.
     #[arg(long, alias = "max-slice-share", default_value_t = 0.1, value_name = "X", value_parser = share)]
     pub max_cluster_share: f64,
     /// Seed for every random choice; same input and seed give byte-identical JSON.

@@ -3,6 +3,7 @@
 use super::common::{
     open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs, ReadArgs,
 };
+use crate::analysis::coverage::rules::ThresholdSource;
 use crate::analysis::coverage::{analyze, CoverageConfig, CoverageReport};
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
 use crate::export::coverage::suggested_tests;
@@ -103,6 +104,12 @@ pub struct GapArgs {
     pub tests_per_gap: u64,
 }
 
+/// Below this many calibration tests, the threshold gets a warning.
+const SMALL_SUITE: usize = 50;
+
+/// Largest topic share of production before HDBSCAN splits it (thin-coverage topics).
+const TOPIC_MAX_SHARE: f64 = 0.5;
+
 /// A cosine distance: a number in [0, 2].
 fn distance(s: &str) -> std::result::Result<f64, String> {
     let x: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
@@ -148,7 +155,10 @@ pub fn run(args: Args) -> Result<i32> {
         ));
     }
     let gaps = args.clustering.params(args.gaps.min_gap_size as usize)?;
-    let topics = args.clustering.params(args.gaps.min_topic_size as usize)?;
+    let mut topics = args.clustering.params(args.gaps.min_topic_size as usize)?;
+    // A thin topic must be seen whole (one with 26% of traffic split at 10% looked like a
+    // 5% topic), so topics may hold up to half of production; the cap applies to gaps.
+    topics.max_cluster_share = TOPIC_MAX_SHARE;
     let options = args.read.options(Requirements::default(), Vec::new());
     let tests = read_input(&args.tests, &options, &args.output)?;
     let production_options = match &args.weight_field {
@@ -183,6 +193,16 @@ pub fn run(args: Args) -> Result<i32> {
         &config,
         &args.output.progress(),
     )?;
+    if let ThresholdSource::Calibrated {
+        calibration_tests, ..
+    } = report.parameters.threshold
+    {
+        if calibration_tests < SMALL_SUITE {
+            args.output.warn(&format!(
+                "only {calibration_tests} distinct test prompts calibrate the distance threshold; it rests on its largest few spacings and may move a lot as tests are added (consider --distance-threshold)"
+            ));
+        }
+    }
     if let Some(path) = &args.gaps.emit_tests {
         write_atomic(
             path,

@@ -28,7 +28,15 @@ pub fn faultmap_stdin(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run faultmap");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // A command that fails before reading stdin (a usage error) closes the pipe: not a failure
+    // of the test, which then checks the exit code.
+    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "writing stdin: {e}"
+        );
+    }
     child.wait_with_output().expect("wait for faultmap")
 }
 

@@ -374,10 +374,14 @@ pub fn analyze(
         topics: topic_clustering.num_clusters,
         placed_tests: test_topic.iter().flatten().count(),
     };
+    // A topic with no test whose prompts are mostly uncovered is already reported as gaps.
+    let mostly_uncovered = |a: &Allocation| {
+        2 * a.rows.iter().filter(|&&i| reasons[i].is_some()).count() > a.rows.len()
+    };
     let thin_topics = describe_thin_topics(
         allocations
             .into_iter()
-            .filter(|a| regions::is_thin(a, &thin_rule))
+            .filter(|a| regions::is_thin(a, &thin_rule) && !(a.tests == 0 && mostly_uncovered(a)))
             .collect(),
         production,
         &prompts,
