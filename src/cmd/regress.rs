@@ -5,7 +5,7 @@ use super::common::{
     open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs, ReadArgs,
 };
 use crate::analysis::regress::baseline::Baseline;
-use crate::analysis::regress::cases::{run_from_dataset, PromptIndex, Run};
+use crate::analysis::regress::cases::{run_from_dataset, KeyKind, PromptIndex, Run};
 use crate::analysis::regress::slicing::{self, SlicingConfig};
 use crate::analysis::regress::{compare, Gates, Metric, RegressConfig, RegressReport, Verdict};
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
@@ -228,7 +228,7 @@ fn record(args: RecordArgs) -> Result<i32> {
         )));
     }
     let group_by = &args.slices.group_by;
-    let (data, run) = read_run(&args.run, &args.input, group_by, &output)?;
+    let (data, run) = read_run(&args.run, &args.input, group_by, true, &output)?;
     let key = Run::key_kind(&[&run])?;
     run.check_unique(key)?;
     let slicing = make_slices(&data, &run, &args.slices, &output)?;
@@ -261,17 +261,16 @@ fn check(args: CheckArgs) -> Result<i32> {
     }
     let key = baseline.key;
     let (baseline_run, slicing) = baseline.into_run(&args.baseline);
-    let (_, candidate) = read_run(&args.candidate, &args.input, &[], output)?;
-    if key == crate::analysis::regress::cases::KeyKind::Id {
-        Run::key_kind(&[&candidate])?;
-        if let Some(case) = candidate.cases.iter().find(|c| c.id.is_none()) {
-            return Err(Error::input(
-                &candidate.source,
-                case.line,
-                Some("id"),
-                "expected an id: the baseline pairs cases by id",
-            ));
-        }
+    let (_, candidate) = read_run(&args.candidate, &args.input, &[], false, output)?;
+    if key == KeyKind::Prompt {
+        candidate.check_prompts()?;
+    } else if let Some(case) = candidate.cases.iter().find(|c| c.id.is_none()) {
+        return Err(Error::input(
+            &candidate.source,
+            case.line,
+            Some("id"),
+            "expected an id: the baseline pairs cases by id",
+        ));
     }
     candidate.check_unique(key)?;
     let config = gate_config(&args.gate, args.seed, slicing.parameters.min_slice_size)?;
@@ -287,9 +286,12 @@ fn compare_runs(args: CompareArgs) -> Result<i32> {
         ));
     }
     let group_by = &args.slices.group_by;
-    let (data, baseline) = read_run(&args.baseline, &args.input, group_by, output)?;
-    let (_, candidate) = read_run(&args.candidate, &args.input, &[], output)?;
+    let (data, baseline) = read_run(&args.baseline, &args.input, group_by, true, output)?;
+    let (_, candidate) = read_run(&args.candidate, &args.input, &[], false, output)?;
     let key = Run::key_kind(&[&baseline, &candidate])?;
+    if key == KeyKind::Prompt {
+        candidate.check_prompts()?;
+    }
     baseline.check_unique(key)?;
     candidate.check_unique(key)?;
     let slicing = make_slices(&data, &baseline, &args.slices, output)?;
@@ -311,11 +313,13 @@ fn quiet_output(quiet: bool) -> OutputArgs {
     }
 }
 
-/// Reads a run, joining prompt text (and group values) from `--prompts` by id.
+/// Reads a run, joining prompt text (and group values) from `--prompts` by id; see
+/// [`run_from_dataset`] for `require_prompt`.
 fn read_run(
     path: &str,
     input: &RunInputArgs,
     group_by: &[String],
+    require_prompt: bool,
     output: &OutputArgs,
 ) -> Result<(Dataset, Run)> {
     let prompts = match &input.prompts {
@@ -338,7 +342,7 @@ fn read_run(
         &input.read.options(requirements, group_by.to_vec()),
         output,
     )?;
-    let run = run_from_dataset(&data, prompts.as_ref())?;
+    let run = run_from_dataset(&data, prompts.as_ref(), require_prompt)?;
     Ok((data, run))
 }
 

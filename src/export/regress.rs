@@ -2,7 +2,7 @@
 //! or CI step summary), and JSONL (one line per case). JSON is the generic exporter; JUnit is
 //! in `junit.rs`.
 
-use super::escape::{markdown, one_line, truncate};
+use super::escape::{one_line, truncate};
 use super::json::{push_line, JsonlExporter};
 use super::markdown::{md_cell, MarkdownExporter};
 use super::table::{cell_text, format_p, TableExporter};
@@ -35,6 +35,14 @@ fn interval(metric: Metric, ci: [f64; 2]) -> String {
         Metric::PassRate => format!("[{:+.1}, {:+.1}]", 100.0 * ci[0], 100.0 * ci[1]),
         Metric::MeanScore => format!("[{:+.3}, {:+.3}]", ci[0], ci[1]),
     }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn metric_name(metric: Metric) -> &'static str {
@@ -70,7 +78,7 @@ fn headline(report: &RegressReport) -> String {
         Verdict::Regression => format!("REGRESSION (gates: {})", report.gates_tripped.join(", ")),
     };
     format!(
-        "{verdict}: {} {} -> {} ({}, {:.0}% CI {}), whole run {}.\n",
+        "{verdict}: {} {} → {} ({}, {:.0}% CI {}), whole run {}.\n",
         metric_name(m),
         value(m, b),
         value(m, c),
@@ -85,8 +93,8 @@ fn headline(report: &RegressReport) -> String {
 fn details(report: &RegressReport) -> String {
     let p = &report.parameters;
     format!(
-        "{} pairs matched by {}; {} only in the baseline, {} only in the candidate. {} pass->fail, \
-         {} fail->pass; {} cases regressed, {} improved. Margin {}, one-sided alpha {}. \
+        "{} pairs matched by {}; {} only in the baseline, {} only in the candidate. {} pass→fail, \
+         {} fail→pass; {} cases regressed, {} improved. Margin {}, one-sided alpha {}. \
          Slices: {} tested, {} regressed, {} improved, {} too small to test.\n",
         report.num_pairs,
         match report.matched_by {
@@ -239,14 +247,15 @@ impl Exporter<RegressReport> for MarkdownExporter {
         };
         out.push_str(&format!(
             "**{} {} → {}** ({}, {ci_level} {}): whole run {}.\n\n",
-            metric_name(m),
+            capitalized(metric_name(m)),
             value(m, b),
             value(m, c),
             difference(m, g.difference),
             interval(m, g.ci),
             change_word(g.change),
         ));
-        out.push_str(&markdown(&details(report)));
+        // Our own text (numbers and fixed words): nothing untrusted to escape.
+        out.push_str(&details(report));
         out.push('\n');
         let moved = moved(report);
         if !moved.is_empty() {
@@ -353,7 +362,7 @@ pub fn comparison_text(metric: Metric, c: &Comparison, confidence: f64) -> Strin
     let (b, k) = sides(metric, c);
     one_line(&truncate(
         &format!(
-            "{} {} -> {} ({}, {:.0}% CI {}), {} pairs, {} pass->fail, {} fail->pass, p(worse) {}, p(better) {}",
+            "{} {} → {} ({}, {:.0}% CI {}), {} pairs, {} pass→fail, {} fail→pass, p(worse) {}, p(better) {}",
             metric_name(metric),
             value(metric, b),
             value(metric, k),

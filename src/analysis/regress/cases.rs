@@ -77,6 +77,19 @@ impl Run {
         Ok(KeyKind::Id)
     }
 
+    /// Errors when a case has no prompt text, for runs paired by prompt.
+    pub fn check_prompts(&self) -> Result<()> {
+        match self.cases.iter().find(|c| c.prompt.is_empty()) {
+            Some(case) => Err(Error::input(
+                &self.source,
+                case.line,
+                Some("prompt"),
+                "expected the prompt text: rows have no id, so cases are paired by prompt",
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Errors when two cases share a key, naming the first few duplicates and their lines.
     pub fn check_unique(&self, kind: KeyKind) -> Result<()> {
         let mut first: HashMap<&str, &Case> = HashMap::with_capacity(self.cases.len());
@@ -169,8 +182,14 @@ impl PromptIndex {
 }
 
 /// The cases of `data` (every record must carry an outcome). Missing prompts and group values
-/// come from `prompts` by id; a case left without a prompt is an error.
-pub fn run_from_dataset(data: &Dataset, prompts: Option<&PromptIndex>) -> Result<Run> {
+/// come from `prompts` by id; a case left without a prompt is an error when `require_prompt`
+/// (a candidate paired by id needs none: reports show the baseline's prompt), and is given
+/// an empty prompt otherwise.
+pub fn run_from_dataset(
+    data: &Dataset,
+    prompts: Option<&PromptIndex>,
+    require_prompt: bool,
+) -> Result<Run> {
     let cases = data
         .records
         .iter()
@@ -180,6 +199,8 @@ pub fn run_from_dataset(data: &Dataset, prompts: Option<&PromptIndex>) -> Result
                 r.prompt.clone()
             } else if let Some((prompt, _)) = joined {
                 prompt.clone()
+            } else if !require_prompt {
+                String::new()
             } else {
                 let hint = match prompts {
                     Some(p) => format!("and its id is not in {}", p.source),
