@@ -437,7 +437,7 @@ pub fn run_one(path: &Path, phases: bool) -> faultmap::Result<()> {
     let options = ReadOptions {
         requirements: Requirements {
             response: true,
-            outcome: false,
+            ..Requirements::default()
         },
         // `faultmap score` echoes every input row in its output, so it keeps them.
         keep_raw: true,

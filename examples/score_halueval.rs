@@ -12,6 +12,7 @@ fn main() {
             requirements: Requirements {
                 response: true,
                 outcome: true,
+                ..Requirements::default()
             },
             extra_fields: vec!["metadata.pair_id".into()],
             ..ReadOptions::default()

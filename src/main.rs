@@ -9,7 +9,7 @@ Exit codes:
   0  success, no gate tripped
   1  a gate tripped (slices: --fail-on-slice found a significant slice; coverage: the covered
      share of traffic is below --min-coverage; score: the share of REJECT rows is above
-     --max-reject-rate)
+     --max-reject-rate; regress: a gate of --fail-on tripped)
   2  usage error, invalid input, or any other error";
 
 /// Find where and why an LLM feature fails.
@@ -34,6 +34,10 @@ enum Command {
     /// ACCEPT / REVIEW / REJECT.
     #[command(after_help = EXIT_CODES)]
     Score(Box<cmd::score::Args>),
+    /// Record a baseline run, check a candidate against it, or compare two runs: paired
+    /// statistics per run and per slice, exit 1 on regression.
+    #[command(after_help = EXIT_CODES, subcommand_required = true)]
+    Regress(Box<cmd::regress::Args>),
 }
 
 fn main() {
@@ -48,6 +52,7 @@ fn main() {
         Command::Slices(args) => cmd::slices::run(*args),
         Command::Coverage(args) => cmd::coverage::run(*args),
         Command::Score(args) => cmd::score::run(*args),
+        Command::Regress(args) => cmd::regress::run(*args),
     };
     match result {
         Ok(code) => std::process::exit(code),

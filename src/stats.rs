@@ -583,3 +583,50 @@ mod tests {
         assert_eq!(clamp_probability(1.0 + 1e-15), 1.0);
     }
 }
+
+// TEMPORARY STUB (uncommitted): replaced by helper's stats/paired.rs
+pub mod paired {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct PairedCounts {
+        pub n: u64,
+        pub pass_to_fail: u64,
+        pub fail_to_pass: u64,
+    }
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum PairedTestKind {
+        McnemarExact,
+        TangoScore,
+    }
+    #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+    pub struct PairedProportionTest {
+        pub difference: f64,
+        pub ci: [f64; 2],
+        pub p_worse: f64,
+        pub p_better: f64,
+        pub test: PairedTestKind,
+    }
+    pub fn paired_proportions(counts: PairedCounts, margin: f64, _confidence: f64) -> PairedProportionTest {
+        let n = counts.n.max(1) as f64;
+        let (b, c) = (counts.pass_to_fail as f64, counts.fail_to_pass as f64);
+        let d = (c - b) / n;
+        let var = (((b + c) / n - d * d) / n).max(1e-12);
+        let z = (d + margin) / var.sqrt();
+        let zb = d / var.sqrt();
+        let ncdf = |z: f64| 0.5 * libm_erfc(-z / std::f64::consts::SQRT_2);
+        PairedProportionTest { difference: d, ci: [d - 1.96 * var.sqrt(), d + 1.96 * var.sqrt()], p_worse: ncdf(z), p_better: 1.0 - ncdf(zb), test: PairedTestKind::TangoScore }
+    }
+    fn libm_erfc(x: f64) -> f64 { statrs::function::erf::erfc(x) }
+    #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+    pub struct PairedMeanTest {
+        pub mean_difference: f64,
+        pub ci: [f64; 2],
+        pub p_worse: f64,
+        pub p_better: f64,
+        pub resamples: usize,
+    }
+    pub fn paired_mean_bootstrap(d: &[f64], _margin: f64, _confidence: f64, resamples: usize, _seed: u64) -> PairedMeanTest {
+        let m = d.iter().sum::<f64>() / d.len().max(1) as f64;
+        PairedMeanTest { mean_difference: m, ci: [m, m], p_worse: 1.0, p_better: 1.0, resamples }
+    }
+}

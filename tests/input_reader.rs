@@ -38,6 +38,7 @@ fn outcome() -> ReadOptions {
         requirements: Requirements {
             outcome: true,
             response: false,
+            ..Requirements::default()
         },
         ..ReadOptions::default()
     }
@@ -231,6 +232,7 @@ fn renamed_fields() {
         requirements: Requirements {
             outcome: true,
             response: true,
+            ..Requirements::default()
         },
         ..ReadOptions::default()
     };
@@ -534,6 +536,7 @@ fn bad_missing_response_when_required() {
         requirements: Requirements {
             outcome: false,
             response: true,
+            ..Requirements::default()
         },
         ..ReadOptions::default()
     };
@@ -1443,6 +1446,7 @@ fn timing_read_large_file() {
         requirements: Requirements {
             outcome: true,
             response: false,
+            ..Requirements::default()
         },
         keep_raw: std::env::var_os("FAULTMAP_INPUT_BENCH_RAW").is_some(),
         extra_fields: vec!["metadata.category".into()],
@@ -1458,4 +1462,48 @@ fn timing_read_large_file() {
         elapsed.as_secs_f64(),
         options.keep_raw
     );
+}
+
+fn optional_prompt() -> ReadOptions {
+    ReadOptions {
+        requirements: Requirements {
+            outcome: true,
+            optional_prompt: true,
+            ..Requirements::default()
+        },
+        ..ReadOptions::default()
+    }
+}
+
+#[test]
+fn optional_prompt_reads_missing_and_null_as_empty() {
+    let data = ok(
+        "jsonl",
+        "{\"id\":\"a\",\"prompt\":null,\"score\":1}\n{\"id\":\"b\",\"score\":0}\n{\"id\":\"c\",\"prompt\":\"hi\",\"score\":0}\n",
+        &optional_prompt(),
+    );
+    let prompts: Vec<&str> = data.records.iter().map(|r| r.prompt.as_str()).collect();
+    assert_eq!(prompts, ["", "", "hi"]);
+    // A prompt of the wrong type is still an error.
+    input_error(
+        read("jsonl", "{\"id\":\"a\",\"prompt\":3,\"score\":1}\n", &optional_prompt()),
+        Some(1),
+        Some("prompt"),
+    );
+    // Without the option, a null prompt is a bad row.
+    input_error(
+        read("jsonl", "{\"id\":\"a\",\"prompt\":null,\"score\":1}\n", &outcome()),
+        Some(1),
+        Some("prompt"),
+    );
+}
+
+#[test]
+fn optional_prompt_csv_without_prompt_column() {
+    let data = ok("csv", "id,score\na,1\nb,0\n", &optional_prompt());
+    assert_eq!(data.records.len(), 2);
+    assert!(data.records.iter().all(|r| r.prompt.is_empty()));
+    let data = ok("csv", "id,prompt,score\na,,1\nb,x,0\n", &optional_prompt());
+    assert_eq!(data.records[0].prompt, "");
+    assert_eq!(data.records[1].prompt, "x");
 }

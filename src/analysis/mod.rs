@@ -1,6 +1,8 @@
 //! The analyses: typed records in, report structs out. Nothing here prints.
 
+pub mod candidates;
 pub mod coverage;
+pub mod regress;
 pub mod representatives;
 pub mod score;
 pub mod slices;

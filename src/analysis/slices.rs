@@ -1,6 +1,7 @@
 //! Failure slices: embed prompts, cluster them, add metadata groups, test every candidate
 //! against the rest of the rows, correct for multiple testing and describe what is significant.
 
+use super::candidates;
 use super::representatives::{distinct_prompts, nearest_to_centroid};
 use crate::cluster::{self, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
@@ -10,7 +11,6 @@ use crate::naming::{KeywordNamer, SliceNamer};
 use crate::progress::Progress;
 use crate::stats::{self, TestKind};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Everything the analysis needs besides the data and the embedder.
@@ -132,13 +132,6 @@ pub struct SliceParameters {
     pub skipped_rows: usize,
 }
 
-/// A group of rows to test, before testing.
-struct Candidate {
-    source: String,
-    value: Option<String>,
-    rows: Vec<usize>,
-}
-
 /// Runs the whole slice analysis over `data` (every record must carry an outcome).
 pub fn analyze(
     data: &Dataset,
@@ -171,20 +164,16 @@ pub fn analyze(
     timings.cluster = started.elapsed();
     let started = Instant::now();
 
-    let mut candidates = cluster_candidates(&clustering.labels, clustering.num_clusters);
-    let noise: Vec<usize> = (0..records.len())
-        .filter(|&i| clustering.labels[i].is_none())
-        .collect();
-    let num_noise = noise.len();
     let min_size = config.cluster.min_cluster_size;
-    if noise.len() >= min_size.max(1) {
-        candidates.push(Candidate {
-            source: "noise".into(),
-            value: None,
-            rows: noise,
-        });
-    }
-    candidates.extend(metadata_candidates(data, &config.group_by, min_size));
+    let mut candidates = candidates::from_clusters(&clustering.labels, clustering.num_clusters);
+    let num_noise = clustering.labels.iter().filter(|l| l.is_none()).count();
+    candidates.extend(candidates::from_noise(&clustering.labels, min_size));
+    candidates.extend(candidates::from_groups(
+        &config.group_by,
+        records.len(),
+        |i, f| candidates::group_value(records[i].extra.get(f).and_then(Option::as_ref)),
+        min_size,
+    ));
 
     let total = records.len();
     let total_failures = failed.iter().filter(|&&f| f).count();
@@ -313,51 +302,6 @@ pub fn analyze(
             skipped_rows: data.skipped.len(),
         },
     })
-}
-
-fn cluster_candidates(labels: &[Option<usize>], num_clusters: usize) -> Vec<Candidate> {
-    let mut rows = vec![Vec::new(); num_clusters];
-    for (i, label) in labels.iter().enumerate() {
-        if let Some(c) = label {
-            rows[*c].push(i);
-        }
-    }
-    rows.into_iter()
-        .filter(|r| !r.is_empty())
-        .map(|rows| Candidate {
-            source: "cluster".into(),
-            value: None,
-            rows,
-        })
-        .collect()
-}
-
-/// One candidate per value of each group-by field with at least `min_size` rows.
-/// Missing or null values form no group.
-fn metadata_candidates(data: &Dataset, fields: &[String], min_size: usize) -> Vec<Candidate> {
-    let mut out = Vec::new();
-    for (f, field) in fields.iter().enumerate() {
-        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, record) in data.records.iter().enumerate() {
-            let value = match record.extra.get(f).and_then(Option::as_ref) {
-                None | Some(serde_json::Value::Null) => continue,
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-            };
-            groups.entry(value).or_default().push(i);
-        }
-        out.extend(
-            groups
-                .into_iter()
-                .filter(|(_, rows)| rows.len() >= min_size.max(1))
-                .map(|(value, rows)| Candidate {
-                    source: field.clone(),
-                    value: Some(value),
-                    rows,
-                }),
-        );
-    }
-    out
 }
 
 fn example(data: &Dataset, i: usize) -> Example {

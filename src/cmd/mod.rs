@@ -2,5 +2,6 @@
 
 pub mod common;
 pub mod coverage;
+pub mod regress;
 pub mod score;
 pub mod slices;

@@ -134,6 +134,7 @@ pub fn run(args: Args) -> Result<i32> {
     let requirements = Requirements {
         response: true,
         outcome: calibrating,
+        ..Requirements::default()
     };
     let mut options = args.read.options(requirements, Vec::new());
     // Rows are echoed only in JSONL; other formats do not need them in memory.

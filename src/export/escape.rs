@@ -40,6 +40,27 @@ pub fn markdown(text: &str) -> String {
     out
 }
 
+/// For XML text and attribute values: the five special characters become entities; characters
+/// XML 1.0 cannot hold (most control characters) become visible `\u{..}` escapes.
+pub fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() || is_bidi_control(c) || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                out.extend(c.escape_unicode())
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Bidirectional overrides can make displayed text differ from what is stored.
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
@@ -80,6 +101,12 @@ mod tests {
         assert!(s.contains("\\|"));
         assert!(s.contains("\\*\\*bold\\*\\*"));
         assert!(s.contains("\\[x\\]\\(http://e\\)"));
+    }
+
+    #[test]
+    fn xml_escapes_markup_and_control_characters() {
+        let s = xml("a<b & \"c\" 'd'>\u{1b}[0m\u{0}");
+        assert_eq!(s, "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;\\u{1b}[0m\\u{0}");
     }
 
     #[test]

@@ -8,17 +8,20 @@ use crate::error::Result;
 
 pub struct MarkdownExporter {
     pub prompts_per_slice: usize,
+    /// Rows shown in lists of cases (regress: worst cases).
+    pub max_cases: usize,
 }
 
 impl Default for MarkdownExporter {
     fn default() -> Self {
         MarkdownExporter {
             prompts_per_slice: 3,
+            max_cases: 10,
         }
     }
 }
 
-fn md_cell(text: &str, max: usize) -> String {
+pub fn md_cell(text: &str, max: usize) -> String {
     markdown(&truncate(&one_line(text), max))
 }
 

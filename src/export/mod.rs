@@ -8,7 +8,9 @@ use std::path::Path;
 pub mod coverage;
 pub mod escape;
 pub mod json;
+pub mod junit;
 pub mod markdown;
+pub mod regress;
 pub mod score;
 pub mod table;
 

@@ -10,12 +10,15 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArra
 pub struct TableExporter {
     /// Representative prompts shown per slice.
     pub prompts_per_slice: usize,
+    /// Rows shown in lists of cases (regress: worst cases).
+    pub max_cases: usize,
 }
 
 impl Default for TableExporter {
     fn default() -> Self {
         TableExporter {
             prompts_per_slice: 3,
+            max_cases: 10,
         }
     }
 }

@@ -24,7 +24,8 @@ const MIN_ROWS_PER_TASK: usize = 256;
 struct Columns {
     names: Vec<String>,
     id: Option<usize>,
-    prompt: usize,
+    /// `None` only when the prompt is optional.
+    prompt: Option<usize>,
     response: Option<usize>,
     score: Option<usize>,
     label: Option<usize>,
@@ -184,7 +185,8 @@ fn columns(header: &ByteRecord, options: &ReadOptions) -> std::result::Result<Co
         )
     };
     let f = &options.fields;
-    let Some(prompt) = find(&f.prompt) else {
+    let prompt = find(&f.prompt);
+    if prompt.is_none() && !options.requirements.optional_prompt {
         return Err(Bad::field(
             &f.prompt,
             format!(
@@ -193,7 +195,7 @@ fn columns(header: &ByteRecord, options: &ReadOptions) -> std::result::Result<Co
                 listing()
             ),
         ));
-    };
+    }
     let response = find(&f.response);
     if options.requirements.response && response.is_none() {
         return Err(Bad::field(
@@ -267,11 +269,15 @@ fn from_record(
     let owned = |col: Option<usize>| cell(col).map(str::to_string);
     let f = &options.fields;
 
-    let Some(prompt) = owned(Some(columns.prompt)) else {
-        return Err(Bad::field(
-            &f.prompt,
-            "empty: expected the prompt text, found an empty cell",
-        ));
+    let prompt = match owned(columns.prompt) {
+        Some(prompt) => prompt,
+        None if options.requirements.optional_prompt => String::new(),
+        None => {
+            return Err(Bad::field(
+                &f.prompt,
+                "empty: expected the prompt text, found an empty cell",
+            ))
+        }
     };
     let score = values::score_from_text(&f.score, cell(columns.score))?;
     let label = values::label_from_text(&f.label, cell(columns.label))?;

@@ -336,7 +336,10 @@ fn build<'v>(
     options: &ReadOptions,
 ) -> std::result::Result<Parsed, Bad> {
     let f = &options.fields;
-    let prompt = values::prompt_from_json(&f.prompt, get(PROMPT))?;
+    let prompt = match get(PROMPT) {
+        None | Some(Value::Null) if options.requirements.optional_prompt => String::new(),
+        value => values::prompt_from_json(&f.prompt, value)?,
+    };
     let id = values::id_from_json(&f.id, get(ID))?;
     let response = values::string_from_json(&f.response, get(RESPONSE))?;
     let score = values::score_from_json(&f.score, get(SCORE))?;

@@ -73,6 +73,10 @@ pub struct Requirements {
     pub outcome: bool,
     /// A non-null `response` (score).
     pub response: bool,
+    /// The prompt may be missing or null (JSONL) or the column absent or empty (CSV); it is
+    /// then read as empty text. Regress runs may carry only ids and join the prompt text from
+    /// another file.
+    pub optional_prompt: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -266,7 +266,7 @@ mod tests {
         let options = ReadOptions {
             requirements: Requirements {
                 response: true,
-                outcome: false,
+                ..Requirements::default()
             },
             keep_raw: true,
             ..ReadOptions::default()

@@ -1,0 +1,206 @@
+//! The baseline file: a recorded run with its slices, as versioned JSON.
+//!
+//! A baseline is written only by `regress record` (never updated by a check), atomically by the
+//! caller. It stores every case (id, prompt, score, pass) and each case's slices, so a check
+//! compares the same slices the baseline was recorded with, whatever the embedder or
+//! clustering would do on the candidate.
+
+use super::cases::{Case, KeyKind, Run};
+use super::slicing::{SliceDef, Slicing, SlicingParameters};
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// The `format` field: tells a baseline from any other JSON.
+pub const FORMAT: &str = "faultmap-regress-baseline";
+/// Bumped on any change a reader of the previous version could misread.
+pub const FORMAT_VERSION: u64 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub format: String,
+    pub format_version: u64,
+    /// The faultmap version that recorded it.
+    pub tool_version: String,
+    /// The run file it was recorded from.
+    pub source: String,
+    /// What pairs its cases with a candidate's.
+    pub key: KeyKind,
+    /// A case failed when its score was below this.
+    pub failure_threshold: f64,
+    /// Rows of the run file skipped as invalid when recording.
+    pub skipped_rows: usize,
+    pub slicing: SlicingParameters,
+    pub slices: Vec<SliceDef>,
+    pub cases: Vec<BaselineCase>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineCase {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    pub pass: bool,
+    /// Indices into `slices`.
+    pub slices: Vec<usize>,
+}
+
+impl Baseline {
+    pub fn new(run: &Run, key: KeyKind, slicing: &Slicing, failure_threshold: f64) -> Self {
+        let mut case_slices = vec![Vec::new(); run.cases.len()];
+        for (s, members) in slicing.members.iter().enumerate() {
+            for &i in members {
+                case_slices[i].push(s);
+            }
+        }
+        Baseline {
+            format: FORMAT.to_string(),
+            format_version: FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            source: run.source.clone(),
+            key,
+            failure_threshold,
+            skipped_rows: run.skipped_rows,
+            slicing: slicing.parameters.clone(),
+            slices: slicing.slices.clone(),
+            cases: run
+                .cases
+                .iter()
+                .zip(case_slices)
+                .map(|(c, slices)| BaselineCase {
+                    id: c.id.clone(),
+                    prompt: c.prompt.clone(),
+                    score: c.score,
+                    pass: c.pass,
+                    slices,
+                })
+                .collect(),
+        }
+    }
+
+    /// Pretty JSON with a final newline.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::Analysis(format!("cannot serialize the baseline: {e}")))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Reads and checks a baseline: the format marker, a supported version, and slice indices
+    /// in range. Errors name the file (and line, for malformed JSON).
+    pub fn read(path: &str) -> Result<Baseline> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_slice(&bytes, path)
+    }
+
+    /// As [`Baseline::read`], from bytes; `source` names them in errors.
+    pub fn from_slice(bytes: &[u8], source: &str) -> Result<Baseline> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+            Error::input(
+                source,
+                Some(e.line()),
+                None,
+                format!("expected a faultmap baseline (JSON): {e}"),
+            )
+        })?;
+        let not_baseline = |what: &str| {
+            Error::input(
+                source,
+                None,
+                Some("format"),
+                format!("expected a faultmap baseline written by `faultmap regress record`, {what}"),
+            )
+        };
+        match value.get("format").and_then(|f| f.as_str()) {
+            Some(FORMAT) => {}
+            Some(other) => return Err(not_baseline(&format!("found format `{other}`"))),
+            None => return Err(not_baseline("found no `format` field")),
+        }
+        match value.get("format_version").and_then(|v| v.as_u64()) {
+            Some(FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(Error::input(
+                    source,
+                    None,
+                    Some("format_version"),
+                    format!(
+                        "baseline format version {v} is not supported: faultmap {} reads version {FORMAT_VERSION}; re-record the baseline with this version (`faultmap regress record`)",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                ))
+            }
+            None => {
+                return Err(Error::input(
+                    source,
+                    None,
+                    Some("format_version"),
+                    "expected a format version (a whole number)",
+                ))
+            }
+        }
+        let baseline: Baseline = serde_json::from_value(value).map_err(|e| {
+            Error::input(
+                source,
+                None,
+                None,
+                format!("malformed baseline: {e}"),
+            )
+        })?;
+        for (i, case) in baseline.cases.iter().enumerate() {
+            if let Some(&s) = case.slices.iter().find(|&&s| s >= baseline.slices.len()) {
+                return Err(Error::input(
+                    source,
+                    None,
+                    Some("cases"),
+                    format!(
+                        "malformed baseline: case {i} is in slice {s}, but there are {} slices",
+                        baseline.slices.len()
+                    ),
+                ));
+            }
+            if baseline.key == KeyKind::Id && case.id.is_none() {
+                return Err(Error::input(
+                    source,
+                    None,
+                    Some("cases"),
+                    format!("malformed baseline: cases are keyed by id, but case {i} has none"),
+                ));
+            }
+        }
+        Ok(baseline)
+    }
+
+    /// The baseline as a run, and its slices over that run's cases.
+    pub fn into_run(self, source: &str) -> (Run, Slicing) {
+        let mut members = vec![Vec::new(); self.slices.len()];
+        for (i, case) in self.cases.iter().enumerate() {
+            for &s in &case.slices {
+                members[s].push(i);
+            }
+        }
+        let run = Run {
+            source: source.to_string(),
+            skipped_rows: self.skipped_rows,
+            cases: self
+                .cases
+                .into_iter()
+                .map(|c| Case {
+                    id: c.id,
+                    prompt: c.prompt,
+                    score: c.score,
+                    pass: c.pass,
+                    groups: Vec::new(),
+                    row: None,
+                    line: None,
+                })
+                .collect(),
+        };
+        let slicing = Slicing {
+            slices: self.slices,
+            members,
+            parameters: self.slicing,
+        };
+        (run, slicing)
+    }
+}

@@ -1,0 +1,128 @@
+//! The slices a comparison is broken down by: clusters of the baseline's prompts (shared
+//! embedding and clustering pipeline), the prompts the clustering left as noise, and one slice
+//! per value of each group-by field. They are fixed when the baseline is recorded, so a later
+//! check compares the same slices.
+
+use super::cases::Case;
+use crate::analysis::candidates;
+use crate::analysis::representatives::{distinct_prompts, nearest_to_centroid};
+use crate::cluster::{self, ClusterParams, ClusteringInfo};
+use crate::embed::Embedder;
+use crate::error::Result;
+use crate::naming::{KeywordNamer, SliceNamer};
+use crate::progress::Progress;
+use serde::{Deserialize, Serialize};
+
+/// How slices are made.
+#[derive(Debug, Clone)]
+pub struct SlicingConfig {
+    /// `min_cluster_size` is also the smallest group-by slice.
+    pub cluster: ClusterParams,
+    pub group_by: Vec<String>,
+    /// Representative prompts kept per slice.
+    pub representatives: usize,
+}
+
+/// One slice as stored in a baseline and shown in reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SliceDef {
+    pub name: String,
+    pub keywords: Vec<String>,
+    /// `cluster`, `noise`, or the group-by field.
+    pub source: String,
+    /// The field's value, for group-by slices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Prompts nearest the slice's centroid (distinct).
+    pub representative_prompts: Vec<String>,
+}
+
+/// How the slices were made; stored in the baseline and echoed in reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlicingParameters {
+    pub embedder: String,
+    pub embedding_dims: usize,
+    pub clustering: serde_json::Value,
+    pub min_slice_size: usize,
+    pub seed: u64,
+    pub group_by: Vec<String>,
+}
+
+/// Slices over a list of cases.
+#[derive(Debug, Clone)]
+pub struct Slicing {
+    pub slices: Vec<SliceDef>,
+    /// Per slice, the indices of its cases, ascending.
+    pub members: Vec<Vec<usize>>,
+    pub parameters: SlicingParameters,
+}
+
+/// Embeds and clusters the prompts of `cases`, and adds the noise and group-by slices.
+pub fn build(
+    cases: &[Case],
+    embedder: &dyn Embedder,
+    config: &SlicingConfig,
+    progress: &Progress,
+) -> Result<Slicing> {
+    let prompts: Vec<&str> = cases.iter().map(|c| c.prompt.as_str()).collect();
+    let embeddings = embedder.embed(&prompts, progress)?;
+    let clustering = cluster::cluster(&embeddings, &config.cluster, progress)?;
+    let min_size = config.cluster.min_cluster_size;
+    let mut groups = candidates::from_clusters(&clustering.labels, clustering.num_clusters);
+    groups.extend(candidates::from_noise(&clustering.labels, min_size));
+    groups.extend(candidates::from_groups(
+        &config.group_by,
+        cases.len(),
+        |i, f| cases[i].groups.get(f).cloned().flatten(),
+        min_size,
+    ));
+
+    let namer = KeywordNamer {
+        classes: clustering.num_clusters + 1,
+        ..KeywordNamer::default()
+    };
+    let rows: Vec<&[usize]> = groups.iter().map(|g| &g.rows[..]).collect();
+    let names = namer.name_slices(&prompts, &rows);
+    let slices = groups
+        .iter()
+        .zip(names)
+        .map(|(group, name)| {
+            let nearest = nearest_to_centroid(&embeddings, &group.rows);
+            SliceDef {
+                name: match (&group.source[..], &group.value) {
+                    ("noise", _) => format!("unclustered prompts: {}", name.name),
+                    (field, Some(value)) => format!("{field} = {value}"),
+                    _ => name.name,
+                },
+                keywords: name.keywords,
+                source: group.source.clone(),
+                value: group.value.clone(),
+                representative_prompts: distinct_prompts(
+                    &prompts,
+                    &nearest,
+                    config.representatives,
+                )
+                .into_iter()
+                .map(|i| prompts[i].to_string())
+                .collect(),
+            }
+        })
+        .collect();
+    Ok(Slicing {
+        slices,
+        members: groups.into_iter().map(|g| g.rows).collect(),
+        parameters: SlicingParameters {
+            embedder: embedder.name(),
+            embedding_dims: embeddings.cols(),
+            clustering: clustering_json(&clustering.info),
+            min_slice_size: min_size,
+            seed: config.cluster.seed,
+            group_by: config.group_by.clone(),
+        },
+    })
+}
+
+/// The clustering's description as JSON, so a baseline can store and return it verbatim.
+fn clustering_json(info: &ClusteringInfo) -> serde_json::Value {
+    serde_json::to_value(info).unwrap_or(serde_json::Value::Null)
+}

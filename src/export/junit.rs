@@ -1,0 +1,131 @@
+//! JUnit XML for CI dashboards: one test case for the whole run, one per tested slice and one
+//! per paired eval case. A test case fails exactly when it trips a gate of the `--fail-on`
+//! policy; a regression outside the policy is reported in the case's `system-out` instead, so
+//! the dashboard and the exit code agree.
+//!
+//! Written by hand: the format is three elements deep, and every text goes through
+//! [`xml`] escaping; an XML crate would add a dependency for a few `format!` calls.
+
+use super::escape::xml;
+use super::regress::comparison_text;
+use super::Exporter;
+use crate::analysis::regress::{Change, RegressReport};
+use crate::error::Result;
+
+pub struct JunitExporter;
+
+/// One `<testcase>`: its name and, when it regressed, the message and whether it fails.
+struct TestCase {
+    name: String,
+    classname: &'static str,
+    regressed: Option<String>,
+    fails: bool,
+    details: String,
+}
+
+fn suite(out: &mut String, name: &str, cases: &[TestCase]) {
+    let failures = cases.iter().filter(|c| c.fails).count();
+    out.push_str(&format!(
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n",
+        xml(name),
+        cases.len()
+    ));
+    for c in cases {
+        out.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\">",
+            c.classname,
+            xml(&c.name)
+        ));
+        match (&c.regressed, c.fails) {
+            (Some(message), true) => out.push_str(&format!(
+                "\n      <failure message=\"{}\" type=\"regression\">{}</failure>\n    ",
+                xml(message),
+                xml(&c.details)
+            )),
+            (Some(message), false) => out.push_str(&format!(
+                "\n      <system-out>regressed, not a gate under --fail-on: {}</system-out>\n    ",
+                xml(message)
+            )),
+            (None, _) => {}
+        }
+        out.push_str("</testcase>\n");
+    }
+    out.push_str("  </testsuite>\n");
+}
+
+impl Exporter<RegressReport> for JunitExporter {
+    fn export(&self, report: &RegressReport) -> Result<Vec<u8>> {
+        let metric = report.metric;
+        let confidence = report.parameters.confidence;
+        let gates = report.parameters.fail_on;
+        let global_text = comparison_text(metric, &report.global, confidence);
+        let global = [TestCase {
+            name: "whole run".into(),
+            classname: "faultmap.regress.global",
+            regressed: (report.global.change == Change::Regressed).then(|| global_text.clone()),
+            fails: gates.global && report.global.change == Change::Regressed,
+            details: global_text,
+        }];
+        let slices: Vec<TestCase> = report
+            .slices
+            .iter()
+            .map(|s| {
+                let text = comparison_text(metric, &s.comparison, confidence);
+                let regressed = s.comparison.change == Change::Regressed;
+                TestCase {
+                    name: s.name.clone(),
+                    classname: "faultmap.regress.slice",
+                    regressed: regressed.then(|| text.clone()),
+                    fails: gates.slice && regressed,
+                    details: format!(
+                        "{text}\nregressed cases: {}",
+                        s.regressed_cases.join(", ")
+                    ),
+                }
+            })
+            .collect();
+        let cases: Vec<TestCase> = report
+            .cases
+            .iter()
+            .map(|c| {
+                let regressed = c.change == Change::Regressed;
+                let text = format!(
+                    "baseline {} -> candidate {}{}",
+                    outcome(c.baseline_score, c.baseline_pass),
+                    outcome(c.candidate_score, c.candidate_pass),
+                    c.delta.map(|d| format!(" (delta {d:+.3})")).unwrap_or_default()
+                );
+                TestCase {
+                    name: c.key.clone(),
+                    classname: "faultmap.regress.case",
+                    regressed: regressed.then(|| text.clone()),
+                    fails: gates.case && regressed,
+                    details: format!("{text}\nprompt: {}", c.prompt),
+                }
+            })
+            .collect();
+        let total = 1 + slices.len() + cases.len();
+        let failures = [&global[..], &slices, &cases]
+            .iter()
+            .flat_map(|s| s.iter())
+            .filter(|c| c.fails)
+            .count();
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        out.push_str(&format!(
+            "<testsuites name=\"faultmap regress\" tests=\"{total}\" failures=\"{failures}\" errors=\"0\">\n"
+        ));
+        suite(&mut out, "faultmap regress: whole run", &global);
+        suite(&mut out, "faultmap regress: slices", &slices);
+        suite(&mut out, "faultmap regress: cases", &cases);
+        out.push_str("</testsuites>\n");
+        Ok(out.into_bytes())
+    }
+}
+
+fn outcome(score: Option<f64>, pass: bool) -> String {
+    let word = if pass { "pass" } else { "fail" };
+    match score {
+        Some(s) => format!("{s:.3} ({word})"),
+        None => word.to_string(),
+    }
+}
