@@ -1,5 +1,6 @@
 //! Statistics for slice testing: one-sided Fisher exact and Yates chi-squared tests,
-//! Benjamini-Hochberg adjustment, Wilson score intervals.
+//! Benjamini-Hochberg adjustment, Wilson score intervals; paired baseline-vs-candidate tests in
+//! [`paired`].
 //!
 //! Every function here is total: it returns a number in its documented range for any input
 //! that passes its assertions, never NaN, so reports can print and sort the results without
@@ -8,6 +9,8 @@
 //! contract users rely on when they compare our numbers with their own notebooks.
 
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
+
+pub mod paired;
 
 /// Which test produced a p-value, so reports can say how a slice was judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
