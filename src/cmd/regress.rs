@@ -1,7 +1,9 @@
 //! `faultmap regress`: record a baseline, check a candidate against it, or compare two runs,
 //! with paired statistics per run and per slice; exit 1 when a gate trips.
 
-use super::common::{open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs, ReadArgs};
+use super::common::{
+    open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs, ReadArgs,
+};
 use crate::analysis::regress::baseline::Baseline;
 use crate::analysis::regress::cases::{run_from_dataset, PromptIndex, Run};
 use crate::analysis::regress::slicing::{self, SlicingConfig};
@@ -102,7 +104,13 @@ pub struct GateArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub metric: MetricArg,
     /// Which findings fail the run (comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "global,slice", value_name = "GATE,...")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "global,slice",
+        value_name = "GATE,..."
+    )]
     pub fail_on: Vec<GateArg>,
     /// A case regresses when it flips pass to fail or its score drops by more than this.
     #[arg(long, default_value_t = 0.05, value_name = "X", value_parser = super::common::unit_interval)]
@@ -325,7 +333,32 @@ fn read_run(
         optional_prompt: true,
         ..Requirements::default()
     };
-    let data = read_input(path, &input.read.options(requirements, group_by.to_vec()), output)?;
+    let options = input.read.options(requirements, group_by.to_vec());
+    let data = if prompts.is_some() {
+        // Group-by fields may live in the prompts file only: its reader warns when a field is
+        // in neither, so the run's own "not found" warnings would be noise.
+        let spinner = output.progress().spinner(&format!("reading {path}"));
+        let data = crate::input::read_dataset(path, &options)?;
+        spinner.finish_and_clear();
+        let absent: Vec<String> = group_by
+            .iter()
+            .map(|f| format!("{}: `{f}` was not found in any row", data.source))
+            .collect();
+        for warning in data.warnings.iter().filter(|w| !absent.contains(w)) {
+            output.warn(warning);
+        }
+        if !data.skipped.is_empty() {
+            // Always shown, even with --quiet (as `read_input` does).
+            eprintln!(
+                "{}: {}",
+                data.source,
+                crate::input::summarize_skipped(&data.skipped)
+            );
+        }
+        data
+    } else {
+        read_input(path, &options, output)?
+    };
     let run = run_from_dataset(&data, prompts.as_ref())?;
     Ok((data, run))
 }
@@ -406,8 +439,9 @@ fn finish(report: &RegressReport, args: &ReportArgs) -> Result<i32> {
     ] {
         if !list.is_empty() {
             args.output.warn(&format!(
-                "{} cases only in the {side} run (listed in the report)",
-                list.len()
+                "{} {} only in the {side} run (listed in the report)",
+                list.len(),
+                if list.len() == 1 { "case" } else { "cases" }
             ));
         }
     }

@@ -77,10 +77,7 @@ impl Exporter<RegressReport> for JunitExporter {
                     classname: "faultmap.regress.slice",
                     regressed: regressed.then(|| text.clone()),
                     fails: gates.slice && regressed,
-                    details: format!(
-                        "{text}\nregressed cases: {}",
-                        s.regressed_cases.join(", ")
-                    ),
+                    details: format!("{text}\nregressed cases: {}", s.regressed_cases.join(", ")),
                 }
             })
             .collect();
@@ -93,7 +90,9 @@ impl Exporter<RegressReport> for JunitExporter {
                     "baseline {} -> candidate {}{}",
                     outcome(c.baseline_score, c.baseline_pass),
                     outcome(c.candidate_score, c.candidate_pass),
-                    c.delta.map(|d| format!(" (delta {d:+.3})")).unwrap_or_default()
+                    c.delta
+                        .map(|d| format!(" (delta {d:+.3})"))
+                        .unwrap_or_default()
                 );
                 TestCase {
                     name: c.key.clone(),

@@ -158,7 +158,15 @@ impl Exporter<RegressReport> for TableExporter {
         if !moved.is_empty() {
             let ci = format!("{:.0}% CI", 100.0 * report.parameters.confidence);
             let mut table = new_table(vec![
-                "#", "Slice", "Pairs", "Baseline", "Candidate", "Change", &ci, "Adj. p", "",
+                "#",
+                "Slice",
+                "Pairs",
+                "Baseline",
+                "Candidate",
+                "Change",
+                &ci,
+                "Adj. p",
+                "",
             ]);
             for (i, s) in moved.iter().enumerate() {
                 let c = &s.comparison;
@@ -286,7 +294,9 @@ impl Exporter<RegressReport> for MarkdownExporter {
                 report.regressed_cases.len().min(self.max_cases),
                 report.regressed_cases.len()
             ));
-            out.push_str("| Case | Prompt | Baseline | Candidate | Δ |\n|---|---|---:|---:|---:|\n");
+            out.push_str(
+                "| Case | Prompt | Baseline | Candidate | Δ |\n|---|---|---:|---:|---:|\n",
+            );
             for case in report.regressed_cases.iter().take(self.max_cases) {
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {} |\n",
