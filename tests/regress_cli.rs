@@ -1431,3 +1431,38 @@ fn missing_prompt_message_reads_cleanly() {
         "{err}"
     );
 }
+
+#[test]
+fn check_takes_a_lean_candidates_prompts_from_the_baseline() {
+    // A baseline keyed by id has every prompt: candidates with only id + label need no
+    // --prompts.
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = record(&dir, "baseline.json", BASELINE, &["--quiet"]);
+    let out = regress(&["check", &baseline, LEAN_CANDIDATE, "--format", "json"]);
+    assert_code(&out, 1);
+    let lean = without_mean_scores(json(&out));
+    let out = regress(&["check", &baseline, SLICE, "--format", "json"]);
+    assert_code(&out, 1);
+    let full = without_mean_scores(json(&out));
+    for field in ["verdict", "gates_tripped", "global", "slices"] {
+        assert_eq!(lean[field], full[field], "`{field}` differs");
+    }
+    let keys = |r: &Value| -> Vec<Value> {
+        r["regressed_cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["key"].clone())
+            .collect()
+    };
+    assert_eq!(keys(&lean), keys(&full));
+    // The reported prompts are the baseline's.
+    let untrusted = untrusted_id();
+    let case = lean["regressed_cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == untrusted.as_str())
+        .unwrap();
+    assert!(case["prompt"].as_str().unwrap().contains("<script>"));
+}

@@ -15,6 +15,7 @@ use crate::export::{
 };
 use crate::input::{Dataset, ReadOptions, Requirements};
 use clap::{Args as ClapArgs, Subcommand, ValueEnum};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -228,7 +229,7 @@ fn record(args: RecordArgs) -> Result<i32> {
         )));
     }
     let group_by = &args.slices.group_by;
-    let (data, run) = read_run(&args.run, &args.input, group_by, &output)?;
+    let (data, run) = read_run(&args.run, &args.input, group_by, None, &output)?;
     let key = Run::key_kind(&[&run])?;
     run.check_unique(key)?;
     let slicing = make_slices(&data, &run, &args.slices, &output)?;
@@ -261,7 +262,8 @@ fn check(args: CheckArgs) -> Result<i32> {
     }
     let key = baseline.key;
     let (baseline_run, slicing) = baseline.into_run(&args.baseline);
-    let (_, candidate) = read_run(&args.candidate, &args.input, &[], output)?;
+    let known = (key == crate::analysis::regress::cases::KeyKind::Id).then_some(&baseline_run);
+    let (_, candidate) = read_run(&args.candidate, &args.input, &[], known, output)?;
     if key == crate::analysis::regress::cases::KeyKind::Id {
         Run::key_kind(&[&candidate])?;
         if let Some(case) = candidate.cases.iter().find(|c| c.id.is_none()) {
@@ -287,8 +289,8 @@ fn compare_runs(args: CompareArgs) -> Result<i32> {
         ));
     }
     let group_by = &args.slices.group_by;
-    let (data, baseline) = read_run(&args.baseline, &args.input, group_by, output)?;
-    let (_, candidate) = read_run(&args.candidate, &args.input, &[], output)?;
+    let (data, baseline) = read_run(&args.baseline, &args.input, group_by, None, output)?;
+    let (_, candidate) = read_run(&args.candidate, &args.input, &[], None, output)?;
     let key = Run::key_kind(&[&baseline, &candidate])?;
     baseline.check_unique(key)?;
     candidate.check_unique(key)?;
@@ -311,11 +313,14 @@ fn quiet_output(quiet: bool) -> OutputArgs {
     }
 }
 
-/// Reads a run, joining prompt text (and group values) from `--prompts` by id.
+/// Reads a run, joining prompt text (and group values) from `--prompts` by id. Without
+/// `--prompts`, rows that carry no prompt take it from the case with their id in `known` (a
+/// baseline keyed by id), which is all a check needs.
 fn read_run(
     path: &str,
     input: &RunInputArgs,
     group_by: &[String],
+    known: Option<&Run>,
     output: &OutputArgs,
 ) -> Result<(Dataset, Run)> {
     let prompts = match &input.prompts {
@@ -334,7 +339,7 @@ fn read_run(
         ..Requirements::default()
     };
     let options = input.read.options(requirements, group_by.to_vec());
-    let data = if prompts.is_some() {
+    let mut data = if prompts.is_some() {
         // Group-by fields may live in the prompts file only: its reader warns when a field is
         // in neither, so the run's own "not found" warnings would be noise.
         let spinner = output.progress().spinner(&format!("reading {path}"));
@@ -359,6 +364,18 @@ fn read_run(
     } else {
         read_input(path, &options, output)?
     };
+    if let (None, Some(known)) = (&prompts, known) {
+        let by_id: HashMap<&str, &str> = known
+            .cases
+            .iter()
+            .filter_map(|c| Some((c.id.as_deref()?, c.prompt.as_str())))
+            .collect();
+        for r in data.records.iter_mut().filter(|r| r.prompt.is_empty()) {
+            if let Some(prompt) = r.id.as_deref().and_then(|id| by_id.get(id)) {
+                r.prompt = prompt.to_string();
+            }
+        }
+    }
     let run = run_from_dataset(&data, prompts.as_ref())?;
     Ok((data, run))
 }
