@@ -337,11 +337,32 @@ fn read_run(
         optional_prompt: true,
         ..Requirements::default()
     };
-    let data = read_input(
-        path,
-        &input.read.options(requirements, group_by.to_vec()),
-        output,
-    )?;
+    let options = input.read.options(requirements, group_by.to_vec());
+    let data = if prompts.is_some() {
+        // Group-by fields may live in the prompts file only: its reader warns when a field is
+        // in neither, so the run's own "not found" warnings would be noise.
+        let spinner = output.progress().spinner(&format!("reading {path}"));
+        let data = crate::input::read_dataset(path, &options)?;
+        spinner.finish_and_clear();
+        let absent: Vec<String> = group_by
+            .iter()
+            .map(|f| format!("{}: `{f}` was not found in any row", data.source))
+            .collect();
+        for warning in data.warnings.iter().filter(|w| !absent.contains(w)) {
+            output.warn(warning);
+        }
+        if !data.skipped.is_empty() {
+            // Always shown, even with --quiet (as `read_input` does).
+            eprintln!(
+                "{}: {}",
+                data.source,
+                crate::input::summarize_skipped(&data.skipped)
+            );
+        }
+        data
+    } else {
+        read_input(path, &options, output)?
+    };
     let run = run_from_dataset(&data, prompts.as_ref(), require_prompt)?;
     Ok((data, run))
 }
@@ -422,8 +443,9 @@ fn finish(report: &RegressReport, args: &ReportArgs) -> Result<i32> {
     ] {
         if !list.is_empty() {
             args.output.warn(&format!(
-                "{} cases only in the {side} run (listed in the report)",
-                list.len()
+                "{} {} only in the {side} run (listed in the report)",
+                list.len(),
+                if list.len() == 1 { "case" } else { "cases" }
             ));
         }
     }

@@ -34,8 +34,8 @@ pub enum Format {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// crash never leaves a half-written report behind. A replaced file keeps its permissions; a
-/// new one is readable by all (0644), like a file the shell would create, rather than the
-/// temporary file's private 0600.
+/// new one gets what the shell would create (0666 less the umask), not the temporary file's
+/// private 0600.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -56,10 +56,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// 0666 less the process's umask (Linux reports it in /proc/self/status; elsewhere 022 is
+/// assumed), as `open(2)` would give a new file.
 #[cfg(unix)]
 fn new_file_permissions() -> Option<std::fs::Permissions> {
     use std::os::unix::fs::PermissionsExt;
-    Some(std::fs::Permissions::from_mode(0o644))
+    let umask = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022);
+    Some(std::fs::Permissions::from_mode(0o666 & !umask))
 }
 
 #[cfg(not(unix))]

@@ -203,14 +203,14 @@ pub fn run_from_dataset(
                 String::new()
             } else {
                 let hint = match prompts {
-                    Some(p) => format!("and its id is not in {}", p.source),
-                    None => "; give --prompts FILE to join prompt text by id".to_string(),
+                    Some(p) => format!(" and its id is not in {}", p.source),
+                    None => ": give --prompts FILE to join prompt text by id".to_string(),
                 };
                 return Err(Error::input(
                     &data.source,
                     Some(r.line),
                     Some("prompt"),
-                    format!("expected the prompt text: the row has none {hint}"),
+                    format!("expected the prompt text: the row has none{hint}"),
                 ));
             };
             let groups = r
