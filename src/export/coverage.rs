@@ -4,12 +4,12 @@
 use super::escape::{markdown, one_line, truncate};
 use super::json::{push_line, JsonlExporter};
 use super::markdown::MarkdownExporter;
-use super::table::{cell_text, format_p, percent, TableExporter};
+use super::table::{cell_text, format_p, new_table, percent, right, TableExporter};
 use super::Exporter;
 use crate::analysis::coverage::CoverageReport;
 use crate::error::Result;
 use crate::input::Dataset;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::Cell;
 use serde::Serialize;
 
 fn summary(report: &CoverageReport) -> String {
@@ -35,20 +35,6 @@ fn summary(report: &CoverageReport) -> String {
     }
     out.push('\n');
     out
-}
-
-fn right(text: String) -> Cell {
-    Cell::new(text).set_alignment(CellAlignment::Right)
-}
-
-fn new_table(header: Vec<&str>) -> Table {
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header(header);
-    // Wrap only when the terminal width is known and usable (see the slices table).
-    if table.width().is_some_and(|w| w >= 60) {
-        table.set_content_arrangement(ContentArrangement::Dynamic);
-    }
-    table
 }
 
 impl Exporter<CoverageReport> for TableExporter {

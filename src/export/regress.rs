@@ -5,13 +5,13 @@
 use super::escape::{one_line, truncate};
 use super::json::{push_line, JsonlExporter};
 use super::markdown::{md_cell, MarkdownExporter};
-use super::table::{cell_text, format_p, TableExporter};
+use super::table::{cell_text, format_p, new_table, right, TableExporter};
 use super::Exporter;
 use crate::analysis::regress::{
     CaseChange, Change, Comparison, Metric, RegressReport, SliceComparison, Verdict,
 };
 use crate::error::Result;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::Cell;
 use serde::Serialize;
 
 /// A value of the gate metric: a pass rate as a percentage, a score with three decimals.
@@ -141,20 +141,6 @@ fn case_delta(case: &CaseChange) -> String {
         Some(d) => format!("{d:+.3}"),
         None => String::new(),
     }
-}
-
-fn new_table(header: Vec<&str>) -> Table {
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header(header);
-    // Wrap only when the terminal width is known and usable (see the slices table).
-    if table.width().is_some_and(|w| w >= 60) {
-        table.set_content_arrangement(ContentArrangement::Dynamic);
-    }
-    table
-}
-
-fn right(text: String) -> Cell {
-    Cell::new(text).set_alignment(CellAlignment::Right)
 }
 
 impl Exporter<RegressReport> for TableExporter {

@@ -43,6 +43,22 @@ pub fn cell_text(text: &str, max: usize) -> String {
     terminal(&truncate(&one_line(text), max))
 }
 
+/// A right-aligned cell (numbers).
+pub fn right(text: String) -> Cell {
+    Cell::new(text).set_alignment(CellAlignment::Right)
+}
+
+/// A condensed table with `header`, wrapped to the terminal when its width is known and
+/// usable: a pty that reports width 0 would otherwise squeeze every column to one character.
+pub fn new_table(header: Vec<&str>) -> Table {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED).set_header(header);
+    if table.width().is_some_and(|w| w >= 60) {
+        table.set_content_arrangement(ContentArrangement::Dynamic);
+    }
+    table
+}
+
 fn summary(report: &SliceReport) -> String {
     format!(
         "{} prompts, {} failures (baseline failure rate {}). {} candidate slices tested, {} significant at FDR {}. {} prompts unclustered.\n",
@@ -57,7 +73,6 @@ fn summary(report: &SliceReport) -> String {
 }
 
 fn slice_row(rank: usize, s: &Slice) -> Vec<Cell> {
-    let right = |text: String| Cell::new(text).set_alignment(CellAlignment::Right);
     vec![
         right(rank.to_string()),
         Cell::new(cell_text(&s.name, 60)),
@@ -82,8 +97,7 @@ impl Exporter<SliceReport> for TableExporter {
             out.push_str("No slice fails significantly more often than the rest.\n");
             return Ok(out.into_bytes());
         }
-        let mut table = Table::new();
-        table.load_style(UTF8_FULL_CONDENSED).set_header(vec![
+        let mut table = new_table(vec![
             "#",
             "Slice",
             "Source",
@@ -93,11 +107,6 @@ impl Exporter<SliceReport> for TableExporter {
             "Excess",
             "Adj. p",
         ]);
-        // Wrap to the terminal only when its width is known and usable: a pty that reports
-        // width 0 would otherwise squeeze every column to one character.
-        if table.width().is_some_and(|w| w >= 60) {
-            table.set_content_arrangement(ContentArrangement::Dynamic);
-        }
         for (i, s) in report.slices.iter().enumerate() {
             table.add_row(slice_row(i + 1, s));
         }
