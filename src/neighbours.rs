@@ -230,7 +230,8 @@ impl BothWays {
     /// similarity of the block to both (highest similarity, lowest index on ties), but in
     /// branch-free passes the compiler vectorizes: each column's maximum runs down the rows,
     /// each row's maximum runs in [`LANES`] lanes and is located only when it beats the
-    /// row's best so far; only the block's winners are offered. Similarities are finite (the embeddings are finite and normalized).
+    /// row's best so far; only the block's winners are offered. Similarities are finite
+    /// (the embeddings are finite and normalized).
     fn fold(&mut self, first_a: usize, first_b: usize, block: &[f32], width: usize) {
         let col_sim = &mut self.col_sim[..width];
         let col_row = &mut self.col_row[..width];
@@ -381,11 +382,6 @@ mod tests {
         }
     }
 
-    /// Rows of `m` in the given order (copies allowed).
-    fn pick(m: &Matrix, rows: &[usize]) -> Matrix {
-        m.select_rows(rows)
-    }
-
     #[test]
     fn ties_go_to_the_lowest_index_both_ways() {
         // Copies of one reference and of one query, spread over different tiles and chunks.
@@ -397,7 +393,7 @@ mod tests {
         let mut b_rows: Vec<usize> = (0..base_b.rows()).collect();
         b_rows[REF_ROWS + 2] = 11;
         b_rows[900] = 11;
-        let (mut a, mut b) = (pick(&base_a, &a_rows), pick(&base_b, &b_rows));
+        let (mut a, mut b) = (base_a.select_rows(&a_rows), base_b.select_rows(&b_rows));
         // So that the copies are someone's nearest: query 100 is reference 11, reference 500
         // is query 3.
         a.row_mut(100).copy_from_slice(base_b.row(11));
@@ -432,7 +428,7 @@ mod tests {
         let rows: Vec<usize> = (0..QUERY_ROWS * 3 + 17)
             .map(|i| (i * 7919 + i / 5) % 300)
             .collect();
-        let a = pick(&base, &rows);
+        let a = base.select_rows(&rows);
         let b = random_unit_rows(REF_ROWS + 50, 24, 11);
         let (first, of) = distinct_rows(&a);
         assert_eq!(first.len(), 300);
