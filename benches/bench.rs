@@ -3,14 +3,20 @@
 //!     cargo run --release --bin faultmap-bench -- [--sizes 10000,100000,1000000] [--precomputed 10000]
 //!     cargo run --release --bin faultmap-bench -- --score 10000,100000 [--runs 5]
 //!     perf record -g target/release/faultmap-bench --one-score bench-data/score10000.jsonl --no-phases
+//!     cargo run --release --bin faultmap-bench -- --coverage 10000x10000,100000x10000 [--runs 3]
+//!     cargo run --release --bin faultmap-bench -- --nearest 10000x10000 [--runs 3]
 //!
 //! Without `--score`: `slices` at each size. With `--score`: only `score`, on synthetic RAG
-//! rows (see [`score_bench`]), each size `--runs` times, then the median.
+//! rows (see [`score_bench`]), each size `--runs` times, then the median. With `--coverage`:
+//! only `coverage`, at each size of production rows x test rows (see [`coverage_bench`]).
+//! With `--nearest`: the nearest-test search against per-pair loops, in this process.
 //!
-//! Each run is a child process (this binary with `--one` or `--one-score`), so the peak memory
+//! Each run is a child process (this binary with `--one`, `--one-score` or `--one-coverage`),
+//! so the peak memory
 //! reported (VmHWM from /proc/self/status) belongs to that run alone. Data files go to
 //! `bench-data/`.
 
+mod coverage_bench;
 mod score_bench;
 
 use faultmap::analysis::slices::{analyze, SlicesConfig};
@@ -325,6 +331,33 @@ fn main() {
             .collect();
         let runs: usize = value("--runs").map_or(5, |r| r.parse().expect("--runs takes a number"));
         score_bench::run_all(&sizes, runs.max(1));
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--one-coverage") {
+        let (Some(tests), Some(production)) = (args.get(i + 1), args.get(i + 2)) else {
+            eprintln!("--one-coverage takes TESTS PRODUCTION");
+            std::process::exit(2);
+        };
+        if let Err(e) = coverage_bench::run_one(tests, production) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    let runs = |default: usize| {
+        value("--runs")
+            .map_or(default, |r| r.parse().expect("--runs takes a number"))
+            .max(1)
+    };
+    let pairs = |list: String| -> Vec<(usize, usize)> {
+        list.split(',').map(coverage_bench::parse_size).collect()
+    };
+    if let Some(sizes) = value("--coverage") {
+        coverage_bench::run_all(&pairs(sizes), runs(3));
+        return;
+    }
+    if let Some(sizes) = value("--nearest") {
+        coverage_bench::nearest(&pairs(sizes), runs(3));
         return;
     }
     if let Some(path) = value("--one") {

@@ -140,11 +140,35 @@ fn exporter(format: Format) -> Box<dyn Exporter<CoverageReport>> {
 }
 
 /// The rows' traffic weights (1 each without a weight field).
-fn weights(data: &Dataset) -> Vec<f64> {
+pub fn weights(data: &Dataset) -> Vec<f64> {
     data.records
         .iter()
         .map(|r| r.weight.unwrap_or(1.0))
         .collect()
+}
+
+impl Args {
+    /// The analysis settings these arguments ask for.
+    pub fn config(&self) -> Result<CoverageConfig> {
+        let mut topic_clustering = self.clustering.params(self.gaps.min_topic_size as usize)?;
+        // A thin topic must be seen whole (one with 26% of traffic split at 10% looked like a
+        // 5% topic), so topics may hold up to half of production; the cap applies to gaps.
+        topic_clustering.max_cluster_share = TOPIC_MAX_SHARE;
+        Ok(CoverageConfig {
+            gap_clustering: self.clustering.params(self.gaps.min_gap_size as usize)?,
+            topic_clustering,
+            distance_threshold: self.rules.distance_threshold,
+            alpha: self.rules.alpha,
+            neighbour_rule: self.rules.rule == RuleArg::Both,
+            max_reference_prompts: self.rules.max_reference_prompts as usize,
+            thin_ratio: self.gaps.thin_ratio,
+            thin_alpha: 0.05,
+            representatives: self.gaps.representatives,
+            tests_input: self.tests.clone(),
+            production_input: self.production.clone(),
+            weight_field: self.weight_field.clone(),
+        })
+    }
 }
 
 /// Runs the subcommand; returns the exit code (0, or 1 when `--min-coverage` trips).
@@ -154,11 +178,7 @@ pub fn run(args: Args) -> Result<i32> {
             "--tests and --production cannot both be `-` (stdin)".into(),
         ));
     }
-    let gaps = args.clustering.params(args.gaps.min_gap_size as usize)?;
-    let mut topics = args.clustering.params(args.gaps.min_topic_size as usize)?;
-    // A thin topic must be seen whole (one with 26% of traffic split at 10% looked like a
-    // 5% topic), so topics may hold up to half of production; the cap applies to gaps.
-    topics.max_cluster_share = TOPIC_MAX_SHARE;
+    let config = args.config()?;
     let options = args.read.options(Requirements::default(), Vec::new());
     let tests = read_input(&args.tests, &options, &args.output)?;
     let production_options = match &args.weight_field {
@@ -171,20 +191,6 @@ pub fn run(args: Args) -> Result<i32> {
         &args.read.fields.embedding_field,
         args.clustering.seed,
     )?;
-    let config = CoverageConfig {
-        gap_clustering: gaps,
-        topic_clustering: topics,
-        distance_threshold: args.rules.distance_threshold,
-        alpha: args.rules.alpha,
-        neighbour_rule: args.rules.rule == RuleArg::Both,
-        max_reference_prompts: args.rules.max_reference_prompts as usize,
-        thin_ratio: args.gaps.thin_ratio,
-        thin_alpha: 0.05,
-        representatives: args.gaps.representatives,
-        tests_input: args.tests.clone(),
-        production_input: args.production.clone(),
-        weight_field: args.weight_field.clone(),
-    };
     let report = analyze(
         &tests,
         &production,

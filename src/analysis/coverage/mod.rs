@@ -56,6 +56,17 @@ pub struct CoverageConfig {
     pub weight_field: Option<String>,
 }
 
+impl CoverageConfig {
+    /// Each rule's share of `alpha`: half of it when both rules run.
+    pub fn rule_alpha(&self) -> f64 {
+        if self.neighbour_rule {
+            self.alpha / 2.0
+        } else {
+            self.alpha
+        }
+    }
+}
+
 impl Default for CoverageConfig {
     fn default() -> Self {
         CoverageConfig {
@@ -197,6 +208,10 @@ pub struct CoverageParameters {
 
 /// Runs the coverage analysis. `weights` has one traffic weight per production record (all 1
 /// without a weight field).
+///
+/// The stages run in order and are public so that they can be timed one by one
+/// (`benches/coverage_bench.rs`): [`embed`], [`nearest_tests`], [`calibrate_threshold`],
+/// [`uncovered`], [`find_gaps`], [`find_thin_topics`].
 pub fn analyze(
     tests: &Dataset,
     production: &Dataset,
@@ -205,6 +220,46 @@ pub fn analyze(
     config: &CoverageConfig,
     progress: &Progress,
 ) -> Result<CoverageReport> {
+    let embedded = embed(tests, production, weights, embedder, config, progress)?;
+    let nearest = nearest_tests(&embedded, progress);
+    let threshold = calibrate_threshold(&embedded, config, progress)?;
+    let uncovered = uncovered(&embedded, &nearest, &threshold, config, progress);
+    let gaps = find_gaps(&embedded, &nearest, &uncovered.reasons, config, progress)?;
+    let thin = find_thin_topics(
+        &embedded,
+        &nearest,
+        &threshold,
+        &uncovered.reasons,
+        config,
+        progress,
+    )?;
+    Ok(report(
+        &embedded, &nearest, threshold, uncovered, gaps, thin, embedder, config,
+    ))
+}
+
+/// Both prompt sets and their embeddings, in one fitted space: what every later stage reads.
+pub struct Embedded<'a> {
+    pub tests: &'a Dataset,
+    pub production: &'a Dataset,
+    pub test_prompts: Vec<&'a str>,
+    pub prompts: Vec<&'a str>,
+    /// One traffic weight per production prompt, and their sum.
+    pub weights: &'a [f64],
+    pub total_traffic: f64,
+    pub test_emb: Matrix,
+    pub prod_emb: Matrix,
+}
+
+/// Stage 1: checks the weights and embeds tests and production in one call.
+pub fn embed<'a>(
+    tests: &'a Dataset,
+    production: &'a Dataset,
+    weights: &'a [f64],
+    embedder: &dyn Embedder,
+    config: &CoverageConfig,
+    progress: &Progress,
+) -> Result<Embedded<'a>> {
     assert_eq!(
         weights.len(),
         production.records.len(),
@@ -228,31 +283,79 @@ pub fn analyze(
     let all: Vec<&str> = test_prompts.iter().chain(&prompts).copied().collect();
     let embeddings = embedder.embed(&all, progress)?;
     let (test_emb, prod_emb) = split_rows(embeddings, test_prompts.len());
+    Ok(Embedded {
+        tests,
+        production,
+        test_prompts,
+        prompts,
+        weights,
+        total_traffic,
+        test_emb,
+        prod_emb,
+    })
+}
 
-    let (prod_nearest, test_nearest) =
-        neighbours::nearest_both_ways(&prod_emb, &test_emb, progress);
-    let distances: Vec<f64> = prod_nearest
+/// Each production prompt's nearest test, and each test's nearest production prompt.
+pub struct NearestTests {
+    pub production: Vec<Nearest>,
+    pub tests: Vec<Nearest>,
+    /// Cosine distance of each production prompt to its nearest test (2 without tests).
+    pub distances: Vec<f64>,
+}
+
+/// Stage 2: the nearest-test search, both ways. Production logs repeat prompts, so only the
+/// distinct production vectors are searched ([`neighbours::nearest_both_ways_distinct`]).
+pub fn nearest_tests(embedded: &Embedded, progress: &Progress) -> NearestTests {
+    let (production, tests) =
+        neighbours::nearest_both_ways_distinct(&embedded.prod_emb, &embedded.test_emb, progress);
+    let distances = production
         .iter()
         .map(|n| n.distance().unwrap_or(2.0))
         .collect();
+    NearestTests {
+        production,
+        tests,
+        distances,
+    }
+}
 
-    let rule_alpha = if config.neighbour_rule {
-        config.alpha / 2.0
-    } else {
-        config.alpha
-    };
-    let spacing: Vec<f64> = neighbours::nearest_other(&test_emb, DUPLICATE_SIMILARITY, progress)
-        .iter()
-        .filter_map(Nearest::distance)
-        .collect();
-    let median_spacing = rules::median(&spacing);
-    let (threshold, threshold_source) = match config.distance_threshold {
+/// The distance rule's threshold and where it came from.
+pub struct Threshold {
+    pub distance: f64,
+    pub source: ThresholdSource,
+    /// Median distance of a test to its nearest other test (copies skipped).
+    pub median_test_spacing: Option<f64>,
+}
+
+impl Threshold {
+    /// The neighbour rule only asks prompts farther than this from their nearest test.
+    fn neighbour_floor(&self) -> f64 {
+        self.median_test_spacing
+            .unwrap_or(self.distance)
+            .min(self.distance)
+    }
+}
+
+/// Stage 3: the distance threshold, calibrated on the tests' spacing unless it is given.
+pub fn calibrate_threshold(
+    embedded: &Embedded,
+    config: &CoverageConfig,
+    progress: &Progress,
+) -> Result<Threshold> {
+    let rule_alpha = config.rule_alpha();
+    let spacing: Vec<f64> =
+        neighbours::nearest_other(&embedded.test_emb, DUPLICATE_SIMILARITY, progress)
+            .iter()
+            .filter_map(Nearest::distance)
+            .collect();
+    let median_test_spacing = rules::median(&spacing);
+    let (distance, source) = match config.distance_threshold {
         Some(d) => (d, ThresholdSource::Given),
         None => {
             let d = rules::conformal_quantile(&spacing, rule_alpha).ok_or_else(|| {
                 Error::Usage(format!(
                     "{} needs at least two distinct test prompts to calibrate the distance threshold; give --distance-threshold",
-                    tests.source
+                    embedded.tests.source
                 ))
             })?;
             (
@@ -260,25 +363,44 @@ pub fn analyze(
                 ThresholdSource::Calibrated {
                     quantile: 1.0 - rule_alpha,
                     calibration_tests: spacing.len(),
-                    median_test_spacing: median_spacing.unwrap_or(0.0),
+                    median_test_spacing: median_test_spacing.unwrap_or(0.0),
                 },
             )
         }
     };
+    Ok(Threshold {
+        distance,
+        source,
+        median_test_spacing,
+    })
+}
 
-    let mut reasons: Vec<Option<UncoveredReason>> = distances
+/// Which production prompts are uncovered, and why.
+pub struct Uncovered {
+    /// One per production prompt; `None` when covered.
+    pub reasons: Vec<Option<UncoveredReason>>,
+    /// The neighbour rule's settings; `None` when it is off or has too few tests.
+    pub neighbour_rule: Option<NeighbourRule>,
+}
+
+/// Stage 4: the distance rule, then the neighbour rule on the prompts it left covered.
+pub fn uncovered(
+    embedded: &Embedded,
+    nearest: &NearestTests,
+    threshold: &Threshold,
+    config: &CoverageConfig,
+    progress: &Progress,
+) -> Uncovered {
+    let mut reasons: Vec<Option<UncoveredReason>> = nearest
+        .distances
         .iter()
-        .map(|&d| (d > threshold).then_some(UncoveredReason::Distance))
+        .map(|&d| (d > threshold.distance).then_some(UncoveredReason::Distance))
         .collect();
     let neighbour_rule = if config.neighbour_rule {
         apply_neighbour_rule(
-            &prod_emb,
-            &prompts,
-            &test_prompts,
-            &prod_nearest,
-            &distances,
-            median_spacing.unwrap_or(threshold).min(threshold),
-            rule_alpha,
+            embedded,
+            nearest,
+            threshold.neighbour_floor(),
             config,
             &mut reasons,
             progress,
@@ -286,21 +408,48 @@ pub fn analyze(
     } else {
         None
     };
+    Uncovered {
+        reasons,
+        neighbour_rule,
+    }
+}
 
+/// The gaps, ranked, and where each production prompt went.
+pub struct Gaps {
+    pub gaps: Vec<Gap>,
+    /// Per production prompt: the rank of its gap.
+    pub gap_of: Vec<Option<usize>>,
+    /// Uncovered prompts in no gap (indices into the production records).
+    pub unclustered: Vec<usize>,
+    pub clustering: ClusteringInfo,
+}
+
+/// Stage 5: clusters the uncovered prompts into named gaps, most traffic first.
+pub fn find_gaps(
+    embedded: &Embedded,
+    nearest: &NearestTests,
+    reasons: &[Option<UncoveredReason>],
+    config: &CoverageConfig,
+    progress: &Progress,
+) -> Result<Gaps> {
+    let Embedded {
+        production,
+        prompts,
+        weights,
+        prod_emb,
+        ..
+    } = embedded;
     let uncovered: Vec<usize> = (0..prompts.len())
         .filter(|&i| reasons[i].is_some())
         .collect();
-    let uncovered_weight: f64 = uncovered.iter().map(|&i| weights[i]).sum();
-
-    // Gaps: clusters of uncovered prompts.
-    let gap_clustering = cluster::cluster(
+    let clustering = cluster::cluster(
         &prod_emb.select_rows(&uncovered),
         &config.gap_clustering,
         progress,
     )?;
-    let mut gap_rows = vec![Vec::new(); gap_clustering.num_clusters];
+    let mut gap_rows = vec![Vec::new(); clustering.num_clusters];
     let mut unclustered = Vec::new();
-    for (k, label) in gap_clustering.labels.iter().enumerate() {
+    for (k, label) in clustering.labels.iter().enumerate() {
         match label {
             Some(c) => gap_rows[*c].push(uncovered[k]),
             None => unclustered.push(uncovered[k]),
@@ -311,20 +460,21 @@ pub fn analyze(
         ..KeywordNamer::default()
     };
     let gap_refs: Vec<&[usize]> = gap_rows.iter().map(Vec::as_slice).collect();
-    let names = namer.name_slices(&prompts, &gap_refs);
+    let names = namer.name_slices(prompts, &gap_refs);
     let mut gaps: Vec<Gap> = gap_rows
         .iter()
         .zip(names)
         .map(|(rows, name)| {
             let weight: f64 = rows.iter().map(|&i| weights[i]).sum();
-            let order = nearest_to_centroid(&prod_emb, rows);
-            let shown = distinct_prompts(&prompts, &order, config.representatives);
+            let order = nearest_to_centroid(prod_emb, rows);
+            let shown = distinct_prompts(prompts, &order, config.representatives);
             Gap {
                 name: name.name,
                 keywords: name.keywords,
                 size: rows.len(),
-                traffic_share: weight / total_traffic,
-                mean_distance: rows.iter().map(|&i| distances[i]).sum::<f64>() / rows.len() as f64,
+                traffic_share: weight / embedded.total_traffic,
+                mean_distance: rows.iter().map(|&i| nearest.distances[i]).sum::<f64>()
+                    / rows.len() as f64,
                 representative_prompts: shown.iter().map(|&i| prompts[i].to_string()).collect(),
                 representative_indices: shown.iter().map(|&i| production.records[i].row).collect(),
                 prompt_indices: rows.iter().map(|&i| production.records[i].row).collect(),
@@ -351,107 +501,164 @@ pub fn analyze(
     }
     let mut taken: Vec<Option<Gap>> = gaps.drain(..).map(Some).collect();
     let gaps: Vec<Gap> = order.iter().filter_map(|&g| taken[g].take()).collect();
+    Ok(Gaps {
+        gaps,
+        gap_of,
+        unclustered,
+        clustering: clustering.info,
+    })
+}
 
-    // Thin coverage: production topics against their tests.
-    let topic_clustering = cluster::cluster(&prod_emb, &config.topic_clustering, progress)?;
-    let test_topic: Vec<Option<usize>> = test_nearest
+/// The thin topics and the settings of their test.
+pub struct ThinTopics {
+    pub topics: Vec<ThinTopic>,
+    pub rule: ThinCoverageRule,
+    pub clustering: ClusteringInfo,
+}
+
+/// Stage 6: clusters all production into topics and reports those with far fewer tests than
+/// their share of traffic.
+pub fn find_thin_topics(
+    embedded: &Embedded,
+    nearest: &NearestTests,
+    threshold: &Threshold,
+    reasons: &[Option<UncoveredReason>],
+    config: &CoverageConfig,
+    progress: &Progress,
+) -> Result<ThinTopics> {
+    let clustering = cluster::cluster(&embedded.prod_emb, &config.topic_clustering, progress)?;
+    let test_topic: Vec<Option<usize>> = nearest
+        .tests
         .iter()
         .map(|n| match (n.index, n.distance()) {
-            (Some(i), Some(d)) if d <= threshold => topic_clustering.labels[i],
+            (Some(i), Some(d)) if d <= threshold.distance => clustering.labels[i],
             _ => None,
         })
         .collect();
+    let num_tests = embedded.test_prompts.len();
     let allocations = regions::allocations(
-        &topic_clustering.labels,
-        topic_clustering.num_clusters,
-        weights,
+        &clustering.labels,
+        clustering.num_clusters,
+        embedded.weights,
         &test_topic,
-        test_prompts.len(),
+        num_tests,
     );
-    let thin_rule = ThinCoverageRule {
+    let rule = ThinCoverageRule {
         min_ratio: config.thin_ratio,
         alpha: config.thin_alpha,
-        topics: topic_clustering.num_clusters,
+        topics: clustering.num_clusters,
         placed_tests: test_topic.iter().flatten().count(),
     };
     // A topic with no test whose prompts are mostly uncovered is already reported as gaps.
     let mostly_uncovered = |a: &Allocation| {
         2 * a.rows.iter().filter(|&&i| reasons[i].is_some()).count() > a.rows.len()
     };
-    let thin_topics = describe_thin_topics(
+    let topics = describe_thin_topics(
         allocations
             .into_iter()
-            .filter(|a| regions::is_thin(a, &thin_rule) && !(a.tests == 0 && mostly_uncovered(a)))
+            .filter(|a| regions::is_thin(a, &rule) && !(a.tests == 0 && mostly_uncovered(a)))
             .collect(),
-        production,
-        &prompts,
-        &prod_emb,
-        &reasons,
-        topic_clustering.num_clusters,
-        test_prompts.len(),
+        embedded,
+        reasons,
+        clustering.num_clusters,
+        num_tests,
         config.representatives,
     );
+    Ok(ThinTopics {
+        topics,
+        rule,
+        clustering: clustering.info,
+    })
+}
 
-    let num_tests_without_traffic = test_nearest
+/// Assembles the report from the stages' results.
+#[allow(clippy::too_many_arguments)]
+fn report(
+    embedded: &Embedded,
+    nearest: &NearestTests,
+    threshold: Threshold,
+    uncovered: Uncovered,
+    gaps: Gaps,
+    thin: ThinTopics,
+    embedder: &dyn Embedder,
+    config: &CoverageConfig,
+) -> CoverageReport {
+    let Embedded {
+        tests,
+        production,
+        prompts,
+        weights,
+        total_traffic,
+        ..
+    } = embedded;
+    let reasons = &uncovered.reasons;
+    let num_uncovered = reasons.iter().flatten().count();
+    let uncovered_weight: f64 = (0..prompts.len())
+        .filter(|&i| reasons[i].is_some())
+        .map(|i| weights[i])
+        .sum();
+    let num_tests_without_traffic = nearest
+        .tests
         .iter()
-        .filter(|n| n.distance().is_none_or(|d| d > threshold))
+        .filter(|n| n.distance().is_none_or(|d| d > threshold.distance))
         .count();
     let prompt_rows: Vec<PromptCoverage> = (0..prompts.len())
         .map(|i| {
             let record = &production.records[i];
-            let test = prod_nearest[i].index.map(|j| &tests.records[j]);
+            let test = nearest.production[i].index.map(|j| &tests.records[j]);
             PromptCoverage {
                 index: record.row,
                 id: record.id.clone(),
                 nearest_test_index: test.map_or(0, |t| t.row),
                 nearest_test_id: test.and_then(|t| t.id.clone()),
-                distance: distances[i],
+                distance: nearest.distances[i],
                 uncovered: reasons[i].is_some(),
                 reason: reasons[i],
-                gap: gap_of[i],
+                gap: gaps.gap_of[i],
             }
         })
         .collect();
     let count_reason = |r: UncoveredReason| reasons.iter().filter(|&&x| x == Some(r)).count();
-    Ok(CoverageReport {
+    CoverageReport {
         overall_coverage_score: 1.0 - uncovered_weight / total_traffic,
-        num_tests: test_prompts.len(),
+        num_tests: embedded.test_prompts.len(),
         num_production: prompts.len(),
-        total_traffic,
-        distance_threshold: threshold,
-        num_uncovered_total: uncovered.len(),
+        total_traffic: *total_traffic,
+        distance_threshold: threshold.distance,
+        num_uncovered_total: num_uncovered,
         uncovered_traffic_share: uncovered_weight / total_traffic,
         num_uncovered_by_distance: count_reason(UncoveredReason::Distance),
         num_uncovered_by_neighbours: count_reason(UncoveredReason::Neighbours),
-        num_gaps: gaps.len(),
-        gaps,
-        unclustered_prompt_indices: unclustered
+        num_gaps: gaps.gaps.len(),
+        gaps: gaps.gaps,
+        unclustered_prompt_indices: gaps
+            .unclustered
             .iter()
             .map(|&i| production.records[i].row)
             .collect(),
-        num_thin_topics: thin_topics.len(),
-        thin_topics,
+        num_thin_topics: thin.topics.len(),
+        thin_topics: thin.topics,
         num_tests_without_traffic,
         parameters: CoverageParameters {
             tests: config.tests_input.clone(),
             production: config.production_input.clone(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             embedder: embedder.name(),
-            embedding_dims: prod_emb.cols(),
+            embedding_dims: embedded.prod_emb.cols(),
             alpha: config.alpha,
-            threshold: threshold_source,
-            neighbour_rule,
+            threshold: threshold.source,
+            neighbour_rule: uncovered.neighbour_rule,
             min_gap_size: config.gap_clustering.min_cluster_size,
-            gap_clustering: gap_clustering.info,
-            topic_clustering: topic_clustering.info,
-            thin_coverage: thin_rule,
+            gap_clustering: gaps.clustering,
+            topic_clustering: thin.clustering,
+            thin_coverage: thin.rule,
             weight_field: config.weight_field.clone(),
             seed: config.gap_clustering.seed,
             skipped_test_rows: tests.skipped.len(),
             skipped_production_rows: production.skipped.len(),
         },
         prompts: prompt_rows,
-    })
+    }
 }
 
 /// Splits the stacked embeddings into the first `first` rows and the rest.
@@ -467,19 +674,20 @@ fn split_rows(embeddings: Matrix, first: usize) -> (Matrix, Matrix) {
 
 /// Marks prompts uncovered by the neighbour rule (see [`rules`]) and returns its settings, or
 /// `None` when there are too few tests for it to reach `alpha`.
-#[allow(clippy::too_many_arguments)]
 fn apply_neighbour_rule(
-    prod_emb: &Matrix,
-    prompts: &[&str],
-    test_prompts: &[&str],
-    prod_nearest: &[Nearest],
-    distances: &[f64],
+    embedded: &Embedded,
+    nearest: &NearestTests,
     min_distance: f64,
-    alpha: f64,
     config: &CoverageConfig,
     reasons: &mut [Option<UncoveredReason>],
     progress: &Progress,
 ) -> Option<NeighbourRule> {
+    let Embedded {
+        prompts,
+        test_prompts,
+        prod_emb,
+        ..
+    } = embedded;
     // Distinct texts: repeated traffic is weight, not a denser topic.
     let mut first_of: HashMap<&str, usize> = HashMap::new();
     let mut distinct: Vec<usize> = Vec::new();
@@ -501,7 +709,7 @@ fn apply_neighbour_rule(
         config.gap_clustering.seed,
         7,
     );
-    let k = rules::neighbour_k(distinct_tests, sample.len(), alpha)?;
+    let k = rules::neighbour_k(distinct_tests, sample.len(), config.rule_alpha())?;
     let rule = NeighbourRule {
         k,
         reference_prompts: sample.len(),
@@ -513,7 +721,7 @@ fn apply_neighbour_rule(
     let queries: Vec<usize> = (0..distinct.len())
         .filter(|&d| {
             let i = distinct[d];
-            reasons[i].is_none() && distances[i] > min_distance
+            reasons[i].is_none() && nearest.distances[i] > min_distance
         })
         .collect();
     let position: HashMap<usize, usize> = sample.iter().enumerate().map(|(p, &d)| (d, p)).collect();
@@ -521,7 +729,7 @@ fn apply_neighbour_rule(
     let query_emb = prod_emb.select_rows(&queries.iter().map(|&d| distinct[d]).collect::<Vec<_>>());
     let bounds: Vec<f32> = queries
         .iter()
-        .map(|&d| prod_nearest[distinct[d]].similarity)
+        .map(|&d| nearest.production[distinct[d]].similarity)
         .collect();
     let exclude: Vec<Option<usize>> = queries.iter().map(|d| position.get(d).copied()).collect();
     let closer = neighbours::count_closer(&query_emb, &references, &bounds, &exclude, k, progress);
@@ -538,17 +746,20 @@ fn apply_neighbour_rule(
 }
 
 /// Names and describes the thin topics, most missing tests first.
-#[allow(clippy::too_many_arguments)]
 fn describe_thin_topics(
     thin: Vec<Allocation>,
-    production: &Dataset,
-    prompts: &[&str],
-    prod_emb: &Matrix,
+    embedded: &Embedded,
     reasons: &[Option<UncoveredReason>],
     num_topics: usize,
     num_tests: usize,
     representatives: usize,
 ) -> Vec<ThinTopic> {
+    let Embedded {
+        production,
+        prompts,
+        prod_emb,
+        ..
+    } = embedded;
     let namer = KeywordNamer {
         classes: num_topics + 1,
         ..KeywordNamer::default()
