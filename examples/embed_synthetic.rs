@@ -7,9 +7,11 @@
 //!
 //! Prints the time to generate and to embed; peak RSS comes from `time -v`. Run with a second
 //! argument `--generate-only` for the baseline without the embedder (the output matrix adds
-//! 4 × dims bytes per row on top).
+//! 4 × dims bytes per row on top), `static` for the built-in static model or `static:DIR` for
+//! a model2vec directory instead of the hashing embedder (load time and texts/s, best of 3).
 
 use faultmap::embed::hashing::{HashingConfig, HashingEmbedder};
+use faultmap::embed::static_model::StaticEmbedder;
 use faultmap::embed::Embedder;
 use faultmap::progress::Progress;
 use rand::{Rng, SeedableRng};
@@ -195,6 +197,34 @@ fn main() {
     if std::env::args().nth(2).as_deref() == Some("--generate-only") {
         // Baseline for peak-RSS comparisons: the prompts without the embedder.
         println!("{} prompts held", refs.len());
+        return;
+    }
+    let arg = std::env::args().nth(2);
+    if let Some(choice) = arg.as_deref().filter(|a| a.starts_with("static")) {
+        let start = Instant::now();
+        let embedder = match choice.strip_prefix("static:") {
+            Some(dir) => StaticEmbedder::from_dir(dir),
+            None => StaticEmbedder::builtin(),
+        }
+        .expect("model loads");
+        println!(
+            "loaded {} ({} dims) in {:.3}s",
+            embedder.name(),
+            embedder.dims(),
+            start.elapsed().as_secs_f64()
+        );
+        let mut best = f64::INFINITY;
+        for _ in 0..3 {
+            let start = Instant::now();
+            let m = embedder.embed(&refs, &Progress::hidden()).expect("embeds");
+            best = best.min(start.elapsed().as_secs_f64());
+            assert_eq!(m.rows(), n);
+        }
+        println!(
+            "embedded {n} in {best:.3}s (best of 3): {:.0} texts/s on {} threads",
+            n as f64 / best,
+            rayon::current_num_threads()
+        );
         return;
     }
     let embedder = HashingEmbedder::new(HashingConfig::default());

@@ -461,3 +461,64 @@ fn precomputed_embeddings_are_used() {
     assert_eq!(top["size"], 40);
     assert_eq!(top["failures"], 40);
 }
+
+#[test]
+fn static_embedder_from_a_model2vec_directory() {
+    let out = faultmap(&[
+        "slices",
+        DEMO,
+        "--embedder",
+        "static:fixtures/tiny-model2vec",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["parameters"]["embedder"], "static:tiny-model2vec");
+    assert!(report["slices"].is_array());
+
+    // The built-in model, in coverage too.
+    let out = faultmap(&[
+        "coverage",
+        "--tests",
+        "fixtures/coverage_tests.jsonl",
+        "--production",
+        "fixtures/coverage_production.jsonl",
+        "--embedder",
+        "static",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(json(&out)["parameters"]["embedder"]
+        .as_str()
+        .unwrap()
+        .starts_with("static-minilm-l6-"));
+
+    // Bad values and directories are usage errors naming what was expected.
+    for (args, needle) in [
+        (vec!["--embedder", "bogus"], "static:DIR"),
+        (vec!["--embedder", "static:"], "needs a directory"),
+        (
+            vec!["--embedder", "static:fixtures/no-such-model"],
+            "expected a model2vec directory",
+        ),
+        (
+            vec!["--embedder", "static:fixtures"],
+            "config.json: not found",
+        ),
+    ] {
+        let mut all = vec!["slices", DEMO];
+        all.extend(args);
+        let out = faultmap(&all);
+        assert_eq!(out.status.code(), Some(2), "{all:?}");
+        assert!(stderr(&out).contains(needle), "{all:?}: {}", stderr(&out));
+    }
+
+    // --help lists the choices.
+    let out = faultmap(&["slices", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for choice in ["auto:", "hash:", "static:", "static:DIR:", "precomputed:"] {
+        assert!(help.contains(choice), "{choice} missing from --help");
+    }
+}

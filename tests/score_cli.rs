@@ -264,6 +264,16 @@ fn usage_errors_exit_2() {
             &["score", FIXTURE, "--embedder", "precomputed"],
             "precomputed",
         ),
+        (&["score", FIXTURE, "--embedder", "static"], "own embedder"),
+        (
+            &[
+                "score",
+                FIXTURE,
+                "--embedder",
+                "static:fixtures/tiny-model2vec",
+            ],
+            "own embedder",
+        ),
         (
             &["score", FIXTURE, "--write-config", "x.toml"],
             "--calibrate",

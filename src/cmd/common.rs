@@ -1,7 +1,10 @@
 //! Argument groups every subcommand shares, and the glue between them and the library.
 
 use crate::cluster::{ClusterMethod, ClusterParams};
-use crate::embed::{hashing::HashingEmbedder, precomputed::PrecomputedEmbedder, Embedder};
+use crate::embed::{
+    hashing::HashingEmbedder, precomputed::PrecomputedEmbedder, static_model::StaticEmbedder,
+    Embedder,
+};
 use crate::error::{Error, Result};
 use crate::export::Format;
 use crate::input::{Dataset, FieldNames, InputFormat, ReadOptions, Requirements};
@@ -186,23 +189,117 @@ pub fn read_input(path: &str, options: &ReadOptions, output: &OutputArgs) -> Res
     Ok(data)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Which embedder turns prompts into vectors (`--embedder`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmbedderArg {
-    /// Precomputed embeddings when every row has one, else `hash`.
+    /// Precomputed embeddings when every row has one, else [`AUTO_EMBEDDER`].
     Auto,
     /// Built-in offline embedder: hashed word and character n-grams, TF-IDF, truncated SVD.
     Hash,
+    /// The static embedding model built into the binary.
+    Static,
+    /// A model2vec directory (`static:DIR`).
+    StaticDir(PathBuf),
     /// The rows' `embedding` field (an error if a row lacks one).
     Precomputed,
+}
+
+/// What `--embedder auto` uses when the rows carry no embeddings: the one place to change the
+/// default (and the `auto` line of [`EmbedderParser`]'s help).
+pub const AUTO_EMBEDDER: EmbedderArg = EmbedderArg::Hash;
+
+impl EmbedderArg {
+    /// The choices and their one-line help, as `--help` lists them.
+    const CHOICES: [(&'static str, &'static str); 5] = [
+        (
+            "auto",
+            "Precomputed embeddings when every row has one, else `hash`",
+        ),
+        (
+            "hash",
+            "Built-in offline embedder: hashed word and character n-grams, TF-IDF, truncated SVD",
+        ),
+        (
+            "static",
+            "Built-in static embedding model (distilled from all-MiniLM-L6-v2): semantic, offline",
+        ),
+        (
+            "static:DIR",
+            "A model2vec directory (config.json, tokenizer.json, model.safetensors)",
+        ),
+        (
+            "precomputed",
+            "The rows' `embedding` field (an error if a row lacks one)",
+        ),
+    ];
+
+    /// Parses `auto`, `hash`, `static`, `static:DIR` or `precomputed`.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        Ok(match s {
+            "auto" => EmbedderArg::Auto,
+            "hash" => EmbedderArg::Hash,
+            "static" => EmbedderArg::Static,
+            "precomputed" => EmbedderArg::Precomputed,
+            _ => match s.strip_prefix("static:") {
+                Some("") => {
+                    return Err("`static:` needs a directory: static:DIR (a model2vec directory)".into())
+                }
+                Some(dir) => EmbedderArg::StaticDir(PathBuf::from(dir)),
+                None => {
+                    return Err(format!(
+                        "`{s}` is not an embedder; expected auto, hash, static, static:DIR or precomputed"
+                    ))
+                }
+            },
+        })
+    }
+}
+
+/// clap parser for [`EmbedderArg`]: `static:DIR` carries a value, so it is not a `ValueEnum`,
+/// but `--help` still lists the choices.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbedderParser;
+
+impl clap::builder::TypedValueParser for EmbedderParser {
+    type Value = EmbedderArg;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<EmbedderArg, clap::Error> {
+        let name = arg.map_or("--embedder".to_string(), |a| a.to_string());
+        let message = match value.to_str() {
+            Some(s) => match EmbedderArg::parse(s) {
+                Ok(e) => return Ok(e),
+                Err(m) => m,
+            },
+            None => "expected UTF-8 text".to_string(),
+        };
+        Err(clap::Error::raw(
+            clap::error::ErrorKind::InvalidValue,
+            format!("invalid value for {name}: {message}\n"),
+        )
+        .with_cmd(cmd))
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(EmbedderArg::CHOICES.iter().map(|(name, help)| {
+            clap::builder::PossibleValue::new(*name).help(*help)
+        })))
+    }
 }
 
 /// How prompts are embedded.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Embedding")]
 pub struct EmbedArgs {
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = EmbedderParser)]
     pub embedder: EmbedderArg,
-    /// Dimensions of the built-in embedder's output.
+    /// Dimensions of the `hash` embedder's output (a static model has its own).
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub dims: usize,
 }
@@ -249,22 +346,30 @@ impl EmbedArgs {
             Ok(Box::new(PrecomputedEmbedder::new(vectors)?))
         };
         let with_embeddings = data.iter().filter(|d| d.has_embeddings()).count();
-        match self.embedder {
+        match &self.embedder {
             EmbedderArg::Precomputed => precomputed(),
             EmbedderArg::Auto if with_embeddings == data.len() => precomputed(),
             EmbedderArg::Auto if with_embeddings > 0 => Err(Error::Usage(format!(
-                "{} carries embeddings but {} does not; both sets must be in one space, so give --embedder hash to embed the prompts of both",
+                "{} carries embeddings but {} does not; both sets must be in one space, so give --embedder hash or static to embed the prompts of both",
                 data.iter().find(|d| d.has_embeddings()).map_or("", |d| &d.source),
                 data.iter().find(|d| !d.has_embeddings()).map_or("", |d| &d.source),
             ))),
-            EmbedderArg::Auto | EmbedderArg::Hash => Ok(Box::new(HashingEmbedder::new(
-                crate::embed::hashing::HashingConfig {
-                    dims: self.dims,
-                    seed,
-                    ..Default::default()
-                },
-            ))),
+            EmbedderArg::Auto => self.text_embedder(&AUTO_EMBEDDER, seed),
+            choice => self.text_embedder(choice, seed),
         }
+    }
+
+    /// An embedder that embeds the texts themselves (`hash`, `static`, `static:DIR`).
+    fn text_embedder(&self, choice: &EmbedderArg, seed: u64) -> Result<Box<dyn Embedder>> {
+        Ok(match choice {
+            EmbedderArg::Static => Box::new(StaticEmbedder::builtin()?),
+            EmbedderArg::StaticDir(dir) => Box::new(StaticEmbedder::from_dir(dir)?),
+            _ => Box::new(HashingEmbedder::new(crate::embed::hashing::HashingConfig {
+                dims: self.dims,
+                seed,
+                ..Default::default()
+            })),
+        })
     }
 }
 

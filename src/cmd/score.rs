@@ -116,6 +116,16 @@ pub fn run(args: Args) -> Result<i32> {
                 .into(),
         ));
     }
+    if matches!(
+        args.embed.embedder,
+        EmbedderArg::Static | EmbedderArg::StaticDir(_)
+    ) {
+        return Err(Error::Usage(
+            "score uses its own embedder (word features), which its thresholds are calibrated \
+             on; --embedder static is for slices, coverage and regress"
+                .into(),
+        ));
+    }
     let calibrating = args.calibration.calibrate;
     let format = if calibrating {
         args.output.format()

@@ -190,10 +190,10 @@ struct WordFeatures {
 /// One-shot xxh3 for the word cache's short string keys (std's SipHash is several times
 /// slower here; the cache is never iterated, so its hash order does not matter).
 #[derive(Default, Clone, Copy)]
-struct BuildWordHasher;
+pub(super) struct BuildWordHasher;
 
 #[derive(Default)]
-struct WordHasher(u64);
+pub(super) struct WordHasher(u64);
 
 impl std::hash::BuildHasher for BuildWordHasher {
     type Hasher = WordHasher;

@@ -9,6 +9,7 @@ pub mod hashing;
 mod kernels;
 pub mod precomputed;
 pub mod sparse;
+pub mod static_model;
 pub mod svd;
 
 /// Embeds a corpus. Backends that learn from the corpus (IDF weights, SVD) fit on `texts`
