@@ -109,6 +109,29 @@ fn main() {
 
     println!("| variant | 1-NN agree | 10-NN majority | time (s) |");
     println!("|---|---|---|---|");
+    // `static`: the built-in static model (deterministic: one run, whatever --seeds says).
+    if wanted.iter().any(|w| w == "static") {
+        let embedder = faultmap::embed::static_model::StaticEmbedder::builtin().expect("loads");
+        let start = Instant::now();
+        let m = embedder.embed(&refs, &Progress::hidden()).expect("embeds");
+        let secs = start.elapsed().as_secs_f64();
+        let (a, b) = agreement(&m, &labels, &queries);
+        println!("| static | {a:.4} | {b:.4} | {secs:.3} |");
+        // `hash+static` at a few weights of the hashing embedder's similarity.
+        let hash = HashingEmbedder::new(HashingConfig::default())
+            .embed(&refs, &Progress::hidden())
+            .expect("embeds");
+        for w in [0.3f32, 0.5, 0.7] {
+            let cols = hash.cols() + m.cols();
+            let mut data = Vec::with_capacity(refs.len() * cols);
+            for i in 0..refs.len() {
+                data.extend(hash.row(i).iter().map(|x| x * w.sqrt()));
+                data.extend(m.row(i).iter().map(|x| x * (1.0 - w).sqrt()));
+            }
+            let (a, b) = agreement(&Matrix::from_vec(refs.len(), cols, data), &labels, &queries);
+            println!("| hash+static, w = {w} | {a:.4} | {b:.4} | |");
+        }
+    }
     for (name, config) in variants() {
         if !wanted.is_empty() && !wanted.iter().any(|w| w == name) {
             continue;

@@ -128,10 +128,14 @@ fn demo_finds_the_untested_topics_as_gaps_and_the_thin_topic() {
             *in_gaps.entry(t).or_default() += n;
         }
     }
+    // At least 40% of each untested topic lands in gaps (the rest is uncovered but spread
+    // over clusters smaller than --min-gap-size: 30 prompts in varied wording). On CLINC150
+    // the default embedder puts half or more of the prompts in gaps for 25 of 40 missing
+    // intents (docs/coverage.md).
     for topic in UNTESTED {
         let found = in_gaps.get(topic).copied().unwrap_or(0);
         assert!(
-            found * 2 >= topic_size(topic),
+            found * 5 >= topic_size(topic) * 2,
             "only {found} of {} `{topic}` prompts are in gaps",
             topic_size(topic)
         );

@@ -2,8 +2,8 @@
 
 use crate::cluster::{ClusterMethod, ClusterParams};
 use crate::embed::{
-    hashing::HashingEmbedder, precomputed::PrecomputedEmbedder, static_model::StaticEmbedder,
-    Embedder,
+    combined::CombinedEmbedder, hashing::HashingEmbedder, precomputed::PrecomputedEmbedder,
+    static_model::StaticEmbedder, Embedder,
 };
 use crate::error::{Error, Result};
 use crate::export::Format;
@@ -200,20 +200,23 @@ pub enum EmbedderArg {
     Static,
     /// A model2vec directory (`static:DIR`).
     StaticDir(PathBuf),
+    /// `hash` and `static` side by side, similarities averaged (the default: best on both
+    /// MMLU-Pro slices and CLINC150 coverage, docs/benchmarks.md).
+    HashStatic,
     /// The rows' `embedding` field (an error if a row lacks one).
     Precomputed,
 }
 
 /// What `--embedder auto` uses when the rows carry no embeddings: the one place to change the
 /// default (and the `auto` line of [`EmbedderParser`]'s help).
-pub const AUTO_EMBEDDER: EmbedderArg = EmbedderArg::Hash;
+pub const AUTO_EMBEDDER: EmbedderArg = EmbedderArg::HashStatic;
 
 impl EmbedderArg {
     /// The choices and their one-line help, as `--help` lists them.
-    const CHOICES: [(&'static str, &'static str); 5] = [
+    const CHOICES: [(&'static str, &'static str); 6] = [
         (
             "auto",
-            "Precomputed embeddings when every row has one, else `hash`",
+            "Precomputed embeddings when every row has one, else `hash+static`",
         ),
         (
             "hash",
@@ -222,6 +225,10 @@ impl EmbedderArg {
         (
             "static",
             "Built-in static embedding model (distilled from all-MiniLM-L6-v2): semantic, offline",
+        ),
+        (
+            "hash+static",
+            "Both side by side, similarities averaged: topical words and paraphrases",
         ),
         (
             "static:DIR",
@@ -238,7 +245,8 @@ impl EmbedderArg {
         Ok(match s {
             "auto" => EmbedderArg::Auto,
             "hash" => EmbedderArg::Hash,
-            "static" => EmbedderArg::Static,
+"static" => EmbedderArg::Static,
+            "hash+static" => EmbedderArg::HashStatic,
             "precomputed" => EmbedderArg::Precomputed,
             _ => match s.strip_prefix("static:") {
                 Some("") => {
@@ -247,7 +255,7 @@ impl EmbedderArg {
                 Some(dir) => EmbedderArg::StaticDir(PathBuf::from(dir)),
                 None => {
                     return Err(format!(
-                        "`{s}` is not an embedder; expected auto, hash, static, static:DIR or precomputed"
+                        "`{s}` is not an embedder; expected auto, hash, static, hash+static, static:DIR or precomputed"
                     ))
                 }
             },
@@ -364,12 +372,21 @@ impl EmbedArgs {
         Ok(match choice {
             EmbedderArg::Static => Box::new(StaticEmbedder::builtin()?),
             EmbedderArg::StaticDir(dir) => Box::new(StaticEmbedder::from_dir(dir)?),
-            _ => Box::new(HashingEmbedder::new(crate::embed::hashing::HashingConfig {
-                dims: self.dims,
-                seed,
-                ..Default::default()
-            })),
+            EmbedderArg::HashStatic => Box::new(CombinedEmbedder {
+                first: self.hashing(seed),
+                second: Box::new(StaticEmbedder::builtin()?),
+                weight: 0.5,
+            }),
+            _ => self.hashing(seed),
         })
+    }
+
+    fn hashing(&self, seed: u64) -> Box<dyn Embedder> {
+        Box::new(HashingEmbedder::new(crate::embed::hashing::HashingConfig {
+            dims: self.dims,
+            seed,
+            ..Default::default()
+        }))
     }
 }
 

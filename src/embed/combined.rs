@@ -1,0 +1,83 @@
+//! Two embedders side by side (`--embedder hash+static`): the word-level embedder fitted on
+//! the corpus knows its topical vocabulary, the static model knows paraphrases.
+//!
+//! Each row is the concatenation of both rows (each L2-normalized), scaled by `sqrt(w)` and
+//! `sqrt(1 - w)`. The result is unit length, and its cosine similarity is exactly the weighted
+//! mean `w·cos_a + (1 - w)·cos_b` of the two embedders' similarities.
+
+use super::Embedder;
+use crate::error::Result;
+use crate::matrix::Matrix;
+use crate::progress::Progress;
+
+pub struct CombinedEmbedder {
+    pub first: Box<dyn Embedder>,
+    pub second: Box<dyn Embedder>,
+    /// Weight of the first embedder's similarity, in [0, 1].
+    pub weight: f32,
+}
+
+impl Embedder for CombinedEmbedder {
+    fn name(&self) -> String {
+        format!("{}+{}", self.first.name(), self.second.name())
+    }
+
+    fn embed(&self, texts: &[&str], progress: &Progress) -> Result<Matrix> {
+        let a = self.first.embed(texts, progress)?;
+        let b = self.second.embed(texts, progress)?;
+        let (wa, wb) = (self.weight.sqrt(), (1.0 - self.weight).sqrt());
+        let cols = a.cols() + b.cols();
+        let mut data = Vec::with_capacity(texts.len() * cols);
+        for i in 0..texts.len() {
+            data.extend(a.row(i).iter().map(|x| x * wa));
+            data.extend(b.row(i).iter().map(|x| x * wb));
+        }
+        Ok(Matrix::from_vec(texts.len(), cols, data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::hashing::{HashingConfig, HashingEmbedder};
+    use crate::embed::static_model::StaticEmbedder;
+    use crate::matrix::dot;
+
+    #[test]
+    fn similarity_is_the_weighted_mean_of_both() {
+        let texts = [
+            "reset my password",
+            "I forgot my login credentials",
+            "book a flight to Paris",
+            "refund for a cancelled order",
+        ];
+        let hash = || Box::new(HashingEmbedder::new(HashingConfig::default()));
+        let combined = CombinedEmbedder {
+            first: hash(),
+            second: Box::new(StaticEmbedder::builtin().unwrap()),
+            weight: 0.3,
+        };
+        let p = Progress::hidden();
+        let m = combined.embed(&texts, &p).unwrap();
+        let a = hash().embed(&texts, &p).unwrap();
+        let b = StaticEmbedder::builtin()
+            .unwrap()
+            .embed(&texts, &p)
+            .unwrap();
+        for i in 0..texts.len() {
+            assert!((dot(m.row(i), m.row(i)) - 1.0).abs() < 1e-5);
+            for j in 0..texts.len() {
+                let want = 0.3 * dot(a.row(i), a.row(j)) + 0.7 * dot(b.row(i), b.row(j));
+                assert!((dot(m.row(i), m.row(j)) - want).abs() < 1e-5);
+            }
+        }
+        assert_eq!(
+            combined.name(),
+            format!(
+                "{}+{}",
+                hash().name(),
+                StaticEmbedder::builtin().unwrap().name()
+            )
+        );
+    }
+}
