@@ -23,17 +23,50 @@ impl Embedder for CombinedEmbedder {
     }
 
     fn embed(&self, texts: &[&str], progress: &Progress) -> Result<Matrix> {
-        let a = self.first.embed(texts, progress)?;
-        let b = self.second.embed(texts, progress)?;
         let (wa, wb) = (self.weight.sqrt(), (1.0 - self.weight).sqrt());
-        let cols = a.cols() + b.cols();
-        let mut data = Vec::with_capacity(texts.len() * cols);
+        // The second embedder's width is known up front (a fixed model), so the output is
+        // allocated once and each part is dropped after it is copied: at a million rows the
+        // peak holds the output and one part, not both parts and the output.
+        let a = self.first.embed(texts, progress)?;
+        let a_cols = a.cols();
+        let Some(b_cols) = self.second.dims() else {
+            let b = self.second.embed(texts, progress)?;
+            return Ok(concatenate(&a, wa, &b, wb));
+        };
+        let cols = a_cols + b_cols;
+        let mut out = Matrix::zeros(texts.len(), cols);
         for i in 0..texts.len() {
-            data.extend(a.row(i).iter().map(|x| x * wa));
-            data.extend(b.row(i).iter().map(|x| x * wb));
+            let row = out.row_mut(i);
+            for (o, x) in row[..a_cols].iter_mut().zip(a.row(i)) {
+                *o = x * wa;
+            }
         }
-        Ok(Matrix::from_vec(texts.len(), cols, data))
+        drop(a);
+        let b = self.second.embed(texts, progress)?;
+        assert_eq!(b.cols(), b_cols, "dims() promised {b_cols} columns");
+        for i in 0..texts.len() {
+            let row = out.row_mut(i);
+            for (o, x) in row[a_cols..].iter_mut().zip(b.row(i)) {
+                *o = x * wb;
+            }
+        }
+        Ok(out)
     }
+
+    fn dims(&self) -> Option<usize> {
+        Some(self.first.dims()? + self.second.dims()?)
+    }
+}
+
+/// Rows of `a` scaled by `wa` followed by rows of `b` scaled by `wb`.
+fn concatenate(a: &Matrix, wa: f32, b: &Matrix, wb: f32) -> Matrix {
+    let cols = a.cols() + b.cols();
+    let mut data = Vec::with_capacity(a.rows() * cols);
+    for i in 0..a.rows() {
+        data.extend(a.row(i).iter().map(|x| x * wa));
+        data.extend(b.row(i).iter().map(|x| x * wb));
+    }
+    Matrix::from_vec(a.rows(), cols, data)
 }
 
 #[cfg(test)]

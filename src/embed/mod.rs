@@ -20,4 +20,9 @@ pub trait Embedder: Send + Sync {
     fn name(&self) -> String;
     /// One L2-normalized row per text, in order. Same input and seed give the same bits.
     fn embed(&self, texts: &[&str], progress: &Progress) -> Result<Matrix>;
+    /// The output dimension when it is known before embedding (a fixed model), so callers
+    /// can allocate once.
+    fn dims(&self) -> Option<usize> {
+        None
+    }
 }

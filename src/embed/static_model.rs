@@ -461,6 +461,10 @@ impl Embedder for StaticEmbedder {
     fn embed(&self, texts: &[&str], progress: &Progress) -> Result<Matrix> {
         self.run(texts, progress, true)
     }
+
+    fn dims(&self) -> Option<usize> {
+        Some(StaticEmbedder::dims(self))
+    }
 }
 
 /// L2-normalizes a row; an all-zero row (no known tokens) becomes the last basis vector, as in
