@@ -1237,6 +1237,9 @@ mod tests {
         ];
         for (a, b, c) in pairs {
             let m = model.embed(&[a, b, c], &Progress::hidden()).unwrap();
+            // Deterministic: the same texts give the same bits.
+            let again = model.embed(&[a, b, c], &Progress::hidden()).unwrap();
+            assert_eq!(m.as_slice(), again.as_slice());
             let (close, far) = (dot(m.row(0), m.row(1)), dot(m.row(0), m.row(2)));
             assert!(close > far + 0.1, "{a:?}~{b:?} {close} vs {c:?} {far}");
         }
