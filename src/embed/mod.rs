@@ -12,6 +12,7 @@ pub mod precomputed;
 pub mod sparse;
 pub mod static_model;
 pub mod svd;
+mod wordpiece;
 
 /// Embeds a corpus. Backends that learn from the corpus (IDF weights, SVD) fit on `texts`
 /// themselves, so texts that must share one space (tests and production) go in one call.
