@@ -21,6 +21,28 @@ impl Default for MarkdownExporter {
     }
 }
 
+impl MarkdownExporter {
+    /// A slice's rank, name, keywords and first representative prompts, below a table.
+    pub fn push_details(
+        &self,
+        out: &mut String,
+        rank: usize,
+        name: &str,
+        keywords: &[String],
+        prompts: &[String],
+    ) {
+        out.push_str(&format!(
+            "**{rank}. {}**: {}\n\n",
+            md_cell(name, 80),
+            md_cell(&keywords.join(", "), 120)
+        ));
+        for prompt in prompts.iter().take(self.prompts_per_slice) {
+            out.push_str(&format!("- {}\n", md_cell(prompt, 140)));
+        }
+        out.push('\n');
+    }
+}
+
 pub fn md_cell(text: &str, max: usize) -> String {
     markdown(&truncate(&one_line(text), max))
 }
@@ -62,16 +84,13 @@ impl Exporter<SliceReport> for MarkdownExporter {
         }
         out.push('\n');
         for (i, s) in report.slices.iter().enumerate() {
-            out.push_str(&format!(
-                "**{}. {}**: {}\n\n",
+            self.push_details(
+                &mut out,
                 i + 1,
-                md_cell(&s.name, 80),
-                md_cell(&s.keywords.join(", "), 120)
-            ));
-            for prompt in s.representative_prompts.iter().take(self.prompts_per_slice) {
-                out.push_str(&format!("- {}\n", md_cell(prompt, 140)));
-            }
-            out.push('\n');
+                &s.name,
+                &s.keywords,
+                &s.representative_prompts,
+            );
         }
         Ok(out.into_bytes())
     }

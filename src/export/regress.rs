@@ -184,15 +184,13 @@ impl Exporter<RegressReport> for TableExporter {
             out.push_str(&table.to_string());
             out.push('\n');
             for (i, s) in moved.iter().enumerate() {
-                out.push_str(&format!(
-                    "{}. {}  [{}]\n",
+                self.push_details(
+                    &mut out,
                     i + 1,
-                    cell_text(&s.name, 80),
-                    cell_text(&s.keywords.join(", "), 100)
-                ));
-                for prompt in s.representative_prompts.iter().take(self.prompts_per_slice) {
-                    out.push_str(&format!("     - {}\n", cell_text(prompt, 100)));
-                }
+                    &s.name,
+                    &s.keywords,
+                    &s.representative_prompts,
+                );
             }
         }
         if !report.regressed_cases.is_empty() && self.max_cases > 0 {
@@ -271,16 +269,13 @@ impl Exporter<RegressReport> for MarkdownExporter {
             }
             out.push('\n');
             for (i, s) in moved.iter().enumerate() {
-                out.push_str(&format!(
-                    "**{}. {}**: {}\n\n",
+                self.push_details(
+                    &mut out,
                     i + 1,
-                    md_cell(&s.name, 80),
-                    md_cell(&s.keywords.join(", "), 120)
-                ));
-                for prompt in s.representative_prompts.iter().take(self.prompts_per_slice) {
-                    out.push_str(&format!("- {}\n", md_cell(prompt, 140)));
-                }
-                out.push('\n');
+                    &s.name,
+                    &s.keywords,
+                    &s.representative_prompts,
+                );
             }
         }
         if !report.regressed_cases.is_empty() && self.max_cases > 0 {

@@ -59,6 +59,27 @@ pub fn new_table(header: Vec<&str>) -> Table {
     table
 }
 
+impl TableExporter {
+    /// A slice's rank, name, keywords and first representative prompts, below a table.
+    pub fn push_details(
+        &self,
+        out: &mut String,
+        rank: usize,
+        name: &str,
+        keywords: &[String],
+        prompts: &[String],
+    ) {
+        out.push_str(&format!(
+            "{rank}. {}  [{}]\n",
+            cell_text(name, 80),
+            cell_text(&keywords.join(", "), 100)
+        ));
+        for prompt in prompts.iter().take(self.prompts_per_slice) {
+            out.push_str(&format!("     - {}\n", cell_text(prompt, 100)));
+        }
+    }
+}
+
 fn summary(report: &SliceReport) -> String {
     format!(
         "{} prompts, {} failures (baseline failure rate {}). {} candidate slices tested, {} significant at FDR {}. {} prompts unclustered.\n",
@@ -114,15 +135,13 @@ impl Exporter<SliceReport> for TableExporter {
         out.push_str(&table.to_string());
         out.push_str("\n\n");
         for (i, s) in report.slices.iter().enumerate() {
-            out.push_str(&format!(
-                "{}. {}  [{}]\n",
+            self.push_details(
+                &mut out,
                 i + 1,
-                cell_text(&s.name, 80),
-                cell_text(&s.keywords.join(", "), 100)
-            ));
-            for prompt in s.representative_prompts.iter().take(self.prompts_per_slice) {
-                out.push_str(&format!("     - {}\n", cell_text(prompt, 100)));
-            }
+                &s.name,
+                &s.keywords,
+                &s.representative_prompts,
+            );
         }
         Ok(out.into_bytes())
     }
