@@ -203,6 +203,27 @@ fn cli_usage_errors() {
     assert!(stderr(&out).contains("--api-base"), "{}", stderr(&out));
 }
 
+#[test]
+fn score_refuses_the_api_embedder() {
+    let out = faultmap_env(
+        &[
+            "score",
+            "fixtures/support_tickets.jsonl",
+            "--embedder",
+            "api",
+            "--embedding-model",
+            "m",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--embedder api is for slices"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// The `N` of the budget line "...: N API calls for ...".
 fn planned_calls(err: &str) -> usize {
     let line = err
