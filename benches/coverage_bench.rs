@@ -325,6 +325,7 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
         &[&tests, &production],
         &args.read.fields.embedding_field,
         args.clustering.seed,
+        args.output.quiet,
     )?;
     let weights = faultmap::cmd::coverage::weights(&production);
     let t = Instant::now();

@@ -28,6 +28,8 @@ pub enum Error {
     },
     /// An analysis step could not run on this data (too few rows to cluster, ...).
     Analysis(String),
+    /// An API request failed for good: the endpoint (never the key) and what went wrong.
+    Api { endpoint: String, message: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -80,6 +82,7 @@ impl fmt::Display for Error {
             }
             Error::Io { path, source } => write!(f, "{path}: {source}"),
             Error::Analysis(msg) => write!(f, "{msg}"),
+            Error::Api { endpoint, message } => write!(f, "API request to {endpoint}: {message}"),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! arguments, calls a subcommand's `run` and maps errors to exit codes.
 
 pub mod analysis;
+pub mod api;
 pub mod cluster;
 pub mod cmd;
 pub mod embed;

@@ -1,9 +1,10 @@
 //! Argument groups every subcommand shares, and the glue between them and the library.
 
+use crate::api::ApiArgs;
 use crate::cluster::{ClusterMethod, ClusterParams};
 use crate::embed::{
-    combined::CombinedEmbedder, hashing::HashingEmbedder, precomputed::PrecomputedEmbedder,
-    static_model::StaticEmbedder, Embedder,
+    api::ApiEmbedder, combined::CombinedEmbedder, hashing::HashingEmbedder,
+    precomputed::PrecomputedEmbedder, static_model::StaticEmbedder, Embedder,
 };
 use crate::error::{Error, Result};
 use crate::export::Format;
@@ -205,6 +206,8 @@ pub enum EmbedderArg {
     HashStatic,
     /// The rows' `embedding` field (an error if a row lacks one).
     Precomputed,
+    /// An OpenAI-compatible embeddings server (`--api-base`, `--embedding-model`).
+    Api,
 }
 
 /// What `--embedder auto` uses when the rows carry no embeddings: the one place to change the
@@ -213,7 +216,7 @@ pub const AUTO_EMBEDDER: EmbedderArg = EmbedderArg::HashStatic;
 
 impl EmbedderArg {
     /// The choices and their one-line help, as `--help` lists them.
-    const CHOICES: [(&'static str, &'static str); 6] = [
+    const CHOICES: [(&'static str, &'static str); 7] = [
         (
             "auto",
             "Precomputed embeddings when every row has one, else `hash+static`",
@@ -238,9 +241,13 @@ impl EmbedderArg {
             "precomputed",
             "The rows' `embedding` field (an error if a row lacks one)",
         ),
+        (
+            "api",
+            "An OpenAI-compatible server's /embeddings (--api-base, --embedding-model; key from FAULTMAP_API_KEY)",
+        ),
     ];
 
-    /// Parses `auto`, `hash`, `static`, `static:DIR` or `precomputed`.
+    /// Parses `auto`, `hash`, `static`, `static:DIR`, `precomputed` or `api`.
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
         Ok(match s {
             "auto" => EmbedderArg::Auto,
@@ -248,6 +255,7 @@ impl EmbedderArg {
 "static" => EmbedderArg::Static,
             "hash+static" => EmbedderArg::HashStatic,
             "precomputed" => EmbedderArg::Precomputed,
+            "api" => EmbedderArg::Api,
             _ => match s.strip_prefix("static:") {
                 Some("") => {
                     return Err("`static:` needs a directory: static:DIR (a model2vec directory)".into())
@@ -255,7 +263,7 @@ impl EmbedderArg {
                 Some(dir) => EmbedderArg::StaticDir(PathBuf::from(dir)),
                 None => {
                     return Err(format!(
-                        "`{s}` is not an embedder; expected auto, hash, static, hash+static, static:DIR or precomputed"
+                        "`{s}` is not an embedder; expected auto, hash, static, hash+static, static:DIR, precomputed or api"
                     ))
                 }
             },
@@ -310,16 +318,20 @@ pub struct EmbedArgs {
     /// Dimensions of the `hash` embedder's output (a static model has its own).
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub dims: usize,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 impl EmbedArgs {
     /// One embedder for the prompts of all `data` sets, in order (coverage embeds tests and
     /// production together). `embedding_field` is only used to name the field in errors.
+    /// `quiet` silences the API budget line.
     pub fn build(
         &self,
         data: &[&Dataset],
         embedding_field: &str,
         seed: u64,
+        quiet: bool,
     ) -> Result<Box<dyn Embedder>> {
         let precomputed = || -> Result<Box<dyn Embedder>> {
             let mut vectors = Vec::new();
@@ -354,7 +366,21 @@ impl EmbedArgs {
             Ok(Box::new(PrecomputedEmbedder::new(vectors)?))
         };
         let with_embeddings = data.iter().filter(|d| d.has_embeddings()).count();
+        if self.embedder != EmbedderArg::Api && self.api.embedding_model.is_some() {
+            return Err(Error::Usage(
+                "--embedding-model applies to --embedder api".into(),
+            ));
+        }
         match &self.embedder {
+            EmbedderArg::Api => {
+                let model = self.api.embedding_model.clone().ok_or_else(|| {
+                    Error::Usage(
+                        "--embedder api needs --embedding-model NAME (the server's model name)"
+                            .into(),
+                    )
+                })?;
+                Ok(Box::new(ApiEmbedder::new(self.api.config(quiet)?, model)))
+            }
             EmbedderArg::Precomputed => precomputed(),
             EmbedderArg::Auto if with_embeddings == data.len() => precomputed(),
             EmbedderArg::Auto if with_embeddings > 0 => Err(Error::Usage(format!(

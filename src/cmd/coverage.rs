@@ -190,6 +190,7 @@ pub fn run(args: Args) -> Result<i32> {
         &[&tests, &production],
         &args.read.fields.embedding_field,
         args.clustering.seed,
+        args.output.quiet,
     )?;
     let report = analyze(
         &tests,

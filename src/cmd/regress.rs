@@ -381,7 +381,7 @@ fn make_slices(
     };
     let embedder = args
         .embed
-        .build(&[data], "embedding", args.clustering.seed)?;
+        .build(&[data], "embedding", args.clustering.seed, output.quiet)?;
     slicing::build(&run.cases, embedder.as_ref(), &config, &output.progress())
 }
 

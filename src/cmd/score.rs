@@ -126,6 +126,13 @@ pub fn run(args: Args) -> Result<i32> {
                 .into(),
         ));
     }
+    if args.embed.embedder == EmbedderArg::Api {
+        return Err(Error::Usage(
+            "score uses its own embedder (word features), which its thresholds are calibrated \
+             on; --embedder api is for slices, coverage and regress"
+                .into(),
+        ));
+    }
     let calibrating = args.calibration.calibrate;
     let format = if calibrating {
         args.output.format()

@@ -94,6 +94,7 @@ pub fn run(args: Args) -> Result<i32> {
         &[&data],
         &args.read.fields.embedding_field,
         args.cluster.clustering.seed,
+        args.output.quiet,
     )?;
     let config = SlicesConfig {
         cluster,

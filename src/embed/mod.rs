@@ -5,6 +5,7 @@ use crate::error::Result;
 use crate::matrix::Matrix;
 use crate::progress::Progress;
 
+pub mod api;
 pub mod combined;
 pub mod hashing;
 mod kernels;

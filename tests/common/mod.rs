@@ -3,6 +3,8 @@
 // Each test crate uses a different subset of these.
 #![allow(dead_code)]
 
+pub mod fake_api;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,21 @@ pub fn faultmap(args: &[&str]) -> Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run faultmap")
+}
+
+/// Runs `faultmap` with extra environment variables (and no API key or base from the
+/// caller's environment).
+pub fn faultmap_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultmap"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("FAULTMAP_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("FAULTMAP_API_BASE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run faultmap")
 }
 
 /// Runs `faultmap` with `stdin` as its standard input.

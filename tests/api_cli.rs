@@ -1,0 +1,308 @@
+//! `--embedder api` and the API client against a loopback server on 127.0.0.1 that injects
+//! faults: retries, the final error, Retry-After, the call budget, key redaction, and resuming
+//! from the cache after an interrupted run. No test reaches beyond 127.0.0.1.
+
+mod common;
+
+use common::fake_api::{FakeApi, Fault};
+use common::{faultmap_env, json, stderr};
+use faultmap::api::{ApiConfig, Client};
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "sk-faultmap-test-SECRET-7f3a9c";
+const INPUT: &str = "fixtures/support_tickets.jsonl";
+
+fn client(api: &FakeApi, timeout_ms: u64, max_retries: u32) -> Client {
+    let mut c = ApiConfig::new(&api.base()).with_key(Some(SECRET.into()));
+    c.timeout = Duration::from_millis(timeout_ms);
+    c.max_retries = max_retries;
+    c.backoff_base = Duration::from_millis(10);
+    Client::new(c)
+}
+
+fn embed_body() -> serde_json::Value {
+    json!({"model": "fake", "input": ["hello world", "reset my password"]})
+}
+
+#[test]
+fn retries_each_fault_then_succeeds() {
+    for fault in [
+        Fault::ServerError,
+        Fault::Malformed,
+        Fault::Drop,
+        Fault::TooMany(0),
+        Fault::Delay(Duration::from_millis(1500)),
+    ] {
+        let f = fault.clone();
+        let api = FakeApi::start(move |n| if n < 2 { f.clone() } else { Fault::None });
+        let out = client(&api, 500, 3)
+            .post("embeddings", &embed_body())
+            .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        assert_eq!(out["data"].as_array().unwrap().len(), 2, "{fault:?}");
+        assert_eq!(api.requests(), 3, "{fault:?}");
+        assert!(api
+            .auth
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|a| a == &format!("Bearer {SECRET}")));
+    }
+}
+
+#[test]
+fn chat_completion_returns_the_text() {
+    let api = FakeApi::healthy();
+    let c = client(&api, 5000, 0);
+    let messages = [faultmap::api::chat::Message::user("hi there")];
+    let params = faultmap::api::chat::ChatParams::default();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = faultmap::api::Cache::new(dir.path());
+    for _ in 0..2 {
+        let text = faultmap::api::chat::complete(&c, Some(&cache), "m", &messages, params).unwrap();
+        assert_eq!(text, "echo: hi there");
+    }
+    assert_eq!(
+        api.requests(),
+        1,
+        "the second completion comes from the cache"
+    );
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let api = FakeApi::start(|n| {
+        if n == 0 {
+            Fault::TooMany(1)
+        } else {
+            Fault::None
+        }
+    });
+    let started = Instant::now();
+    client(&api, 5000, 2)
+        .post("embeddings", &embed_body())
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert_eq!(api.requests(), 2);
+}
+
+#[test]
+fn final_error_names_the_endpoint_and_hides_the_key() {
+    let api = FakeApi::start(|_| Fault::ServerError);
+    let err = client(&api, 5000, 2)
+        .post("embeddings", &embed_body())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("{}/embeddings", api.base())), "{err}");
+    assert!(
+        err.contains("HTTP 500") && err.contains("3 attempts"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET));
+    assert_eq!(api.requests(), 3);
+}
+
+fn api_args<'a>(base: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "slices",
+        INPUT,
+        "--embedder",
+        "api",
+        "--api-base",
+        base,
+        "--embedding-model",
+        "fake",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn cli_final_error_exits_2_without_the_key() {
+    let api = FakeApi::start(|_| Fault::ServerError);
+    let base = api.base();
+    let out = faultmap_env(
+        &api_args(
+            &base,
+            &["--no-cache", "--max-retries", "2", "--max-concurrent", "1"],
+        ),
+        &[("FAULTMAP_API_KEY", SECRET)],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{base}/embeddings")), "{err}");
+    assert!(err.contains("HTTP 500"), "{err}");
+    assert!(!err.contains(SECRET) && !String::from_utf8_lossy(&out.stdout).contains(SECRET));
+    assert_eq!(api.requests(), 3);
+    assert!(api
+        .auth
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|a| a == &format!("Bearer {SECRET}")));
+}
+
+#[test]
+fn cli_budget_refusal() {
+    let api = FakeApi::healthy();
+    let base = api.base();
+    let out = faultmap_env(
+        &api_args(
+            &base,
+            &["--no-cache", "--embedding-batch", "10", "--max-calls", "3"],
+        ),
+        &[("OPENAI_API_KEY", SECRET)],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--max-calls 3") && err.contains("API calls"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET));
+    assert_eq!(api.requests(), 0, "refused before any request");
+}
+
+#[test]
+fn cli_usage_errors() {
+    let out = faultmap_env(
+        &[
+            "slices",
+            INPUT,
+            "--embedder",
+            "api",
+            "--api-base",
+            "http://127.0.0.1:9/v1",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--embedding-model"),
+        "{}",
+        stderr(&out)
+    );
+    let out = faultmap_env(
+        &[
+            "slices",
+            INPUT,
+            "--embedder",
+            "api",
+            "--embedding-model",
+            "m",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--api-base"), "{}", stderr(&out));
+}
+
+#[test]
+fn score_refuses_the_api_embedder() {
+    let out = faultmap_env(
+        &[
+            "score",
+            "fixtures/support_tickets.jsonl",
+            "--embedder",
+            "api",
+            "--embedding-model",
+            "m",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--embedder api is for slices"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The `N` of the budget line "...: N API calls for ...".
+fn planned_calls(err: &str) -> usize {
+    let line = err
+        .lines()
+        .find(|l| l.contains(" API call"))
+        .unwrap_or_else(|| panic!("{err}"));
+    let before = line.split(" API call").next().unwrap();
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn cli_interrupted_run_resumes_from_the_cache() {
+    let broken = Arc::new(AtomicBool::new(true));
+    let b = broken.clone();
+    // Fails for good after 3 requests while `broken`.
+    let api = FakeApi::start(move |n| {
+        if b.load(Ordering::SeqCst) && n >= 3 {
+            Fault::ServerError
+        } else {
+            Fault::None
+        }
+    });
+    let base = api.base();
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().to_str().unwrap();
+    let extra = [
+        "--cache-dir",
+        cache_dir,
+        "--embedding-batch",
+        "10",
+        "--max-concurrent",
+        "1",
+        "--max-retries",
+        "1",
+    ];
+    let out = faultmap_env(&api_args(&base, &extra), &[("FAULTMAP_API_KEY", SECRET)]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let total = planned_calls(&err);
+    assert!(total > 4, "{err}");
+    assert_eq!(api.requests(), 5, "3 good, then one failure and one retry");
+
+    broken.store(false, Ordering::SeqCst);
+    let out = faultmap_env(&api_args(&base, &extra), &[("FAULTMAP_API_KEY", SECRET)]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(planned_calls(&err), total - 3, "{err}");
+    assert_eq!(api.requests(), 5 + total - 3, "only the missing batches");
+    assert!(!err.contains(SECRET));
+
+    // A third run makes no call at all, and gives the same report as one without the cache.
+    let cached = faultmap_env(&api_args(&base, &extra), &[]);
+    assert_eq!(cached.status.code(), Some(0));
+    assert_eq!(api.requests(), 5 + total - 3);
+    assert_eq!(cached.stdout, out.stdout);
+    let fresh = faultmap_env(&api_args(&base, &["--no-cache"]), &[]);
+    assert_eq!(fresh.stdout, out.stdout);
+}
+
+#[test]
+fn cli_slices_end_to_end() {
+    let api = FakeApi::healthy();
+    let base = api.base();
+    let out = faultmap_env(
+        &api_args(&base, &["--no-cache", "-q"]),
+        &[("FAULTMAP_API_KEY", SECRET)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).is_empty(),
+        "-q prints no budget: {}",
+        stderr(&out)
+    );
+    let report = json(&out);
+    let text = report.to_string();
+    assert!(
+        text.contains("\"api:fake\""),
+        "the report names the embedder"
+    );
+    assert!(!text.contains(SECRET));
+    assert!(api.requests() >= 1);
+}

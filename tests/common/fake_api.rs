@@ -1,0 +1,210 @@
+//! A loopback OpenAI-compatible server for tests: `POST /v1/embeddings` (deterministic hashed
+//! bag-of-words vectors) and `POST /v1/chat/completions` (echoes the last message), with
+//! faults injected per request. Binds 127.0.0.1 only.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the server does with one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Answer normally.
+    None,
+    /// Sleep this long before answering (past the client's timeout).
+    Delay(Duration),
+    /// 429 with `Retry-After: SECS`.
+    TooMany(u64),
+    /// 500 with a body.
+    ServerError,
+    /// 200 with a body that is not JSON.
+    Malformed,
+    /// Close the connection without answering.
+    Drop,
+}
+
+type Plan = dyn Fn(usize) -> Fault + Send + Sync;
+
+pub struct FakeApi {
+    pub port: u16,
+    requests: Arc<AtomicUsize>,
+    /// Authorization headers seen (to check the key was sent).
+    pub auth: Arc<Mutex<Vec<String>>>,
+}
+
+pub const DIMS: usize = 32;
+
+impl FakeApi {
+    /// A server whose `n`-th request (0-based, counting every request) gets `plan(n)`.
+    pub fn start(plan: impl Fn(usize) -> Fault + Send + Sync + 'static) -> FakeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let auth = Arc::new(Mutex::new(Vec::new()));
+        let plan: Arc<Plan> = Arc::new(plan);
+        let (r, a) = (requests.clone(), auth.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (r, a, plan) = (r.clone(), a.clone(), plan.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &r, &a, plan.as_ref());
+                });
+            }
+        });
+        FakeApi {
+            port,
+            requests,
+            auth,
+        }
+    }
+
+    /// A server with no faults.
+    pub fn healthy() -> FakeApi {
+        FakeApi::start(|_| Fault::None)
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// Requests received so far (faulty ones included).
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// The fake embedding of `text`: a hashed bag of lowercase words (FNV-1a), not normalized.
+pub fn fake_embedding(text: &str) -> Vec<f32> {
+    let mut v = vec![0.0f32; DIMS];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in word.to_lowercase().bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+        v[(h % DIMS as u64) as usize] += if (h >> 32) & 1 == 0 { 1.0 } else { -1.0 };
+    }
+    if v.iter().all(|&x| x == 0.0) {
+        v[0] = 1.0;
+    }
+    v
+}
+
+fn serve(
+    stream: TcpStream,
+    requests: &AtomicUsize,
+    auth: &Mutex<Vec<String>>,
+    plan: &Plan,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut stream = stream;
+    loop {
+        // Request line and headers.
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+        let mut length = 0usize;
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h)?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let (name, value) = h.split_once(':').unwrap_or((h, ""));
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+            if name.eq_ignore_ascii_case("authorization") {
+                auth.lock().unwrap().push(value.trim().to_string());
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        let n = requests.fetch_add(1, Ordering::SeqCst);
+        let (status, extra, text) = match plan(n) {
+            Fault::Drop => return Ok(()),
+            Fault::Delay(d) => {
+                std::thread::sleep(d);
+                answer(&path, &body)
+            }
+            Fault::TooMany(secs) => (
+                429,
+                format!("Retry-After: {secs}\r\n"),
+                r#"{"error":"rate limited"}"#.to_string(),
+            ),
+            Fault::ServerError => (500, String::new(), r#"{"error":"internal"}"#.to_string()),
+            Fault::Malformed => (
+                200,
+                String::new(),
+                r#"{"data": [ {"index": 0, "embe"#.to_string(),
+            ),
+            Fault::None => answer(&path, &body),
+        };
+        let reason = match status {
+            200 => "OK",
+            429 => "Too Many Requests",
+            404 => "Not Found",
+            400 => "Bad Request",
+            _ => "Internal Server Error",
+        };
+        write!(
+            stream,
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{text}",
+            text.len()
+        )?;
+        stream.flush()?;
+    }
+}
+
+fn answer(path: &str, body: &[u8]) -> (u16, String, String) {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return (400, String::new(), r#"{"error":"bad json"}"#.into());
+    };
+    match path {
+        "/v1/embeddings" => {
+            let inputs: Vec<String> = match &request["input"] {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .map(|v| v.as_str().unwrap_or("").to_string())
+                    .collect(),
+                _ => return (400, String::new(), r#"{"error":"no input"}"#.into()),
+            };
+            if inputs.iter().any(String::is_empty) {
+                return (400, String::new(), r#"{"error":"empty input"}"#.into());
+            }
+            // Reversed order, so the client must sort by index.
+            let data: Vec<Value> = inputs
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": fake_embedding(t)}))
+                .collect();
+            (
+                200,
+                String::new(),
+                json!({"object": "list", "data": data, "model": request["model"]}).to_string(),
+            )
+        }
+        "/v1/chat/completions" => {
+            let last = request["messages"]
+                .as_array()
+                .and_then(|m| m.last())
+                .and_then(|m| m["content"].as_str())
+                .unwrap_or("")
+                .to_string();
+            let reply = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": format!("echo: {last}")}}]});
+            (200, String::new(), reply.to_string())
+        }
+        _ => (404, String::new(), r#"{"error":"not found"}"#.into()),
+    }
+}
