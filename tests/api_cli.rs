@@ -306,3 +306,50 @@ fn cli_slices_end_to_end() {
     assert!(!text.contains(SECRET));
     assert!(api.requests() >= 1);
 }
+
+#[test]
+fn complete_all_keeps_order_falls_back_per_item_and_gives_up() {
+    use faultmap::api::chat::{ChatParams, ChatRequest, Message};
+    use faultmap::api::Llm;
+    let requests: Vec<ChatRequest> = (0..6)
+        .map(|i| ChatRequest {
+            messages: vec![Message::user(format!("question {i}"))],
+            params: ChatParams::default(),
+        })
+        .collect();
+    let llm = |api: &FakeApi| {
+        let mut c = ApiConfig::new(&api.base());
+        c.max_retries = 0;
+        c.max_concurrent = 1;
+        c.quiet = true;
+        Llm::new(c, "m")
+    };
+    let quiet = faultmap::progress::Progress::hidden();
+    // Request 1 fails for good: its item is an error, the others are answered in order.
+    let api = FakeApi::start(|n| {
+        if n == 1 {
+            Fault::ServerError
+        } else {
+            Fault::None
+        }
+    });
+    let out = llm(&api).complete_all(&requests, "test", &quiet).unwrap();
+    assert!(out[1].is_err());
+    for i in [0, 2, 3, 4, 5] {
+        assert_eq!(out[i].as_ref().unwrap(), &format!("echo: question {i}"));
+    }
+    // A dead server: three failures in a row, then nothing more is sent.
+    let api = FakeApi::start(|_| Fault::ServerError);
+    let out = llm(&api).complete_all(&requests, "test", &quiet).unwrap();
+    assert!(out.iter().all(Result::is_err));
+    assert_eq!(api.requests(), 3);
+    // The budget refuses before any request.
+    let api = FakeApi::healthy();
+    let mut c = ApiConfig::new(&api.base());
+    c.max_calls = Some(5);
+    c.quiet = true;
+    assert!(Llm::new(c, "m")
+        .complete_all(&requests, "test", &quiet)
+        .is_err());
+    assert_eq!(api.requests(), 0);
+}

@@ -23,6 +23,10 @@ pub struct ApiArgs {
     /// Embedding model name sent to the server (required with --embedder api).
     #[arg(long, value_name = "NAME")]
     pub embedding_model: Option<String>,
+    /// Chat model name sent to the server, for the options that ask an LLM (--name-with-llm,
+    /// score --judge / --consistency, slices --sample).
+    #[arg(long, value_name = "NAME")]
+    pub llm_model: Option<String>,
     /// Texts per embeddings request.
     #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub embedding_batch: u64,
@@ -154,6 +158,18 @@ impl ApiArgs {
             self.cache_dir.clone().or_else(default_cache_dir)
         };
         Ok(config)
+    }
+}
+
+impl ApiArgs {
+    /// The chat model for `option` (e.g. `--name-with-llm`): needs --llm-model and a base URL.
+    pub fn llm(&self, option: &str, quiet: bool) -> Result<super::Llm> {
+        let model = self.llm_model.clone().ok_or_else(|| {
+            Error::Usage(format!(
+                "{option} needs --llm-model NAME (the server's chat model) and --api-base URL or {ENV_BASE}"
+            ))
+        })?;
+        Ok(super::Llm::new(self.config(quiet)?, model))
     }
 }
 

@@ -1,7 +1,9 @@
-//! `POST {base}/chat/completions`: one cached completion.
+//! `POST {base}/chat/completions`: cached completions, one at a time or many with bounded
+//! concurrency ([`Llm::complete_all`]).
 
-use super::{Cache, Client};
+use super::{ApiConfig, Budget, Cache, Client};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -34,6 +36,9 @@ impl Message {
 pub struct ChatParams {
     pub temperature: f64,
     pub max_tokens: u32,
+    /// Sent as `seed` (OpenAI, vLLM, Ollama and llama.cpp honour it) and part of the cache
+    /// key, so the k-th of several samples of one prompt is its own, reproducible entry.
+    pub seed: Option<u64>,
 }
 
 impl Default for ChatParams {
@@ -41,16 +46,30 @@ impl Default for ChatParams {
         ChatParams {
             temperature: 0.0,
             max_tokens: 512,
+            seed: None,
         }
     }
 }
 
+/// One completion to ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub messages: Vec<Message>,
+    pub params: ChatParams,
+}
+
 /// The cache key of a completion: endpoint, model, parameters and messages.
 pub fn cache_key(client: &Client, model: &str, messages: &[Message], params: ChatParams) -> u128 {
-    let params = format!(
-        "{{\"temperature\":{},\"max_tokens\":{}}}",
-        params.temperature, params.max_tokens
-    );
+    let params = match params.seed {
+        None => format!(
+            "{{\"temperature\":{},\"max_tokens\":{}}}",
+            params.temperature, params.max_tokens
+        ),
+        Some(seed) => format!(
+            "{{\"temperature\":{},\"max_tokens\":{},\"seed\":{seed}}}",
+            params.temperature, params.max_tokens
+        ),
+    };
     let text = serde_json::to_string(messages).expect("messages serialize");
     super::cache::key(&[&client.config().endpoint(PATH), model, &params, &text])
 }
@@ -81,12 +100,15 @@ pub fn complete(
     if let Some(text) = cache.and_then(|c| c.get_text(KIND, key)) {
         return Ok(text);
     }
-    let body = json!({
+    let mut body = json!({
         "model": model,
         "messages": messages,
         "temperature": params.temperature,
         "max_tokens": params.max_tokens,
     });
+    if let Some(seed) = params.seed {
+        body["seed"] = json!(seed);
+    }
     let response = client.post(PATH, &body)?;
     let text = response
         .pointer("/choices/0/message/content")
@@ -100,4 +122,104 @@ pub fn complete(
         c.put_text(KIND, key, &text)?;
     }
     Ok(text)
+}
+
+/// Consecutive failed completions after which [`Llm::complete_all`] starts no more: a server
+/// that is down should not be retried once per row.
+const GIVE_UP_AFTER: usize = 3;
+
+/// A chat model on an OpenAI-compatible server, with the response cache.
+pub struct Llm {
+    client: Client,
+    cache: Option<Cache>,
+    model: String,
+}
+
+impl Llm {
+    pub fn new(config: ApiConfig, model: impl Into<String>) -> Self {
+        let cache = config.cache_dir.clone().map(Cache::new);
+        Llm {
+            client: Client::new(config),
+            cache,
+            model: model.into(),
+        }
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The text of one completion (cached).
+    pub fn complete(&self, messages: &[Message], params: ChatParams) -> Result<String> {
+        complete(
+            &self.client,
+            self.cache.as_ref(),
+            &self.model,
+            messages,
+            params,
+        )
+    }
+
+    /// The completions of `requests`, in order, each its own `Result` so that a caller can fall
+    /// back per item. The budget (calls not in the cache) is printed as `what` and checked
+    /// against `--max-calls` first: above it the whole call fails with a usage error. After
+    /// [`GIVE_UP_AFTER`] failures in a row the rest fail without being sent.
+    pub fn complete_all(
+        &self,
+        requests: &[ChatRequest],
+        what: &str,
+        progress: &Progress,
+    ) -> Result<Vec<Result<String>>> {
+        let config = self.client.config();
+        let cache = self.cache.as_ref();
+        let cached: Vec<bool> = requests
+            .iter()
+            .map(|r| is_cached(&self.client, cache, &self.model, &r.messages, r.params))
+            .collect();
+        let missing = cached.iter().filter(|&&c| !c).count() as u64;
+        let budget = Budget {
+            calls: missing,
+            texts: missing,
+            cached: requests.len() as u64 - missing,
+            tokens: requests
+                .iter()
+                .zip(&cached)
+                .filter(|(_, &c)| !c)
+                .map(|(r, _)| {
+                    r.messages
+                        .iter()
+                        .map(|m| Budget::tokens_of(&m.content))
+                        .sum::<u64>()
+                        + r.params.max_tokens as u64
+                })
+                .sum(),
+        };
+        budget.check(
+            &format!("{what}: {} ({})", config.endpoint(PATH), self.model),
+            config.max_calls,
+            config.quiet,
+        )?;
+        let bar = progress.bar(requests.len() as u64, what);
+        let results = super::pool::map_bounded(
+            requests.len(),
+            config.max_concurrent,
+            GIVE_UP_AFTER,
+            |i| self.complete(&requests[i].messages, requests[i].params),
+            || bar.inc(1),
+        );
+        bar.finish_and_clear();
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(Error::Api {
+                        endpoint: config.redact(&config.endpoint(PATH)),
+                        message: format!(
+                            "not sent: {GIVE_UP_AFTER} completions in a row had failed"
+                        ),
+                    })
+                })
+            })
+            .collect())
+    }
 }

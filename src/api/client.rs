@@ -106,9 +106,7 @@ impl Client {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
         let text = match response
             .body_mut()
             .with_config()
@@ -138,6 +136,17 @@ impl Client {
             Attempt::Fatal(message)
         }
     }
+}
+
+/// `Retry-After` as seconds (`120`, `1.5`) or an HTTP date (RFC 9110: the wait is until then,
+/// zero when it has passed); `None` when it is neither.
+fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 fn transport_error(e: ureq::Error) -> Attempt {
@@ -184,6 +193,22 @@ mod tests {
             Duration::from_secs(2)
         );
         assert_eq!(client.wait(0, Some(Duration::from_secs(9999))), MAX_WAIT);
+    }
+
+    #[test]
+    fn retry_after_seconds_or_http_date() {
+        let now = httpdate::parse_http_date("Tue, 01 Dec 2026 08:00:00 GMT").unwrap();
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 08:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 07:59:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("-3", now), None);
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]

@@ -1,15 +1,10 @@
 //! `POST {base}/embeddings`, batched, cached and run with bounded concurrency.
-//!
-//! Concurrency: scoped threads pulling batch numbers from a shared counter, because the
-//! requests block on I/O and must not occupy rayon's CPU workers.
 
 use super::{Budget, Cache, Client};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 const KIND: &str = "embeddings";
 const PATH: &str = "embeddings";
@@ -63,51 +58,32 @@ pub fn embed(
 
     if !batches.is_empty() {
         let bar = progress.bar(missing.len() as u64, "embedding");
-        let next = AtomicUsize::new(0);
-        let stop = AtomicBool::new(false);
-        let first_error: Mutex<Option<Error>> = Mutex::new(None);
-        let fetched: Mutex<Vec<(usize, Vec<f32>)>> = Mutex::new(Vec::new());
-        let workers = config.max_concurrent.clamp(1, batches.len());
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| loop {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
+        let results = super::pool::map_bounded(
+            batches.len(),
+            config.max_concurrent,
+            1,
+            |b| {
+                let batch = batches[b];
+                let inputs: Vec<&str> = batch.iter().map(|&i| distinct[i]).collect();
+                let vs = request(client, model, &inputs)?;
+                if let Some(c) = cache {
+                    for (&i, v) in batch.iter().zip(&vs) {
+                        c.put_vector(KIND, key_of(distinct[i]), v)?;
                     }
-                    let b = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(batch) = batches.get(b) else { break };
-                    let inputs: Vec<&str> = batch.iter().map(|&i| distinct[i]).collect();
-                    let result = request(client, model, &inputs).and_then(|vs| {
-                        if let Some(c) = cache {
-                            for (&i, v) in batch.iter().zip(&vs) {
-                                c.put_vector(KIND, key_of(distinct[i]), v)?;
-                            }
-                        }
-                        Ok(vs)
-                    });
-                    match result {
-                        Ok(vs) => {
-                            bar.inc(batch.len() as u64);
-                            fetched
-                                .lock()
-                                .unwrap()
-                                .extend(batch.iter().copied().zip(vs));
-                        }
-                        Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            first_error.lock().unwrap().get_or_insert(e);
-                            break;
-                        }
-                    }
-                });
-            }
-        });
+                }
+                bar.inc(batch.len() as u64);
+                Ok(vs)
+            },
+            || {},
+        );
         bar.finish_and_clear();
-        if let Some(e) = first_error.into_inner().unwrap() {
-            return Err(e);
-        }
-        for (i, v) in fetched.into_inner().unwrap() {
-            vectors[i] = Some(v);
+        for (batch, result) in batches.iter().zip(results) {
+            // A batch not started (None) follows a failed one, whose error is returned.
+            if let Some(vs) = result.transpose()? {
+                for (&i, v) in batch.iter().zip(vs) {
+                    vectors[i] = Some(v);
+                }
+            }
         }
     }
     let vectors: Vec<Vec<f32>> = vectors

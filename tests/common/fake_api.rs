@@ -27,12 +27,16 @@ pub enum Fault {
 }
 
 type Plan = dyn Fn(usize) -> Fault + Send + Sync;
+/// The assistant's text for a chat request (the whole JSON body).
+pub type Responder = dyn Fn(&Value) -> String + Send + Sync;
 
 pub struct FakeApi {
     pub port: u16,
     requests: Arc<AtomicUsize>,
     /// Authorization headers seen (to check the key was sent).
     pub auth: Arc<Mutex<Vec<String>>>,
+    /// Chat request bodies received (answered ones), in arrival order.
+    pub chats: Arc<Mutex<Vec<Value>>>,
 }
 
 pub const DIMS: usize = 32;
@@ -40,17 +44,35 @@ pub const DIMS: usize = 32;
 impl FakeApi {
     /// A server whose `n`-th request (0-based, counting every request) gets `plan(n)`.
     pub fn start(plan: impl Fn(usize) -> Fault + Send + Sync + 'static) -> FakeApi {
+        FakeApi::with_chat(plan, echo)
+    }
+
+    /// [`FakeApi::start`] whose chat completions are `responder(request body)`.
+    pub fn with_chat(
+        plan: impl Fn(usize) -> Fault + Send + Sync + 'static,
+        responder: impl Fn(&Value) -> String + Send + Sync + 'static,
+    ) -> FakeApi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
         let auth = Arc::new(Mutex::new(Vec::new()));
+        let chats = Arc::new(Mutex::new(Vec::new()));
         let plan: Arc<Plan> = Arc::new(plan);
-        let (r, a) = (requests.clone(), auth.clone());
+        let responder: Arc<Responder> = Arc::new(responder);
+        let (r, a, c) = (requests.clone(), auth.clone(), chats.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (r, a, plan) = (r.clone(), a.clone(), plan.clone());
+                let (r, a, c) = (r.clone(), a.clone(), c.clone());
+                let (plan, responder) = (plan.clone(), responder.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &r, &a, plan.as_ref());
+                    let server = Server {
+                        requests: &r,
+                        auth: &a,
+                        chats: &c,
+                        plan: plan.as_ref(),
+                        responder: responder.as_ref(),
+                    };
+                    let _ = server.serve(stream);
                 });
             }
         });
@@ -58,6 +80,7 @@ impl FakeApi {
             port,
             requests,
             auth,
+            chats,
         }
     }
 
@@ -95,116 +118,129 @@ pub fn fake_embedding(text: &str) -> Vec<f32> {
     v
 }
 
-fn serve(
-    stream: TcpStream,
-    requests: &AtomicUsize,
-    auth: &Mutex<Vec<String>>,
-    plan: &Plan,
-) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut stream = stream;
-    loop {
-        // Request line and headers.
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-        let mut length = 0usize;
+/// The default chat answer: `echo: ` and the last message.
+pub fn echo(request: &Value) -> String {
+    let last = request["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or("");
+    format!("echo: {last}")
+}
+
+/// What one connection's thread shares with the others.
+struct Server<'a> {
+    requests: &'a AtomicUsize,
+    auth: &'a Mutex<Vec<String>>,
+    chats: &'a Mutex<Vec<Value>>,
+    plan: &'a Plan,
+    responder: &'a Responder,
+}
+
+impl Server<'_> {
+    fn serve(&self, stream: TcpStream) -> std::io::Result<()> {
+        let (requests, auth, plan) = (self.requests, self.auth, self.plan);
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut stream = stream;
         loop {
-            let mut h = String::new();
-            reader.read_line(&mut h)?;
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
+            // Request line and headers.
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
             }
-            let (name, value) = h.split_once(':').unwrap_or((h, ""));
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let mut length = 0usize;
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h)?;
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                let (name, value) = h.split_once(':').unwrap_or((h, ""));
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                if name.eq_ignore_ascii_case("authorization") {
+                    auth.lock().unwrap().push(value.trim().to_string());
+                }
             }
-            if name.eq_ignore_ascii_case("authorization") {
-                auth.lock().unwrap().push(value.trim().to_string());
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body)?;
-        let n = requests.fetch_add(1, Ordering::SeqCst);
-        let (status, extra, text) = match plan(n) {
-            Fault::Drop => return Ok(()),
-            Fault::Delay(d) => {
-                std::thread::sleep(d);
-                answer(&path, &body)
-            }
-            Fault::TooMany(secs) => (
-                429,
-                format!("Retry-After: {secs}\r\n"),
-                r#"{"error":"rate limited"}"#.to_string(),
-            ),
-            Fault::ServerError => (500, String::new(), r#"{"error":"internal"}"#.to_string()),
-            Fault::Malformed => (
-                200,
-                String::new(),
-                r#"{"data": [ {"index": 0, "embe"#.to_string(),
-            ),
-            Fault::None => answer(&path, &body),
-        };
-        let reason = match status {
-            200 => "OK",
-            429 => "Too Many Requests",
-            404 => "Not Found",
-            400 => "Bad Request",
-            _ => "Internal Server Error",
-        };
-        write!(
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body)?;
+            let n = requests.fetch_add(1, Ordering::SeqCst);
+            let (status, extra, text) = match plan(n) {
+                Fault::Drop => return Ok(()),
+                Fault::Delay(d) => {
+                    std::thread::sleep(d);
+                    self.answer(&path, &body)
+                }
+                Fault::TooMany(secs) => (
+                    429,
+                    format!("Retry-After: {secs}\r\n"),
+                    r#"{"error":"rate limited"}"#.to_string(),
+                ),
+                Fault::ServerError => (500, String::new(), r#"{"error":"internal"}"#.to_string()),
+                Fault::Malformed => (
+                    200,
+                    String::new(),
+                    r#"{"data": [ {"index": 0, "embe"#.to_string(),
+                ),
+                Fault::None => self.answer(&path, &body),
+            };
+            let reason = match status {
+                200 => "OK",
+                429 => "Too Many Requests",
+                404 => "Not Found",
+                400 => "Bad Request",
+                _ => "Internal Server Error",
+            };
+            write!(
             stream,
             "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{text}",
             text.len()
         )?;
-        stream.flush()?;
+            stream.flush()?;
+        }
     }
-}
 
-fn answer(path: &str, body: &[u8]) -> (u16, String, String) {
-    let Ok(request) = serde_json::from_slice::<Value>(body) else {
-        return (400, String::new(), r#"{"error":"bad json"}"#.into());
-    };
-    match path {
-        "/v1/embeddings" => {
-            let inputs: Vec<String> = match &request["input"] {
-                Value::String(s) => vec![s.clone()],
-                Value::Array(a) => a
-                    .iter()
-                    .map(|v| v.as_str().unwrap_or("").to_string())
-                    .collect(),
-                _ => return (400, String::new(), r#"{"error":"no input"}"#.into()),
-            };
-            if inputs.iter().any(String::is_empty) {
-                return (400, String::new(), r#"{"error":"empty input"}"#.into());
-            }
-            // Reversed order, so the client must sort by index.
-            let data: Vec<Value> = inputs
+    fn answer(&self, path: &str, body: &[u8]) -> (u16, String, String) {
+        let Ok(request) = serde_json::from_slice::<Value>(body) else {
+            return (400, String::new(), r#"{"error":"bad json"}"#.into());
+        };
+        match path {
+            "/v1/embeddings" => {
+                let inputs: Vec<String> = match &request["input"] {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|v| v.as_str().unwrap_or("").to_string())
+                        .collect(),
+                    _ => return (400, String::new(), r#"{"error":"no input"}"#.into()),
+                };
+                if inputs.iter().any(String::is_empty) {
+                    return (400, String::new(), r#"{"error":"empty input"}"#.into());
+                }
+                // Reversed order, so the client must sort by index.
+                let data: Vec<Value> = inputs
                 .iter()
                 .enumerate()
                 .rev()
                 .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": fake_embedding(t)}))
                 .collect();
-            (
-                200,
-                String::new(),
-                json!({"object": "list", "data": data, "model": request["model"]}).to_string(),
-            )
+                (
+                    200,
+                    String::new(),
+                    json!({"object": "list", "data": data, "model": request["model"]}).to_string(),
+                )
+            }
+            "/v1/chat/completions" => {
+                let content = (self.responder)(&request);
+                self.chats.lock().unwrap().push(request);
+                let reply = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]});
+                (200, String::new(), reply.to_string())
+            }
+            _ => (404, String::new(), r#"{"error":"not found"}"#.into()),
         }
-        "/v1/chat/completions" => {
-            let last = request["messages"]
-                .as_array()
-                .and_then(|m| m.last())
-                .and_then(|m| m["content"].as_str())
-                .unwrap_or("")
-                .to_string();
-            let reply = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": format!("echo: {last}")}}]});
-            (200, String::new(), reply.to_string())
-        }
-        _ => (404, String::new(), r#"{"error":"not found"}"#.into()),
     }
 }
