@@ -353,3 +353,40 @@ fn complete_all_keeps_order_falls_back_per_item_and_gives_up() {
         .is_err());
     assert_eq!(api.requests(), 0);
 }
+
+#[test]
+fn embeddings_go_to_the_embedding_api_base_when_given() {
+    let embeddings = FakeApi::healthy();
+    let base = embeddings.base();
+    // --api-base points at a closed port: only the embeddings server may be asked.
+    let out = faultmap_env(
+        &api_args(
+            "http://127.0.0.1:9/v1",
+            &[
+                "--no-cache",
+                "--embedding-api-base",
+                &base,
+                "--max-retries",
+                "0",
+            ],
+        ),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(embeddings.requests() > 0);
+    let out = faultmap_env(
+        &api_args(
+            "http://127.0.0.1:9/v1",
+            &["--no-cache", "--max-retries", "0"],
+        ),
+        &[("FAULTMAP_EMBEDDING_API_BASE", &base)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = faultmap_env(&api_args(&base, &["--embedding-api-base", "ftp://x"]), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("must start with http://"),
+        "{}",
+        stderr(&out)
+    );
+}

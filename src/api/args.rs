@@ -7,6 +7,8 @@ use std::time::Duration;
 
 /// Environment variable for the base URL (`--api-base` wins).
 pub const ENV_BASE: &str = "FAULTMAP_API_BASE";
+/// Environment variable for a separate embeddings server (`--embedding-api-base` wins).
+pub const ENV_EMBEDDING_BASE: &str = "FAULTMAP_EMBEDDING_API_BASE";
 /// Environment variables read for the API key, in order. There is no flag: a key on the
 /// command line would land in shell history and process lists.
 pub const ENV_KEYS: [&str; 2] = ["FAULTMAP_API_KEY", "OPENAI_API_KEY"];
@@ -20,6 +22,11 @@ pub struct ApiArgs {
     /// [default: $FAULTMAP_API_BASE]
     #[arg(long, value_name = "URL")]
     pub api_base: Option<String>,
+    /// Base URL of the embeddings server when it is not the chat server (llama.cpp serves
+    /// embeddings from a separate `llama-server --embeddings` process)
+    /// [default: $FAULTMAP_EMBEDDING_API_BASE, else --api-base]
+    #[arg(long, value_name = "URL")]
+    pub embedding_api_base: Option<String>,
     /// Embedding model name sent to the server (required with --embedder api).
     #[arg(long, value_name = "NAME")]
     pub embedding_model: Option<String>,
@@ -125,27 +132,40 @@ impl ApiConfig {
 }
 
 impl ApiArgs {
-    /// The configuration from the flags and the environment.
+    /// The configuration of the chat server, from the flags and the environment.
     pub fn config(&self, quiet: bool) -> Result<ApiConfig> {
-        let base = self
-            .api_base
+        let base = self.api_base.clone().or_else(|| env(ENV_BASE)).ok_or_else(|| {
+            Error::Usage(format!(
+                "the API needs a base URL: give --api-base URL or set {ENV_BASE} (e.g. http://127.0.0.1:8080/v1)"
+            ))
+        })?;
+        self.config_for(&base, quiet)
+    }
+
+    /// The configuration of the embeddings server: --embedding-api-base when given, else the
+    /// chat server's.
+    pub fn embedding_config(&self, quiet: bool) -> Result<ApiConfig> {
+        match self
+            .embedding_api_base
             .clone()
-            .or_else(|| std::env::var(ENV_BASE).ok())
-            .filter(|b| !b.trim().is_empty())
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "the API needs a base URL: give --api-base URL or set {ENV_BASE} (e.g. http://127.0.0.1:8080/v1)"
-                ))
-            })?;
+            .or_else(|| env(ENV_EMBEDDING_BASE))
+        {
+            Some(base) => self.config_for(&base, quiet),
+            None => self.config(quiet),
+        }
+    }
+
+    fn config_for(&self, base: &str, quiet: bool) -> Result<ApiConfig> {
+        let base = base.trim();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::Usage(format!(
-                "--api-base `{base}` must start with http:// or https://"
+                "the API base URL `{base}` must start with http:// or https://"
             )));
         }
         let key = ENV_KEYS
             .iter()
             .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
-        let mut config = ApiConfig::new(base.trim()).with_key(key);
+        let mut config = ApiConfig::new(base).with_key(key);
         config.timeout = Duration::from_secs(self.timeout);
         config.max_retries = self.max_retries;
         config.max_concurrent = self.max_concurrent as usize;
@@ -171,6 +191,11 @@ impl ApiArgs {
         })?;
         Ok(super::Llm::new(self.config(quiet)?, model))
     }
+}
+
+/// A non-blank environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// `$XDG_CACHE_HOME/faultmap`, else `~/.cache/faultmap`.

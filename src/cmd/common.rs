@@ -379,7 +379,10 @@ impl EmbedArgs {
                             .into(),
                     )
                 })?;
-                Ok(Box::new(ApiEmbedder::new(self.api.config(quiet)?, model)))
+                Ok(Box::new(ApiEmbedder::new(
+                    self.api.embedding_config(quiet)?,
+                    model,
+                )))
             }
             EmbedderArg::Precomputed => precomputed(),
             EmbedderArg::Auto if with_embeddings == data.len() => precomputed(),

@@ -28,7 +28,8 @@ pub fn faultmap_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("FAULTMAP_API_KEY")
         .env_remove("OPENAI_API_KEY")
-        .env_remove("FAULTMAP_API_BASE");
+        .env_remove("FAULTMAP_API_BASE")
+        .env_remove("FAULTMAP_EMBEDDING_API_BASE");
     for (k, v) in env {
         cmd.env(k, v);
     }
