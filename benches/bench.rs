@@ -17,6 +17,7 @@
 //! `bench-data/`.
 
 mod coverage_bench;
+mod runs;
 mod score_bench;
 
 use faultmap::analysis::slices::{analyze, SlicesConfig};

@@ -18,6 +18,7 @@
 //! each query its nearest reference and for each reference its nearest query, by the blocked
 //! products of `faultmap::neighbours` and by two per-pair loops over the same rayon chunks.
 
+use crate::runs::{field, median, run_child, with_median, Fields};
 use clap::Parser;
 use faultmap::analysis::coverage;
 use faultmap::cmd::common::read_input;
@@ -29,10 +30,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 /// Topics beyond the 12 of [`crate::TOPICS`].
@@ -400,25 +401,6 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
     Ok(())
 }
 
-type Fields = Vec<(String, f64)>;
-
-fn field(fields: &Fields, key: &str) -> f64 {
-    fields
-        .iter()
-        .find(|(k, _)| k == key)
-        .map_or(f64::NAN, |f| f.1)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => v[n / 2],
-        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 /// Parses `PxT` (production rows x test rows).
 pub fn parse_size(s: &str) -> (usize, usize) {
     let (p, t) = s
@@ -433,59 +415,23 @@ pub fn parse_size(s: &str) -> (usize, usize) {
 /// Generates the data if needed, runs each size `runs` times in child processes, prints a row
 /// per run and the median of each column.
 pub fn run_all(sizes: &[(usize, usize)], runs: usize) {
-    let exe = std::env::current_exe().expect("own path");
     let mut all: Vec<Vec<Fields>> = Vec::new();
     for &(production, tests) in sizes {
         let (t, p) = data_files(production, tests);
-        let mut results = Vec::new();
-        for run in 1..=runs {
-            let output = Command::new(&exe)
-                .arg("--one-coverage")
-                .arg(&t)
-                .arg(&p)
-                .output()
-                .expect("run child");
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let Some(line) = stdout.lines().find(|l| l.starts_with("RESULT ")) else {
-                eprintln!(
-                    "run {run} on {production}x{tests} failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-                continue;
-            };
-            eprintln!("{production}x{tests}, run {run}: {line}");
-            results.push(
-                line.split_whitespace()
-                    .skip(1)
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(f64::NAN)))
-                    .collect(),
-            );
-        }
+        let results = (1..=runs)
+            .filter_map(|run| {
+                run_child(
+                    &[OsStr::new("--one-coverage"), t.as_os_str(), p.as_os_str()],
+                    &format!("{production}x{tests}, run {run}"),
+                )
+            })
+            .collect();
         all.push(results);
     }
     println!("| production × tests | distinct production | run | total s | embedding s | nearest test s | threshold s | rules s | gaps s | thin topics s | read s | peak MiB | coverage | gaps | thin topics |");
     println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for runs in &all {
-        let Some(first) = runs.first() else { continue };
-        let mut rows: Vec<(String, Fields)> = runs
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ((i + 1).to_string(), r.clone()))
-            .collect();
-        if runs.len() > 1 {
-            let m = first
-                .iter()
-                .map(|(k, _)| {
-                    (
-                        k.clone(),
-                        median(runs.iter().map(|r| field(r, k)).collect()),
-                    )
-                })
-                .collect();
-            rows.push((format!("**median of {}**", runs.len()), m));
-        }
-        for (label, f) in rows {
+        for (label, f) in with_median(runs) {
             let g = |k: &str| field(&f, k);
             println!(
                 "| {:.0} × {:.0} | {:.0} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1}% | {:.0} | {:.0} |",

@@ -19,6 +19,7 @@
 //! embedding inside it, then `evidence`, then `decide` and row assembly) to time the phases. The phase timings come from a second pass
 //! in the same process and are not part of the totals.
 
+use crate::runs::{field, run_child, with_median, Fields};
 use faultmap::analysis::score::{self, config::ScoreConfig, decide, evidence, prepare};
 use faultmap::embed::Embedder;
 use faultmap::input::{read_dataset, ReadOptions, Requirements};
@@ -29,10 +30,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 const NAME_A: &[&str] = &[
@@ -561,84 +562,25 @@ fn cpu_seconds() -> f64 {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-type Fields = Vec<(String, f64)>;
-
-fn field(fields: &Fields, key: &str) -> f64 {
-    fields
-        .iter()
-        .find(|(k, _)| k == key)
-        .map_or(f64::NAN, |f| f.1)
-}
-
-/// The runs of one size, then their median (of each column separately).
-fn with_median(runs: &[Fields]) -> Vec<(String, Fields)> {
-    let mut out: Vec<(String, Fields)> = runs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((i + 1).to_string(), r.clone()))
-        .collect();
-    if runs.len() > 1 {
-        let median_fields = runs[0]
-            .iter()
-            .map(|(k, _)| {
-                (
-                    k.clone(),
-                    median(runs.iter().map(|r| field(r, k)).collect()),
-                )
-            })
-            .collect();
-        out.push((format!("**median of {}**", runs.len()), median_fields));
-    }
-    out
-}
-
 /// Generates the data if needed, runs each size `runs` times in child processes, then prints
 /// a throughput table and a phase table, a row per run and the median of each column.
 pub fn run_all(sizes: &[usize], runs: usize) {
     let dir = PathBuf::from("bench-data");
     std::fs::create_dir_all(&dir).expect("create bench-data/");
-    let exe = std::env::current_exe().expect("own path");
     let mut all: Vec<Vec<Fields>> = Vec::new();
     for &rows in sizes {
         let path = dir.join(format!("score{rows}.jsonl"));
         if !path.exists() {
             generate(&path, rows).expect("write benchmark data");
         }
-        let mut results = Vec::new();
-        for run in 1..=runs {
-            let output = Command::new(&exe)
-                .arg("--one-score")
-                .arg(&path)
-                .output()
-                .expect("run child");
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let Some(line) = stdout.lines().find(|l| l.starts_with("RESULT ")) else {
-                eprintln!(
-                    "run {run} on {} failed: {}",
-                    path.display(),
-                    String::from_utf8_lossy(&output.stderr)
-                );
-                continue;
-            };
-            eprintln!("{rows} rows, run {run}: {line}");
-            results.push(
-                line.split_whitespace()
-                    .skip(1)
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(f64::NAN)))
-                    .collect(),
-            );
-        }
+        let results = (1..=runs)
+            .filter_map(|run| {
+                run_child(
+                    &[OsStr::new("--one-score"), path.as_os_str()],
+                    &format!("{rows} rows, run {run}"),
+                )
+            })
+            .collect();
         all.push(results);
     }
     println!("| run | rows | distinct texts | total s | read s | score s | score CPU s | rows/s (score) | rows/s (read + score) | peak MiB | AUROC final vs label |");
