@@ -390,3 +390,70 @@ fn embeddings_go_to_the_embedding_api_base_when_given() {
         stderr(&out)
     );
 }
+
+#[test]
+fn cli_killed_run_resumes_from_the_cache() {
+    // While `stalled`, every request after the third hangs, so the run is killed mid-flight
+    // (SIGKILL: no cleanup at all) with three batches answered and cached.
+    let stalled = Arc::new(AtomicBool::new(true));
+    let s = stalled.clone();
+    let api = FakeApi::start(move |n| {
+        if s.load(Ordering::SeqCst) && n >= 3 {
+            Fault::Delay(Duration::from_secs(30))
+        } else {
+            Fault::None
+        }
+    });
+    let base = api.base();
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().to_str().unwrap();
+    let extra = [
+        "--cache-dir",
+        cache_dir,
+        "--embedding-batch",
+        "10",
+        "--max-concurrent",
+        "1",
+        "--timeout",
+        "60",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultmap"))
+        .args(api_args(&base, &extra))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("FAULTMAP_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("FAULTMAP_API_BASE")
+        .env_remove("FAULTMAP_EMBEDDING_API_BASE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while api.requests() < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no 4th request"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    stalled.store(false, Ordering::SeqCst);
+    let asked_before = api.requests();
+    assert_eq!(asked_before, 4);
+
+    let out = faultmap_env(&api_args(&base, &extra), &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let missing = planned_calls(&err);
+    assert!(missing > 1, "{err}");
+    // Only the batches not answered before the kill are asked again.
+    assert_eq!(api.requests(), asked_before + missing, "{err}");
+    // And the report equals one made without the cache, which makes every call.
+    let fresh = faultmap_env(
+        &api_args(&base, &["--no-cache", "--embedding-batch", "10"]),
+        &[],
+    );
+    assert_eq!(fresh.stdout, out.stdout);
+    assert_eq!(api.requests(), asked_before + missing + missing + 3);
+}
