@@ -160,6 +160,25 @@ impl Llm {
         )
     }
 
+    /// The cached completion of `request`, if any: never sends anything. A caller that plans
+    /// a second round of requests from the answers of a first uses it to bound its budget.
+    pub fn cached(&self, request: &ChatRequest) -> Option<String> {
+        let key = cache_key(&self.client, &self.model, &request.messages, request.params);
+        self.cache.as_ref().and_then(|c| c.get_text(KIND, key))
+    }
+
+    /// Refuses (a usage error, exit 2) when `calls`, a run's planned calls after the cache,
+    /// are above `--max-calls`. For runs of several rounds, whose later requests depend on
+    /// earlier answers: checked once on an upper bound before anything is sent.
+    pub fn check_max_calls(&self, calls: u64, what: &str) -> Result<()> {
+        match self.client.config().max_calls {
+            Some(max) if calls > max => Err(Error::Usage(format!(
+                "{what}: this run would make up to {calls} API calls, above --max-calls {max}; raise it or narrow the input"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The completions of `requests`, in order, each its own `Result` so that a caller can fall
     /// back per item. The budget (calls not in the cache) is printed as `what` and checked
     /// against `--max-calls` first: above it the whole call fails with a usage error. After

@@ -10,6 +10,7 @@ pub mod client;
 pub mod embeddings;
 pub mod pool;
 pub mod redact;
+pub mod reply;
 
 pub use args::{ApiArgs, ApiConfig};
 pub use budget::Budget;

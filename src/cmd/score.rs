@@ -8,7 +8,8 @@ use super::common::{
 use crate::analysis::score::calibrate::{calibrate, Auroc, CalibrationOptions, CalibrationReport};
 use crate::analysis::score::config::{ScoreConfig, DEFAULT_CONFIG_TOML};
 use crate::analysis::score::decide::Decision;
-use crate::analysis::score::{analyze, ScoreReport};
+use crate::analysis::score::judge::JudgeBand;
+use crate::analysis::score::{analyze_with, LlmChecks, ScoreReport};
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
 use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
@@ -36,6 +37,9 @@ pub struct Args {
     pub scoring: ScoringArgs,
 
     #[command(flatten)]
+    pub llm_checks: LlmCheckArgs,
+
+    #[command(flatten)]
     pub calibration: CalibrationArgs,
 
     #[command(flatten)]
@@ -57,6 +61,26 @@ pub struct ScoringArgs {
     /// CI gate: exit with code 1 when the share of REJECT rows is above X (0 fails on any).
     #[arg(long, value_name = "X", value_parser = unit_interval, conflicts_with = "calibrate")]
     pub max_reject_rate: Option<f64>,
+}
+
+/// Opt-in checks that ask a chat model (--llm-model on an OpenAI-compatible server).
+#[derive(Debug, Clone, ClapArgs)]
+#[command(next_help_heading = "LLM checks (need --llm-model and --api-base)")]
+pub struct LlmCheckArgs {
+    /// Ask an LLM judge whether the response is faithful, for the rows in --judge-band only;
+    /// its verdict decides them (faithful: ACCEPT, hallucinated: REJECT). Adds
+    /// `used_llm_judge` to every row.
+    #[arg(long, conflicts_with = "calibrate")]
+    pub judge: bool,
+    /// Rows the judge sees: `review` (the heuristic decision is REVIEW) or LOW,HIGH (final
+    /// score in [LOW, HIGH], whatever the decision; 0,1 is every row).
+    #[arg(long, value_name = "review|LOW,HIGH", default_value = "review", value_parser = JudgeBand::parse, requires = "judge")]
+    pub judge_band: JudgeBand,
+    /// Ask the LLM for N paraphrases of each query and answer each; `scores.consistency` is
+    /// the answers' agreement with the response, a scorer in `final` (weights.consistency)
+    /// and in `disagreement`. Makes 1 + N calls per row.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=20))]
+    pub consistency: Option<u64>,
 }
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -144,6 +168,13 @@ pub fn run(args: Args) -> Result<i32> {
     } else {
         None
     };
+    // Before reading the input: a missing --llm-model is a usage error, whatever the rows.
+    let checks = &args.llm_checks;
+    let llm = match (checks.judge, checks.consistency) {
+        (false, None) => None,
+        (true, _) => Some(args.embed.api.llm("--judge", args.output.quiet)?),
+        (false, Some(_)) => Some(args.embed.api.llm("--consistency", args.output.quiet)?),
+    };
     let config = match &args.scoring.config {
         Some(path) => ScoreConfig::from_file(path)?,
         None => ScoreConfig::default(),
@@ -158,7 +189,20 @@ pub fn run(args: Args) -> Result<i32> {
     options.keep_raw = format == Format::Jsonl;
     let data = read_input(input, &options, &args.output)?;
     let embedder = crate::analysis::score::scoring_embedder(args.embed.dims, args.scoring.seed);
-    let report = analyze(&data, &embedder, &config, &args.output.progress())?;
+    let report = analyze_with(
+        &data,
+        &embedder,
+        &config,
+        &args.output.progress(),
+        llm.as_ref()
+            .map(|llm| LlmChecks {
+                llm,
+                judge: args.llm_checks.judge.then_some(args.llm_checks.judge_band),
+                consistency: args.llm_checks.consistency.map(|n| n as usize),
+                seed: args.scoring.seed,
+            })
+            .as_ref(),
+    )?;
 
     if let Some(exporter) = calibration_output {
         let options = CalibrationOptions {
@@ -197,6 +241,20 @@ pub fn run(args: Args) -> Result<i32> {
             count(Decision::Review),
             count(Decision::Reject),
         );
+    }
+    if !args.output.quiet {
+        if let Some(j) = &summary.judge {
+            eprintln!(
+                "judge: {} of {} rows in the band ({}) decided by the LLM ({} changed); {} failed and kept the heuristic decision",
+                j.rows_judged, j.rows_in_band, j.band, j.decisions_changed, j.errors
+            );
+        }
+        if let Some(c) = &summary.consistency {
+            eprintln!(
+                "consistency: {} rows checked with {} paraphrases each; {} failed and were scored without it",
+                c.rows_checked, c.paraphrases_per_row, c.errors
+            );
+        }
     }
     if let Some(max) = args.scoring.max_reject_rate {
         let rejected = count(Decision::Reject);

@@ -117,7 +117,20 @@ fn score_sections(s: &ScoreSummary) -> Vec<Section> {
     let n = s.total_rows;
     let m = &s.mean_scores;
     let opt = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.3}"));
-    vec![
+    let mut means = vec![
+        vec!["attribution (rows with context)".into(), opt(m.attribution)],
+        vec!["specificity".into(), format!("{:.3}", m.specificity)],
+        vec!["relevance".into(), format!("{:.3}", m.relevance)],
+        vec!["context quality".into(), opt(m.context_quality)],
+    ];
+    if s.consistency.is_some() {
+        means.push(vec![
+            "consistency (rows checked)".into(),
+            opt(m.consistency),
+        ]);
+    }
+    means.push(vec!["final".into(), format!("{:.3}", m.final_score)]);
+    let mut sections = vec![
         counts(
             "Decisions",
             "Decision",
@@ -142,15 +155,41 @@ fn score_sections(s: &ScoreSummary) -> Vec<Section> {
         Section {
             title: "Mean scores".into(),
             header: vec!["Score", "Mean"],
-            rows: vec![
-                vec!["attribution (rows with context)".into(), opt(m.attribution)],
-                vec!["specificity".into(), format!("{:.3}", m.specificity)],
-                vec!["relevance".into(), format!("{:.3}", m.relevance)],
-                vec!["context quality".into(), opt(m.context_quality)],
-                vec!["final".into(), format!("{:.3}", m.final_score)],
-            ],
+            rows: means,
         },
-    ]
+    ];
+    if let Some(j) = &s.judge {
+        let count = |label: &str, n: usize| vec![label.to_string(), n.to_string()];
+        sections.push(Section {
+            title: format!("LLM judge (band: {})", j.band),
+            header: vec!["Rows", "Count"],
+            rows: vec![
+                count("in the band (asked)", j.rows_in_band),
+                count("decided by the judge", j.rows_judged),
+                count("  faithful (ACCEPT)", j.faithful),
+                count("  hallucinated (REJECT)", j.hallucinated),
+                count("  decision changed", j.decisions_changed),
+                count("judge failed (heuristic kept)", j.errors),
+            ],
+        });
+    }
+    if let Some(c) = &s.consistency {
+        sections.push(Section {
+            title: format!(
+                "Consistency ({} paraphrases per row)",
+                c.paraphrases_per_row
+            ),
+            header: vec!["Rows", "Count"],
+            rows: vec![
+                vec!["checked".into(), c.rows_checked.to_string()],
+                vec![
+                    "check failed (scored without it)".into(),
+                    c.errors.to_string(),
+                ],
+            ],
+        });
+    }
+    sections
 }
 
 /// `input` is the input's name, escaped for the output format.

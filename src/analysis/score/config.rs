@@ -27,6 +27,8 @@ pub struct Weights {
     pub specificity: f64,
     pub context_quality: f64,
     pub reference: f64,
+    /// Used only with `--consistency` (the scorer is absent otherwise).
+    pub consistency: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +60,8 @@ pub struct Gates {
     pub off_topic_relevance: f64,
     pub max_disagreement: f64,
     pub accept_final: f64,
+    /// Where consistency leans to a failure in `disagreement` (with `--consistency` only).
+    pub low_consistency: f64,
 }
 
 impl Default for ScoreConfig {
@@ -175,6 +179,7 @@ impl ScoreConfig {
             ("weights.specificity", w.specificity),
             ("weights.context_quality", w.context_quality),
             ("weights.reference", w.reference),
+            ("weights.consistency", w.consistency),
             ("evidence.lexical_share", e.lexical_share),
             ("evidence.unsupported_penalty", e.unsupported_penalty),
             ("evidence.sentence_support", e.sentence_support),
@@ -194,6 +199,7 @@ impl ScoreConfig {
             ("gates.off_topic_relevance", g.off_topic_relevance),
             ("gates.max_disagreement", g.max_disagreement),
             ("gates.accept_final", g.accept_final),
+            ("gates.low_consistency", g.low_consistency),
         ];
         for (key, value) in unit {
             if !(0.0..=1.0).contains(&value) {

@@ -60,6 +60,8 @@ pub enum Gate {
     Disagreement,
     Borderline,
     Pass,
+    /// Not a heuristic gate: `score --judge` decided the row (see `judge`).
+    LlmJudge,
 }
 
 /// The scores of one row, as written under `scores`.
@@ -75,6 +77,10 @@ pub struct Scores {
     /// Only when the row has a reference.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_similarity: Option<f64>,
+    /// Only with `--consistency` (absent for a row whose check failed: see
+    /// `consistency_error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<f64>,
     pub disagreement: f64,
     #[serde(rename = "final")]
     pub final_score: f64,
@@ -102,6 +108,7 @@ pub fn scores(ev: &Evidence, config: &ScoreConfig) -> Scores {
         context_precision: ev.context_precision,
         context_recall: ev.context_recall,
         reference_similarity: ev.reference_similarity,
+        consistency: ev.consistency,
         disagreement: 0.0,
         final_score: 0.0,
     };
@@ -114,6 +121,7 @@ pub fn scores(ev: &Evidence, config: &ScoreConfig) -> Scores {
         (Some(ev.specificity), w.specificity),
         (ev.context_quality, w.context_quality),
         (ev.reference_similarity, w.reference),
+        (ev.consistency, w.consistency),
     ];
     let (sum, weight) = parts
         .iter()
@@ -142,6 +150,7 @@ pub fn scores(ev: &Evidence, config: &ScoreConfig) -> Scores {
             .map(|c| margin(c, g.poor_context_quality)),
     );
     margins.extend(ev.reference_similarity.map(|r| margin(r, 0.5)));
+    margins.extend(ev.consistency.map(|c| margin(c, g.low_consistency)));
     let (low, high) = margins
         .iter()
         .fold((1.0f64, -1.0f64), |(l, h), &m| (l.min(m), h.max(m)));
@@ -355,6 +364,15 @@ pub fn decide(ev: &Evidence, s: &Scores, g: &Gates) -> Verdict {
             ),
             s.final_score - g.accept_final,
         ),
+        // `gate` never returns it: the judge's verdict replaces the heuristic one afterwards.
+        Gate::LlmJudge => (
+            Review,
+            F::Uncertain,
+            H::None,
+            N::OptionalHumanReview,
+            "Left to the LLM judge.".to_string(),
+            0.0,
+        ),
     };
     // Confidence: how far the deciding number is from its threshold (0.25 away counts as
     // certain), discounted when the scorers disagree or grounding could not be checked.
@@ -392,6 +410,7 @@ mod tests {
             context_precision: Some(0.8),
             context_recall: Some(0.8),
             reference_similarity: None,
+            consistency: None,
             sentence_support: vec![Some(0.9)],
             specifics: 1,
             unsupported: vec![],

@@ -19,6 +19,9 @@ pub struct Evidence {
     pub context_precision: Option<f64>,
     pub context_recall: Option<f64>,
     pub reference_similarity: Option<f64>,
+    /// Agreement of the LLM's answers to paraphrased queries with the response (only with
+    /// `--consistency`; filled in after the offline scorers).
+    pub consistency: Option<f64>,
     /// Support of each response sentence (empty without context; `None` for a sentence
     /// without content words, which makes no claim).
     pub sentence_support: Vec<Option<f64>>,
@@ -69,7 +72,7 @@ const HEDGES: &[&str] = &[
     "sort of",
 ];
 
-fn map_cosine(cos: f32, p: &EvidenceParams) -> f64 {
+pub(super) fn map_cosine(cos: f32, p: &EvidenceParams) -> f64 {
     ((cos as f64 - p.cosine_floor) / (p.cosine_full - p.cosine_floor)).clamp(0.0, 1.0)
 }
 
@@ -105,6 +108,7 @@ pub fn evidence(
         context_precision: None,
         context_recall: None,
         reference_similarity: None,
+        consistency: None,
         sentence_support: Vec::new(),
         specifics: found.len(),
         unsupported: Vec::new(),

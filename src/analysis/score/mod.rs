@@ -3,23 +3,31 @@
 //!
 //! Pipeline: [`prepare`] splits and analyzes every distinct text once and embeds them in one
 //! call; [`evidence`] computes the scorers per row; [`decide`] combines them into `final` and
-//! runs the gates. Calibration ([`calibrate`]) re-runs only the gates.
+//! runs the gates. Calibration ([`calibrate`]) re-runs only the gates. With an LLM
+//! ([`LlmChecks`]), [`consistency`] adds a scorer before `final` is computed and [`judge`]
+//! decides the rows the gates left uncertain.
 
 pub mod calibrate;
 pub mod config;
+pub mod consistency;
 pub mod decide;
 pub mod evidence;
+pub mod judge;
 pub mod prepare;
 pub mod specifics;
 
+use crate::api::chat::ChatRequest;
+use crate::api::Llm;
 use crate::embed::hashing::{HashingConfig, HashingEmbedder};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::input::Dataset;
 use crate::progress::Progress;
 use config::ScoreConfig;
+use consistency::ConsistencyCheck;
 use decide::{Decision, FailureType, Gate, HallucinationStatus, Scores, Verdict};
 use evidence::Evidence;
+use judge::{JudgeBand, JudgeRecord, JudgeVerdict};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -64,6 +72,24 @@ pub struct ScoredRow {
     pub low_confidence_sentences: Vec<LowConfidenceSentence>,
     #[serde(flatten)]
     pub verdict: Verdict,
+    /// With `--consistency`: the paraphrases, answers and agreements behind
+    /// `scores.consistency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistency_check: Option<ConsistencyCheck>,
+    /// With `--consistency`, when the check failed for this row (it is scored without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistency_error: Option<String>,
+    /// With `--judge` only (absent without it, so offline output is unchanged): whether the
+    /// judge's verdict decided this row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used_llm_judge: Option<bool>,
+    /// The judge's verdict, when it decided the row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeRecord>,
+    /// The row was in the judge's band but the call failed or gave no verdict: the heuristic
+    /// decision stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,8 +99,36 @@ pub struct MeanScores {
     pub specificity: f64,
     pub relevance: f64,
     pub context_quality: Option<f64>,
+    /// With `--consistency`: over rows whose check succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<f64>,
     #[serde(rename = "final")]
     pub final_score: f64,
+}
+
+/// What `--judge` did, in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct JudgeSummary {
+    /// `review` or `final in [LOW, HIGH]`.
+    pub band: String,
+    /// Rows in the band (sent to the judge).
+    pub rows_in_band: usize,
+    /// Rows the judge decided (`used_llm_judge`).
+    pub rows_judged: usize,
+    /// Rows in the band that kept their heuristic decision because the judge failed.
+    pub errors: usize,
+    pub faithful: usize,
+    pub hallucinated: usize,
+    /// Judged rows whose decision differs from the heuristic one.
+    pub decisions_changed: usize,
+}
+
+/// What `--consistency` did, in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsistencySummary {
+    pub paraphrases_per_row: usize,
+    pub rows_checked: usize,
+    pub errors: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +144,10 @@ pub struct ScoreSummary {
     pub rows_with_unsupported_specifics: usize,
     pub mean_scores: MeanScores,
     pub embedder: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<ConsistencySummary>,
     /// Wall time is left out of the JSON so that the same input gives the same bytes.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -108,6 +166,16 @@ pub struct ScoreReport {
     pub evidence: Vec<Evidence>,
 }
 
+/// What a run asks an LLM (`score --judge`, `--consistency`).
+pub struct LlmChecks<'a> {
+    pub llm: &'a Llm,
+    pub judge: Option<JudgeBand>,
+    /// Paraphrases per row.
+    pub consistency: Option<usize>,
+    /// Part of every request (and so of its cache key).
+    pub seed: u64,
+}
+
 /// Scores every record of `data`. Records must carry a response (the reader checks it).
 pub fn analyze(
     data: &Dataset,
@@ -115,13 +183,24 @@ pub fn analyze(
     config: &ScoreConfig,
     progress: &Progress,
 ) -> Result<ScoreReport> {
+    analyze_with(data, embedder, config, progress, None)
+}
+
+/// [`analyze`], with the LLM checks of `llm` when given.
+pub fn analyze_with(
+    data: &Dataset,
+    embedder: &dyn Embedder,
+    config: &ScoreConfig,
+    progress: &Progress,
+    llm: Option<&LlmChecks>,
+) -> Result<ScoreReport> {
     let start = Instant::now();
     if data.records.is_empty() {
         return Err(Error::Analysis("no rows to score".into()));
     }
     let (texts, corpus) = prepare::prepare(&data.records, embedder, progress)?;
     let bar = progress.bar(data.records.len() as u64, "scoring");
-    let evidence: Vec<Evidence> = data
+    let mut evidence: Vec<Evidence> = data
         .records
         .par_iter()
         .zip(&texts)
@@ -138,12 +217,33 @@ pub fn analyze(
         })
         .collect();
     bar.finish_and_clear();
-    let rows: Vec<ScoredRow> = data
+    let mut checks: Vec<consistency::RowCheck> = vec![None; data.records.len()];
+    if let Some(wanted) = llm {
+        check_budget(data, &evidence, config, wanted)?;
+        if let Some(n) = wanted.consistency {
+            checks = consistency::check(
+                wanted.llm,
+                &data.records,
+                n,
+                wanted.seed,
+                embedder,
+                &config.evidence,
+                progress,
+            )?;
+            for (ev, check) in evidence.iter_mut().zip(&checks) {
+                if let Some(Ok((score, _))) = check {
+                    ev.consistency = Some(*score);
+                }
+            }
+        }
+    }
+    let mut rows: Vec<ScoredRow> = data
         .records
         .iter()
         .zip(&texts)
         .zip(&evidence)
-        .map(|((record, row), ev)| {
+        .zip(checks)
+        .map(|(((record, row), ev), check)| {
             let scores = decide::scores(ev, config);
             let verdict = decide::decide(ev, &scores, &config.gates);
             let low_confidence_sentences = ev
@@ -158,6 +258,11 @@ pub fn analyze(
                     support,
                 })
                 .collect();
+            let (consistency_check, consistency_error) = match check {
+                Some(Ok((_, c))) => (Some(c), None),
+                Some(Err(e)) => (None, Some(e)),
+                None => (None, None),
+            };
             ScoredRow {
                 input: record.raw.clone(),
                 row: record.row,
@@ -165,25 +270,164 @@ pub fn analyze(
                 unsupported: ev.unsupported.clone(),
                 low_confidence_sentences,
                 verdict,
+                consistency_check,
+                consistency_error,
+                used_llm_judge: None,
+                judge: None,
+                judge_error: None,
             }
         })
         .collect();
+    let judge_summary = match llm {
+        Some(LlmChecks {
+            llm,
+            judge: Some(band),
+            seed,
+            ..
+        }) => Some(run_judge(
+            llm, *band, *seed, data, &texts, &mut rows, progress,
+        )?),
+        _ => None,
+    };
+    let consistency_summary = llm.and_then(|l| l.consistency).map(|n| ConsistencySummary {
+        paraphrases_per_row: n,
+        rows_checked: rows
+            .iter()
+            .filter(|r| r.consistency_check.is_some())
+            .count(),
+        errors: rows
+            .iter()
+            .filter(|r| r.consistency_error.is_some())
+            .count(),
+    });
     let without_context = texts
         .iter()
         .filter(|t| !t.has_context || t.units.is_empty())
         .count();
-    let summary = summarize(
+    let mut summary = summarize(
         data,
         &rows,
         without_context,
         embedder.name(),
         start.elapsed(),
     );
+    summary.judge = judge_summary;
+    summary.consistency = consistency_summary;
     Ok(ScoreReport {
         rows,
         summary,
         evidence,
     })
+}
+
+/// The judge's request for row `i`.
+fn judge_request(data: &Dataset, i: usize, seed: u64) -> ChatRequest {
+    let record = &data.records[i];
+    judge::request(
+        &record.prompt,
+        &prepare::passages(&record.context),
+        record.response.as_deref().unwrap_or(""),
+        seed,
+    )
+}
+
+/// Refuses, before any request, a run whose calls could exceed `--max-calls`. Consistency's
+/// answers depend on its paraphrases, and with consistency the judge's band depends on the
+/// answers: both are bounded from above (see [`consistency::planned_calls`]; the judge then
+/// counts every row with a response).
+fn check_budget(
+    data: &Dataset,
+    evidence: &[Evidence],
+    config: &ScoreConfig,
+    checks: &LlmChecks,
+) -> Result<()> {
+    let mut calls = 0;
+    if let Some(n) = checks.consistency {
+        calls += consistency::planned_calls(checks.llm, &data.records, n, checks.seed);
+    }
+    if let Some(band) = checks.judge {
+        calls += evidence
+            .iter()
+            .enumerate()
+            .filter(|(_, ev)| {
+                if checks.consistency.is_some() {
+                    !ev.empty_response
+                } else {
+                    let scores = decide::scores(ev, config);
+                    band.contains(
+                        &decide::decide(ev, &scores, &config.gates),
+                        scores.final_score,
+                    )
+                }
+            })
+            .filter(|(i, _)| {
+                checks
+                    .llm
+                    .cached(&judge_request(data, *i, checks.seed))
+                    .is_none()
+            })
+            .count() as u64;
+    }
+    checks.llm.check_max_calls(calls, "score")
+}
+
+/// Asks the judge about the rows in `band` and folds its verdicts into them.
+fn run_judge(
+    llm: &Llm,
+    band: JudgeBand,
+    seed: u64,
+    data: &Dataset,
+    texts: &[prepare::RowTexts],
+    rows: &mut [ScoredRow],
+    progress: &Progress,
+) -> Result<JudgeSummary> {
+    let in_band: Vec<usize> = (0..rows.len())
+        .filter(|&i| band.contains(&rows[i].verdict, rows[i].scores.final_score))
+        .collect();
+    let requests: Vec<ChatRequest> = in_band
+        .iter()
+        .map(|&i| judge_request(data, i, seed))
+        .collect();
+    let replies = llm.complete_all(&requests, "score --judge", progress)?;
+    let mut summary = JudgeSummary {
+        band: band.to_string(),
+        rows_in_band: in_band.len(),
+        rows_judged: 0,
+        errors: 0,
+        faithful: 0,
+        hallucinated: 0,
+        decisions_changed: 0,
+    };
+    for row in rows.iter_mut() {
+        row.used_llm_judge = Some(false);
+    }
+    for (&i, reply) in in_band.iter().zip(replies) {
+        let row = &mut rows[i];
+        let parsed = reply.map_err(|e| e.to_string()).and_then(|text| {
+            judge::parse(&text).ok_or_else(|| "no verdict in the judge's reply".to_string())
+        });
+        match parsed {
+            Err(e) => {
+                summary.errors += 1;
+                row.judge_error = Some(e);
+            }
+            Ok(reply) => {
+                let (verdict, record) = judge::fold(&row.verdict, &reply, texts[i].has_context);
+                summary.rows_judged += 1;
+                match reply.verdict {
+                    JudgeVerdict::Faithful => summary.faithful += 1,
+                    JudgeVerdict::Hallucinated => summary.hallucinated += 1,
+                }
+                if verdict.decision != row.verdict.decision {
+                    summary.decisions_changed += 1;
+                }
+                row.verdict = verdict;
+                row.judge = Some(record);
+                row.used_llm_judge = Some(true);
+            }
+        }
+    }
+    Ok(summary)
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -241,9 +485,12 @@ fn summarize(
             specificity: mean(scored.clone().map(|s| s.specificity)).unwrap_or(0.0),
             relevance: mean(scored.clone().map(|s| s.relevance)).unwrap_or(0.0),
             context_quality: mean(scored.clone().filter_map(|s| s.context_quality)),
+            consistency: mean(scored.clone().filter_map(|s| s.consistency)),
             final_score: mean(scored.map(|s| s.final_score)).unwrap_or(0.0),
         },
         embedder,
+        judge: None,
+        consistency: None,
         elapsed,
     }
 }
