@@ -87,10 +87,15 @@ fn reference_similarity_against_true_labels_on_mmlu_pro() {
         };
         let data = read_dataset(path.to_str().unwrap(), &options).unwrap();
         let rows: Vec<usize> = (0..data.records.len()).collect();
-        let passed: Vec<bool> = data.records.iter().map(|r| r.failed == Some(false)).collect();
+        let passed: Vec<bool> = data
+            .records
+            .iter()
+            .map(|r| r.failed == Some(false))
+            .collect();
         for name in ["hash", "static", "hash+static"] {
             let e = embedder(name);
-            let sim = reference_similarities(&data, &rows, e.as_ref(), &Progress::hidden()).unwrap();
+            let sim =
+                reference_similarities(&data, &rows, e.as_ref(), &Progress::hidden()).unwrap();
             let auroc = faultmap::stats::auroc(&sim, &passed).unwrap();
             let (acc, bal) = accuracy(&sim, &passed, DEFAULT_MATCH_THRESHOLD);
             let (best_t, (best_acc, best_bal)) = (0..=100)

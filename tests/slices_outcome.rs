@@ -65,7 +65,10 @@ fn reference_only_rows_find_the_diverging_topic() {
         for e in s["examples"].as_array().unwrap() {
             assert_eq!(e["outcome_source"], "reference_similarity");
             let score = e["score"].as_f64().unwrap();
-            assert!((0.0..0.35).contains(&score), "a failing example scores {score}");
+            assert!(
+                (0.0..0.35).contains(&score),
+                "a failing example scores {score}"
+            );
         }
     }
     // Same input, same bytes.
@@ -155,7 +158,10 @@ fn a_row_with_no_outcome_is_an_input_error() {
     let out = faultmap(&["slices", csv.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("no outcome column") && err.contains("`reference` and `response` columns"), "{err}");
+    assert!(
+        err.contains("no outcome column") && err.contains("`reference` and `response` columns"),
+        "{err}"
+    );
 }
 
 /// Prompt → reference answer of the fixture.
@@ -214,7 +220,12 @@ fn sampling_agreement_finds_the_scattering_topic_and_reruns_from_the_cache() {
     let cache = tempfile::tempdir().unwrap();
     let mut args = SAMPLE.to_vec();
     let base = api.base();
-    args.extend(["--api-base", &base, "--cache-dir", cache.path().to_str().unwrap()]);
+    args.extend([
+        "--api-base",
+        &base,
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+    ]);
     let env = [("FAULTMAP_API_KEY", SECRET)];
     let first = faultmap_env(&args, &env);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
@@ -277,7 +288,14 @@ fn sample_refuses_over_the_call_budget_and_without_a_model() {
     assert!(stderr(&out).contains("--max-calls 5"), "{}", stderr(&out));
     assert_eq!(api.requests(), 0, "nothing is sent over the budget");
     let out = faultmap_env(
-        &["slices", REFERENCE_ONLY, "--sample", "3", "--api-base", &base],
+        &[
+            "slices",
+            REFERENCE_ONLY,
+            "--sample",
+            "3",
+            "--api-base",
+            &base,
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(2));

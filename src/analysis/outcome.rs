@@ -108,11 +108,7 @@ pub fn derive(
     }
     let sampling = match &config.sampling {
         Some(sampling) => Some(fill_sampling_agreement(
-            data,
-            embedder,
-            sampling,
-            config,
-            progress,
+            data, embedder, sampling, config, progress,
         )?),
         None => None,
     };
@@ -218,7 +214,9 @@ fn fill_sampling_agreement(
         };
         let message = format!("a sampled answer to this row's prompt failed: {error}");
         if !sampling.skip_invalid {
-            let id = r.id.as_ref().map_or(String::new(), |id| format!(" (id {id})"));
+            let id =
+                r.id.as_ref()
+                    .map_or(String::new(), |id| format!(" (id {id})"));
             return Err(Error::input(
                 &data.source,
                 Some(r.line),

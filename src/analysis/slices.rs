@@ -2,11 +2,11 @@
 //! against the rest of the rows, correct for multiple testing and describe what is significant.
 
 use super::candidates;
+use super::outcome::OutcomeSummary;
 use super::representatives::{distinct_prompts, nearest_to_centroid};
 use crate::cluster::{self, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
-use super::outcome::OutcomeSummary;
 use crate::input::{Dataset, OutcomeSource};
 use crate::naming::{KeywordNamer, SliceNamer};
 use crate::progress::Progress;

@@ -214,16 +214,25 @@ fn columns(header: &ByteRecord, options: &ReadOptions) -> std::result::Result<Co
     let derivable = (req.outcome_from_reference && reference.is_some() && response.is_some())
         || (req.outcome_from_sampling && response.is_some());
     if req.outcome && score.is_none() && label.is_none() && !derivable {
-        let mut ways = format!("a `{}` (number in [0, 1]) or a `{}` (pass/fail) column", f.score, f.label);
+        let mut ways = format!(
+            "a `{}` (number in [0, 1]) or a `{}` (pass/fail) column",
+            f.score, f.label
+        );
         if req.outcome_from_reference {
-            ways.push_str(&format!(", or `{}` and `{}` columns", f.reference, f.response));
+            ways.push_str(&format!(
+                ", or `{}` and `{}` columns",
+                f.reference, f.response
+            ));
         }
         if req.outcome_from_sampling {
             ways.push_str(&format!(", or a `{}` column (for --sample)", f.response));
         }
         return Err(Bad::field(
             &f.score,
-            format!("no outcome column: expected {ways}, found columns {}", listing()),
+            format!(
+                "no outcome column: expected {ways}, found columns {}",
+                listing()
+            ),
         ));
     }
     Ok(Columns {
