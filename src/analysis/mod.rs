@@ -2,6 +2,7 @@
 
 pub mod candidates;
 pub mod coverage;
+pub mod outcome;
 pub mod regress;
 pub mod representatives;
 pub mod score;

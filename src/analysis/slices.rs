@@ -2,11 +2,12 @@
 //! against the rest of the rows, correct for multiple testing and describe what is significant.
 
 use super::candidates;
+use super::outcome::OutcomeSummary;
 use super::representatives::{distinct_prompts, nearest_to_centroid};
 use crate::cluster::{self, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
-use crate::input::Dataset;
+use crate::input::{Dataset, OutcomeSource};
 use crate::naming::{KeywordNamer, SliceNamer};
 use crate::progress::Progress;
 use crate::stats::{self, TestKind};
@@ -29,6 +30,8 @@ pub struct SlicesConfig {
     /// Recorded in `parameters` only.
     pub failure_threshold: f64,
     pub input: String,
+    /// Where derived outcomes came from ([`super::outcome::derive`]); recorded in `parameters`.
+    pub outcomes: Option<OutcomeSummary>,
 }
 
 impl Default for SlicesConfig {
@@ -42,6 +45,7 @@ impl Default for SlicesConfig {
             examples: 3,
             failure_threshold: 0.5,
             input: String::new(),
+            outcomes: None,
         }
     }
 }
@@ -115,6 +119,9 @@ pub struct Example {
     pub response: Option<String>,
     pub score: Option<f64>,
     pub failed: bool,
+    /// Set when `score` was derived (reference similarity, sampling agreement), not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome_source: Option<OutcomeSource>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -130,6 +137,10 @@ pub struct SliceParameters {
     pub failure_threshold: f64,
     pub group_by: Vec<String>,
     pub skipped_rows: usize,
+    /// Rows per outcome source and how outcomes were derived; only when some row's outcome was
+    /// derived or `--sample` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcomes: Option<OutcomeSummary>,
 }
 
 /// Runs the whole slice analysis over `data` (every record must carry an outcome).
@@ -300,6 +311,7 @@ pub fn analyze(
             failure_threshold: config.failure_threshold,
             group_by: config.group_by.clone(),
             skipped_rows: data.skipped.len(),
+            outcomes: config.outcomes.clone(),
         },
     })
 }
@@ -313,5 +325,6 @@ fn example(data: &Dataset, i: usize) -> Example {
         response: r.response.clone(),
         score: r.score,
         failed: r.failed.unwrap_or(false),
+        outcome_source: r.outcome_source.filter(|s| s.is_derived()),
     }
 }

@@ -396,6 +396,19 @@ impl EmbedArgs {
         }
     }
 
+    /// The embedder of answer texts (responses, references, samples) when the prompts' one
+    /// cannot embed them: with precomputed prompt vectors, [`AUTO_EMBEDDER`]. `None`: reuse the
+    /// prompts' embedder.
+    pub fn answer_embedder(&self, data: &Dataset, seed: u64) -> Result<Option<Box<dyn Embedder>>> {
+        let precomputed = self.embedder == EmbedderArg::Precomputed
+            || (self.embedder == EmbedderArg::Auto && data.has_embeddings());
+        if precomputed {
+            self.text_embedder(&AUTO_EMBEDDER, seed).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// An embedder that embeds the texts themselves (`hash`, `static`, `static:DIR`).
     fn text_embedder(&self, choice: &EmbedderArg, seed: u64) -> Result<Box<dyn Embedder>> {
         Ok(match choice {

@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod coverage;
+pub mod outcome;
 pub mod regress;
 pub mod score;
 pub mod slices;

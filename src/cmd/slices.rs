@@ -9,7 +9,6 @@ use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
     table::TableExporter, Exporter, Format,
 };
-use crate::input::Requirements;
 use clap::Args as ClapArgs;
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -37,6 +36,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub test: TestArgs,
+
+    #[command(flatten)]
+    pub outcome: super::outcome::OutcomeArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -84,17 +86,26 @@ pub fn run(args: Args) -> Result<i32> {
         .cluster
         .clustering
         .params(args.cluster.min_slice_size as usize)?;
-    let requirements = Requirements {
-        outcome: true,
-        ..Requirements::default()
-    };
-    let options = args.read.options(requirements, args.group_by.clone());
-    let data = read_input(&args.input, &options, &args.output)?;
+    let llm = args.outcome.llm(&args.embed.api, args.output.quiet)?;
+    let options = args
+        .read
+        .options(args.outcome.requirements(), args.group_by.clone());
+    let mut data = read_input(&args.input, &options, &args.output)?;
     let embedder = args.embed.build(
         &[&data],
         &args.read.fields.embedding_field,
         args.cluster.clustering.seed,
         args.output.quiet,
+    )?;
+    let outcomes = args.outcome.derive(
+        &mut data,
+        llm.as_ref(),
+        &args.embed,
+        embedder.as_ref(),
+        args.read.failure_threshold,
+        args.read.skip_invalid,
+        args.cluster.clustering.seed,
+        &args.output,
     )?;
     let config = SlicesConfig {
         cluster,
@@ -105,6 +116,7 @@ pub fn run(args: Args) -> Result<i32> {
         examples: args.test.examples,
         failure_threshold: args.read.failure_threshold,
         input: args.input.clone(),
+        outcomes,
     };
     let report = analyze(&data, embedder.as_ref(), &config, &args.output.progress())?;
     let bytes = exporter(args.output.format()).export(&report)?;

@@ -209,13 +209,28 @@ fn columns(header: &ByteRecord, options: &ReadOptions) -> std::result::Result<Co
     }
     let score = find(&f.score);
     let label = find(&f.label);
-    if options.requirements.outcome && score.is_none() && label.is_none() {
+    let reference = find(&f.reference);
+    let req = &options.requirements;
+    let derivable = (req.outcome_from_reference && reference.is_some() && response.is_some())
+        || (req.outcome_from_sampling && response.is_some());
+    if req.outcome && score.is_none() && label.is_none() && !derivable {
+        let mut ways = format!(
+            "a `{}` (number in [0, 1]) or a `{}` (pass/fail) column",
+            f.score, f.label
+        );
+        if req.outcome_from_reference {
+            ways.push_str(&format!(
+                ", or `{}` and `{}` columns",
+                f.reference, f.response
+            ));
+        }
+        if req.outcome_from_sampling {
+            ways.push_str(&format!(", or a `{}` column (for --sample)", f.response));
+        }
         return Err(Bad::field(
             &f.score,
             format!(
-                "no outcome column: expected a `{}` (number in [0, 1]) or a `{}` (pass/fail) column, found columns {}",
-                f.score,
-                f.label,
+                "no outcome column: expected {ways}, found columns {}",
                 listing()
             ),
         ));
@@ -228,7 +243,7 @@ fn columns(header: &ByteRecord, options: &ReadOptions) -> std::result::Result<Co
         label,
         embedding: find(&f.embedding),
         context: find(&f.context),
-        reference: find(&f.reference),
+        reference,
         extra: options.extra_fields.iter().map(|p| find(p)).collect(),
         names,
     })
@@ -307,6 +322,7 @@ fn from_record(
             score,
             label,
             failed: None,
+            outcome_source: None,
             context: values::context_from_text(cell(columns.context)),
             reference: owned(columns.reference),
             embedding,

@@ -360,6 +360,7 @@ fn build<'v>(
             score,
             label,
             failed: None,
+            outcome_source: None,
             context,
             reference,
             embedding,

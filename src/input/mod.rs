@@ -71,6 +71,12 @@ pub enum InputFormat {
 pub struct Requirements {
     /// A pass/fail outcome from `score` or `label` (slices, regress).
     pub outcome: bool,
+    /// With `outcome`: a row without score or label may carry a `reference` and a `response`
+    /// instead; its outcome is derived later from their similarity (slices).
+    pub outcome_from_reference: bool,
+    /// With `outcome`: a row without score, label or reference may carry a `response`
+    /// instead; its outcome is derived later by sampling the LLM (slices --sample).
+    pub outcome_from_sampling: bool,
     /// A non-null `response` (score).
     pub response: bool,
     /// The prompt may be missing or null (JSONL) or the column absent or empty (CSV); it is
@@ -140,8 +146,13 @@ pub struct Record {
     pub score: Option<f64>,
     /// `Some(true)` = pass.
     pub label: Option<bool>,
-    /// Pass/fail after applying the threshold to `score` (wins) or taking `label`.
+    /// Pass/fail after applying the threshold to `score` (wins) or taking `label`. `None` for
+    /// a row whose outcome is still to be derived (see [`Record::outcome_source`]).
     pub failed: Option<bool>,
+    /// Where `failed` comes from: `Score` or `Label` as read, or an outcome to derive
+    /// (reference similarity, sampling agreement) when [`Requirements`] allow it and the row
+    /// has no score or label. `None`: no outcome.
+    pub outcome_source: Option<OutcomeSource>,
     /// A string or an array of passages, as given.
     pub context: Option<Value>,
     pub reference: Option<String>,
@@ -155,6 +166,30 @@ pub struct Record {
     pub extra: Vec<Option<Value>>,
     /// Traffic weight from [`ReadOptions::with_weight_field`]; `None` when not asked for.
     pub weight: Option<f64>,
+}
+
+/// Where a row's pass/fail comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeSource {
+    /// The row's `score` against the failure threshold.
+    Score,
+    /// The row's `label`.
+    Label,
+    /// Cosine similarity of the row's `response` and `reference` embeddings.
+    ReferenceSimilarity,
+    /// Agreement of answers sampled from the LLM with each other and with the `response`.
+    SamplingAgreement,
+}
+
+impl OutcomeSource {
+    /// True for the sources derived after reading (not in the row itself).
+    pub fn is_derived(self) -> bool {
+        matches!(
+            self,
+            OutcomeSource::ReferenceSimilarity | OutcomeSource::SamplingAgreement
+        )
+    }
 }
 
 /// A bad row that `--skip-invalid` passed over.
@@ -308,15 +343,19 @@ pub(crate) fn finalize(record: Record, options: &ReadOptions) -> std::result::Re
         (None, Some(label)) => Some(!label),
         (None, None) => None,
     };
-    if options.requirements.outcome && failed.is_none() {
-        return Err(Bad::field(
-            &fields.score,
-            format!(
-                "missing outcome: expected a `{}` (number in [0, 1]) or a `{}` (pass/fail) on every row, found neither",
-                fields.score, fields.label
-            ),
-        ));
-    }
+    let req = &options.requirements;
+    let outcome_source = match (record.score, record.label) {
+        (Some(_), _) => Some(OutcomeSource::Score),
+        (None, Some(_)) => Some(OutcomeSource::Label),
+        (None, None) if !req.outcome => None,
+        (None, None) => match (&record.reference, &record.response) {
+            (Some(_), Some(_)) if req.outcome_from_reference => {
+                Some(OutcomeSource::ReferenceSimilarity)
+            }
+            (_, Some(_)) if req.outcome_from_sampling => Some(OutcomeSource::SamplingAgreement),
+            _ => return Err(missing_outcome(&record, options)),
+        },
+    };
     let weight = match options.weight {
         Some(i) => Some(values::weight(
             &options.extra_fields[i],
@@ -328,11 +367,61 @@ pub(crate) fn finalize(record: Record, options: &ReadOptions) -> std::result::Re
     Ok(Parsed {
         record: Record {
             failed,
+            outcome_source,
             weight,
             ..record
         },
         both_outcomes,
     })
+}
+
+/// The error for a row with no outcome and nothing to derive one from. Without alternatives
+/// (regress, slices' rows without a reference) it asks for a score or a label, as always.
+fn missing_outcome(record: &Record, options: &ReadOptions) -> Bad {
+    let (f, req) = (&options.fields, &options.requirements);
+    if !req.outcome_from_reference && !req.outcome_from_sampling {
+        return Bad::field(
+            &f.score,
+            format!(
+                "missing outcome: expected a `{}` (number in [0, 1]) or a `{}` (pass/fail) on every row, found neither",
+                f.score, f.label
+            ),
+        );
+    }
+    if req.outcome_from_reference && record.reference.is_some() {
+        return Bad::field(
+            &f.response,
+            format!(
+                "missing response: a row without `{}` or `{}` is judged by how close its `{}` is to its `{}`; found a reference but no response",
+                f.score, f.label, f.response, f.reference
+            ),
+        );
+    }
+    let mut ways = vec![
+        format!("a `{}` (number in [0, 1])", f.score),
+        format!("a `{}` (pass/fail)", f.label),
+    ];
+    if req.outcome_from_reference {
+        ways.push(format!(
+            "a `{}` with a `{}` (scored by their similarity)",
+            f.reference, f.response
+        ));
+    }
+    if req.outcome_from_sampling {
+        ways.push(format!("a `{}` (scored by --sample)", f.response));
+    }
+    let field = if req.outcome_from_sampling {
+        &f.response
+    } else {
+        &f.score
+    };
+    Bad::field(
+        field,
+        format!(
+            "missing outcome: expected {} on every row, found none of them",
+            ways.join(" or ")
+        ),
+    )
 }
 
 /// The embedding shape set by the first valid row.
