@@ -179,7 +179,10 @@ pub fn request(subject: Subject, material: &Material) -> ChatRequest {
     }
     if subject == Subject::FailureSlice && !material.failures.is_empty() {
         user.push_str("\nFailing examples:\n");
-        for (i, (prompt, response)) in material.failures.iter().take(MAX_FAILURES).enumerate() {
+        // Logs repeat themselves: a copy tells the model nothing new.
+        let mut seen = std::collections::HashSet::new();
+        let distinct = material.failures.iter().filter(|f| seen.insert(**f));
+        for (i, (prompt, response)) in distinct.take(MAX_FAILURES).enumerate() {
             user.push_str(&format!("{}. Prompt: {}\n", i + 1, quote(prompt)));
             let response = response.map_or("(no response recorded)".to_string(), quote);
             user.push_str(&format!("   Response: {response}\n"));
@@ -407,7 +410,11 @@ mod tests {
             keywords,
             facts: vec!["A failure slice: 12 prompts.".into()],
             prompts: prompts.to_vec(),
-            failures: vec![("where is my refund", Some("It was sent.\nTwice."))],
+            failures: vec![
+                ("where is my refund", Some("It was sent.\nTwice.")),
+                ("where is my refund", Some("It was sent.\nTwice.")),
+                ("where is my refund", None),
+            ],
         }
     }
 
@@ -425,6 +432,12 @@ mod tests {
         assert!(user.contains(&format!("2. {}…", "z".repeat(QUOTE_CHARS - 1))));
         assert!(!user.contains(&"z".repeat(QUOTE_CHARS + 1)));
         assert!(user.contains("Response: It was sent. Twice."), "{user}");
+        assert_eq!(
+            user.matches("It was sent").count(),
+            1,
+            "copies are skipped: {user}"
+        );
+        assert!(user.contains("2. Prompt: where is my refund\n   Response: (no response recorded)"));
         assert!(user.contains("Keywords: refund"), "{user}");
         let gap = request(Subject::CoverageGap, &m);
         assert!(!gap.messages[1].content.contains("Failing examples"));
@@ -470,11 +483,8 @@ mod tests {
             &Progress::hidden(),
         )
         .unwrap();
-        let mut items = vec![
-            ("kw one".to_string(), LlmNaming::default()),
-            ("kw two".to_string(), LlmNaming::default()),
-            ("kw three".to_string(), LlmNaming::default()),
-        ];
+        let mut items =
+            ["kw one", "kw two", "kw three"].map(|n| (n.to_string(), LlmNaming::default()));
         let summary = apply(
             items.iter_mut().map(|(n, l)| (n, l)),
             outcomes,
