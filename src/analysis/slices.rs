@@ -8,6 +8,7 @@ use crate::cluster::{self, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::input::{Dataset, OutcomeSource};
+use crate::naming::llm::{self, Completer, LlmNaming, Material, NamingSummary, Subject};
 use crate::naming::{KeywordNamer, SliceNamer};
 use crate::progress::Progress;
 use crate::stats::{self, TestKind};
@@ -60,6 +61,9 @@ pub struct SliceReport {
     pub num_significant: usize,
     /// Rows the clustering left as noise (tested together as one candidate).
     pub num_noise: usize,
+    /// With `--name-with-llm`: the model and how many slices it named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm_naming: Option<NamingSummary>,
     pub slices: Vec<Slice>,
     pub parameters: SliceParameters,
     /// Wall time per stage; kept out of the JSON so reports stay byte-identical across runs.
@@ -77,6 +81,9 @@ pub struct StageTimings {
 #[derive(Debug, Clone, Serialize)]
 pub struct Slice {
     pub name: String,
+    /// With `--name-with-llm`: the keyword name, description, root cause and fix.
+    #[serde(flatten)]
+    pub llm: LlmNaming,
     pub keywords: Vec<String>,
     /// `cluster`, `noise`, or the metadata field the slice comes from.
     pub source: String,
@@ -244,6 +251,7 @@ pub fn analyze(
             };
             Slice {
                 name: display,
+                llm: LlmNaming::default(),
                 keywords: name.keywords,
                 source: cand.source.clone(),
                 value: cand.value.clone(),
@@ -298,6 +306,7 @@ pub fn analyze(
         num_candidates: candidates.len(),
         num_significant,
         num_noise,
+        llm_naming: None,
         slices,
         parameters: SliceParameters {
             input: config.input.clone(),
@@ -314,6 +323,51 @@ pub fn analyze(
             outcomes: config.outcomes.clone(),
         },
     })
+}
+
+impl Slice {
+    /// What the model is shown to name this slice.
+    fn naming_material(&self) -> Material<'_> {
+        let found = match (&self.source[..], &self.value) {
+            ("cluster", _) => "a cluster of similar prompts".to_string(),
+            ("noise", _) => "the prompts that fit no cluster (a mixed group)".to_string(),
+            (field, Some(value)) => format!("the rows whose {field} is {value}"),
+            (field, None) => format!("the rows grouped by {field}"),
+        };
+        Material {
+            keyword_name: &self.name,
+            keywords: &self.keywords,
+            facts: vec![
+                format!(
+                    "A failure slice: {} prompts, of which {} ({:.1}%) fail, against {:.1}% of all prompts.",
+                    self.size,
+                    self.failures,
+                    100.0 * self.failure_rate,
+                    100.0 * self.baseline_rate
+                ),
+                format!("Found as: {found}."),
+            ],
+            prompts: self.representative_prompts.iter().map(String::as_str).collect(),
+            failures: self
+                .examples
+                .iter()
+                .map(|e| (e.prompt.as_str(), e.response.as_deref()))
+                .collect(),
+        }
+    }
+}
+
+impl SliceReport {
+    /// `--name-with-llm`: asks `completer` to name every reported slice (one call each, all
+    /// at once). A slice whose call fails or whose answer is unusable keeps its keyword name.
+    /// Errs only when the budget refuses the calls.
+    pub fn name_with_llm(&mut self, completer: &dyn Completer, progress: &Progress) -> Result<()> {
+        let materials: Vec<Material> = self.slices.iter().map(Slice::naming_material).collect();
+        let outcomes = llm::name_all(completer, Subject::FailureSlice, &materials, progress)?;
+        let items = self.slices.iter_mut().map(|s| (&mut s.name, &mut s.llm));
+        self.llm_naming = Some(llm::apply(items, outcomes, completer.model()));
+        Ok(())
+    }
 }
 
 fn example(data: &Dataset, i: usize) -> Example {

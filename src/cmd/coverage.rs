@@ -102,6 +102,11 @@ pub struct GapArgs {
     /// Suggested tests per gap with --emit-tests.
     #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub tests_per_gap: u64,
+    /// Ask the chat model (--llm-model, --api-base) to name each gap from its representative
+    /// prompts: a 2-5 word name and a one-sentence description. One call per gap (cached); a
+    /// gap whose call fails keeps its keyword name.
+    #[arg(long)]
+    pub name_with_llm: bool,
 }
 
 /// Below this many calibration tests, the threshold gets a warning.
@@ -179,6 +184,12 @@ pub fn run(args: Args) -> Result<i32> {
         ));
     }
     let config = args.config()?;
+    // Before any work: a missing --llm-model or --api-base is a usage error.
+    let llm = if args.gaps.name_with_llm {
+        Some(args.embed.api.llm("--name-with-llm", args.output.quiet)?)
+    } else {
+        None
+    };
     let options = args.read.options(Requirements::default(), Vec::new());
     let tests = read_input(&args.tests, &options, &args.output)?;
     let production_options = match &args.weight_field {
@@ -192,7 +203,7 @@ pub fn run(args: Args) -> Result<i32> {
         args.clustering.seed,
         args.output.quiet,
     )?;
-    let report = analyze(
+    let mut report = analyze(
         &tests,
         &production,
         &weights(&production),
@@ -209,6 +220,10 @@ pub fn run(args: Args) -> Result<i32> {
                 "only {calibration_tests} distinct test prompts calibrate the distance threshold; it rests on its largest few spacings and may move a lot as tests are added (consider --distance-threshold)"
             ));
         }
+    }
+    // Before --emit-tests, so that the suggested tests carry the model's gap names.
+    if let Some(llm) = &llm {
+        report.name_with_llm(llm, &args.output.progress())?;
     }
     if let Some(path) = &args.gaps.emit_tests {
         write_atomic(

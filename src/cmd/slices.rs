@@ -69,6 +69,12 @@ pub struct TestArgs {
     /// Failing example rows per slice.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub examples: usize,
+    /// Ask the chat model (--llm-model, --api-base) to name each reported slice from its
+    /// representative prompts and failing examples: a 2-5 word name, a one-sentence
+    /// description, a likely root cause and a suggested prompt fix. One call per slice
+    /// (cached); a slice whose call fails keeps its keyword name.
+    #[arg(long)]
+    pub name_with_llm: bool,
 }
 
 fn exporter(format: Format) -> Box<dyn Exporter<SliceReport>> {
@@ -82,11 +88,17 @@ fn exporter(format: Format) -> Box<dyn Exporter<SliceReport>> {
 
 /// Runs the subcommand; returns the exit code (0, or 1 when `--fail-on-slice` trips).
 pub fn run(args: Args) -> Result<i32> {
+    // Before any work: a missing --llm-model or --api-base is a usage error.
+    let namer = if args.test.name_with_llm {
+        Some(args.embed.api.llm("--name-with-llm", args.output.quiet)?)
+    } else {
+        None
+    };
     let cluster = args
         .cluster
         .clustering
         .params(args.cluster.min_slice_size as usize)?;
-    let llm = args.outcome.llm(&args.embed.api, args.output.quiet)?;
+    let sampler = args.outcome.llm(&args.embed.api, args.output.quiet)?;
     let options = args
         .read
         .options(args.outcome.requirements(), args.group_by.clone());
@@ -99,7 +111,7 @@ pub fn run(args: Args) -> Result<i32> {
     )?;
     let outcomes = args.outcome.derive(
         &mut data,
-        llm.as_ref(),
+        sampler.as_ref(),
         &args.embed,
         embedder.as_ref(),
         args.read.failure_threshold,
@@ -118,7 +130,10 @@ pub fn run(args: Args) -> Result<i32> {
         input: args.input.clone(),
         outcomes,
     };
-    let report = analyze(&data, embedder.as_ref(), &config, &args.output.progress())?;
+    let mut report = analyze(&data, embedder.as_ref(), &config, &args.output.progress())?;
+    if let Some(namer) = &namer {
+        report.name_with_llm(namer, &args.output.progress())?;
+    }
     let bytes = exporter(args.output.format()).export(&report)?;
     emit(&bytes, args.output.output.as_deref())?;
     Ok(if args.fail_on_slice && report.num_significant > 0 {

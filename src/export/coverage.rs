@@ -1,10 +1,9 @@
 //! Exporters of `faultmap coverage`: table, Markdown, JSONL (one line per production prompt;
 //! JSON is the generic exporter), and the suggested-tests file of `--emit-tests`.
 
-use super::escape::{markdown, one_line, truncate};
 use super::json::{push_line, JsonlExporter};
-use super::markdown::MarkdownExporter;
-use super::table::{cell_text, format_p, new_table, percent, right, TableExporter};
+use super::markdown::{md_cell, MarkdownExporter};
+use super::table::{cell_text, format_p, naming_summary, new_table, percent, right, TableExporter};
 use super::Exporter;
 use crate::analysis::coverage::CoverageReport;
 use crate::error::Result;
@@ -34,6 +33,10 @@ fn summary(report: &CoverageReport) -> String {
         ));
     }
     out.push('\n');
+    if let Some(naming) = &report.llm_naming {
+        out.push_str(&cell_text(&naming_summary(naming, "gaps"), 400));
+        out.push('\n');
+    }
     out
 }
 
@@ -53,15 +56,14 @@ impl Exporter<CoverageReport> for TableExporter {
             }
             out.push_str(&format!("\nGaps\n{table}\n\n"));
             for (i, g) in report.gaps.iter().enumerate() {
-                out.push_str(&format!(
-                    "{}. {}  [{}]\n",
+                self.push_details(
+                    &mut out,
                     i + 1,
-                    cell_text(&g.name, 80),
-                    cell_text(&g.keywords.join(", "), 100)
-                ));
-                for prompt in g.representative_prompts.iter().take(self.prompts_per_slice) {
-                    out.push_str(&format!("     - {}\n", cell_text(prompt, 100)));
-                }
+                    &g.name,
+                    &g.keywords,
+                    Some(&g.llm),
+                    &g.representative_prompts,
+                );
             }
         }
         if !report.thin_topics.is_empty() {
@@ -96,10 +98,6 @@ impl Exporter<CoverageReport> for TableExporter {
     }
 }
 
-fn md_cell(text: &str, max: usize) -> String {
-    markdown(&truncate(&one_line(text), max))
-}
-
 impl Exporter<CoverageReport> for MarkdownExporter {
     fn export(&self, report: &CoverageReport) -> Result<Vec<u8>> {
         let mut out = String::from("## faultmap: test coverage\n\n");
@@ -114,6 +112,12 @@ impl Exporter<CoverageReport> for MarkdownExporter {
             report.num_gaps,
             report.num_thin_topics,
         ));
+        if let Some(naming) = &report.llm_naming {
+            out.push_str(&format!(
+                "{}\n\n",
+                md_cell(&naming_summary(naming, "gaps"), 400)
+            ));
+        }
         if !report.gaps.is_empty() {
             out.push_str("### Gaps\n\n| # | Gap | Size | Traffic | Mean distance |\n");
             out.push_str("|---:|---|---:|---:|---:|\n");
@@ -129,16 +133,14 @@ impl Exporter<CoverageReport> for MarkdownExporter {
             }
             out.push('\n');
             for (i, g) in report.gaps.iter().enumerate() {
-                out.push_str(&format!(
-                    "**{}. {}**: {}\n\n",
+                self.push_details(
+                    &mut out,
                     i + 1,
-                    md_cell(&g.name, 80),
-                    md_cell(&g.keywords.join(", "), 120)
-                ));
-                for prompt in g.representative_prompts.iter().take(self.prompts_per_slice) {
-                    out.push_str(&format!("- {}\n", md_cell(prompt, 140)));
-                }
-                out.push('\n');
+                    &g.name,
+                    &g.keywords,
+                    Some(&g.llm),
+                    &g.representative_prompts,
+                );
             }
         }
         if !report.thin_topics.is_empty() {

@@ -1,10 +1,11 @@
 //! Markdown for pull-request comments and CI step summaries.
 
 use super::escape::{markdown, one_line, truncate};
-use super::table::{format_p, percent};
+use super::table::{format_p, llm_lines, naming_summary, percent, LLM_TEXT_CHARS};
 use super::Exporter;
 use crate::analysis::slices::SliceReport;
 use crate::error::Result;
+use crate::naming::llm::LlmNaming;
 
 pub struct MarkdownExporter {
     pub prompts_per_slice: usize,
@@ -22,13 +23,15 @@ impl Default for MarkdownExporter {
 }
 
 impl MarkdownExporter {
-    /// A slice's rank, name, keywords and first representative prompts, below a table.
+    /// A slice's rank, name, keywords, what `--name-with-llm` added (as a quote), and first
+    /// representative prompts, below a table.
     pub fn push_details(
         &self,
         out: &mut String,
         rank: usize,
         name: &str,
         keywords: &[String],
+        naming: Option<&LlmNaming>,
         prompts: &[String],
     ) {
         out.push_str(&format!(
@@ -36,6 +39,16 @@ impl MarkdownExporter {
             md_cell(name, 80),
             md_cell(&keywords.join(", "), 120)
         ));
+        let quoted: Vec<String> = naming
+            .map(llm_lines)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(label, text)| format!("> **{label}:** {}", md_cell(text, LLM_TEXT_CHARS)))
+            .collect();
+        if !quoted.is_empty() {
+            out.push_str(&quoted.join("\n>\n"));
+            out.push_str("\n\n");
+        }
         for prompt in prompts.iter().take(self.prompts_per_slice) {
             out.push_str(&format!("- {}\n", md_cell(prompt, 140)));
         }
@@ -60,6 +73,12 @@ impl Exporter<SliceReport> for MarkdownExporter {
             report.total_failures,
             percent(report.baseline_failure_rate),
         ));
+        if let Some(naming) = &report.llm_naming {
+            out.push_str(&format!(
+                "{}\n\n",
+                md_cell(&naming_summary(naming, "slices"), 400)
+            ));
+        }
         if report.slices.is_empty() {
             return Ok(out.into_bytes());
         }
@@ -89,6 +108,7 @@ impl Exporter<SliceReport> for MarkdownExporter {
                 i + 1,
                 &s.name,
                 &s.keywords,
+                Some(&s.llm),
                 &s.representative_prompts,
             );
         }

@@ -189,6 +189,7 @@ impl Exporter<RegressReport> for TableExporter {
                     i + 1,
                     &s.name,
                     &s.keywords,
+                    None,
                     &s.representative_prompts,
                 );
             }
@@ -274,6 +275,7 @@ impl Exporter<RegressReport> for MarkdownExporter {
                     i + 1,
                     &s.name,
                     &s.keywords,
+                    None,
                     &s.representative_prompts,
                 );
             }

@@ -4,6 +4,7 @@ use super::escape::{one_line, terminal, truncate};
 use super::Exporter;
 use crate::analysis::slices::{Slice, SliceReport};
 use crate::error::Result;
+use crate::naming::llm::{LlmNaming, NamingSummary};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 
 /// Renders a report as a summary, a table and per-slice details.
@@ -59,14 +60,42 @@ pub fn new_table(header: Vec<&str>) -> Table {
     table
 }
 
+/// Longest model-written text shown (descriptions, causes, fixes, naming errors).
+pub const LLM_TEXT_CHARS: usize = 300;
+
+/// The `--name-with-llm` line under a summary: the model, and how many items kept their
+/// keyword names. `items` is the plural noun (`slices`, `gaps`).
+pub fn naming_summary(summary: &NamingSummary, items: &str) -> String {
+    let total = summary.named + summary.kept_keyword_names;
+    let mut line = format!(
+        "Named by the LLM {}: {} of {total} {items}",
+        summary.model, summary.named
+    );
+    if summary.kept_keyword_names > 0 {
+        line.push_str(&format!(
+            "; {} kept {} keyword name (the call failed or the answer was unusable)",
+            summary.kept_keyword_names,
+            if summary.kept_keyword_names == 1 {
+                "its"
+            } else {
+                "their"
+            }
+        ));
+    }
+    line.push('.');
+    line
+}
+
 impl TableExporter {
-    /// A slice's rank, name, keywords and first representative prompts, below a table.
+    /// A slice's rank, name, keywords, what `--name-with-llm` added, and first representative
+    /// prompts, below a table.
     pub fn push_details(
         &self,
         out: &mut String,
         rank: usize,
         name: &str,
         keywords: &[String],
+        naming: Option<&LlmNaming>,
         prompts: &[String],
     ) {
         out.push_str(&format!(
@@ -74,14 +103,33 @@ impl TableExporter {
             cell_text(name, 80),
             cell_text(&keywords.join(", "), 100)
         ));
+        for (label, text) in naming.map(llm_lines).unwrap_or_default() {
+            out.push_str(&format!(
+                "     {label}: {}\n",
+                cell_text(text, LLM_TEXT_CHARS)
+            ));
+        }
         for prompt in prompts.iter().take(self.prompts_per_slice) {
             out.push_str(&format!("     - {}\n", cell_text(prompt, 100)));
         }
     }
 }
 
+/// What `--name-with-llm` added to an item, labelled, in display order.
+pub fn llm_lines(naming: &LlmNaming) -> Vec<(&'static str, &str)> {
+    [
+        ("Description", &naming.description),
+        ("Likely cause", &naming.root_cause),
+        ("Suggested fix", &naming.suggested_fix),
+        ("Keyword name kept", &naming.naming_error),
+    ]
+    .into_iter()
+    .filter_map(|(label, text)| text.as_deref().map(|t| (label, t)))
+    .collect()
+}
+
 fn summary(report: &SliceReport) -> String {
-    format!(
+    let mut out = format!(
         "{} prompts, {} failures (baseline failure rate {}). {} candidate slices tested, {} significant at FDR {}. {} prompts unclustered.\n",
         report.total_prompts,
         report.total_failures,
@@ -90,7 +138,12 @@ fn summary(report: &SliceReport) -> String {
         report.num_significant,
         report.parameters.alpha,
         report.num_noise,
-    )
+    );
+    if let Some(naming) = &report.llm_naming {
+        out.push_str(&cell_text(&naming_summary(naming, "slices"), 400));
+        out.push('\n');
+    }
+    out
 }
 
 fn slice_row(rank: usize, s: &Slice) -> Vec<Cell> {
@@ -140,6 +193,7 @@ impl Exporter<SliceReport> for TableExporter {
                 i + 1,
                 &s.name,
                 &s.keywords,
+                Some(&s.llm),
                 &s.representative_prompts,
             );
         }

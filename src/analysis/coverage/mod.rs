@@ -10,6 +10,7 @@
 //! 5. Production is clustered into topics and each topic's test count is compared with its
 //!    traffic share ([`regions`]).
 
+mod naming;
 pub mod regions;
 pub mod rules;
 
@@ -19,6 +20,7 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::input::Dataset;
 use crate::matrix::Matrix;
+use crate::naming::llm::{LlmNaming, NamingSummary};
 use crate::naming::{KeywordNamer, SliceNamer};
 use crate::neighbours::{self, Nearest};
 use crate::progress::Progress;
@@ -115,6 +117,9 @@ pub struct CoverageReport {
     pub num_uncovered_by_distance: usize,
     pub num_uncovered_by_neighbours: usize,
     pub num_gaps: usize,
+    /// With `--name-with-llm`: the model and how many gaps it named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm_naming: Option<NamingSummary>,
     pub gaps: Vec<Gap>,
     /// Uncovered prompts in no gap (0-based rows of the production file).
     pub unclustered_prompt_indices: Vec<usize>,
@@ -132,6 +137,9 @@ pub struct CoverageReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct Gap {
     pub name: String,
+    /// With `--name-with-llm`: the keyword name and a description.
+    #[serde(flatten)]
+    pub llm: LlmNaming,
     pub keywords: Vec<String>,
     pub size: usize,
     /// Share of all production traffic in this gap.
@@ -470,6 +478,7 @@ pub fn find_gaps(
             let shown = distinct_prompts(prompts, &order, config.representatives);
             Gap {
                 name: name.name,
+                llm: LlmNaming::default(),
                 keywords: name.keywords,
                 size: rows.len(),
                 traffic_share: weight / embedded.total_traffic,
@@ -630,6 +639,7 @@ fn report(
         num_uncovered_by_distance: count_reason(UncoveredReason::Distance),
         num_uncovered_by_neighbours: count_reason(UncoveredReason::Neighbours),
         num_gaps: gaps.gaps.len(),
+        llm_naming: None,
         gaps: gaps.gaps,
         unclustered_prompt_indices: gaps
             .unclustered

@@ -2,24 +2,11 @@
 //! whole corpus become its keywords, and the top few its name.
 //!
 //! Hand-written because c-TF-IDF is a few lines over our own tokenizer; no crate does it.
-//! An LLM namer (a later issue) plugs in through [`SliceNamer`].
 
+use super::{SliceName, SliceNamer};
 use crate::text::{is_numeric, Analyzer};
 use rayon::prelude::*;
 use std::collections::HashMap;
-
-/// A name and its keywords for one slice.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SliceName {
-    pub name: String,
-    pub keywords: Vec<String>,
-}
-
-/// Names slices given the rows in each. `corpus` is every prompt; each slice is a list of
-/// indices into it.
-pub trait SliceNamer {
-    fn name_slices(&self, corpus: &[&str], slices: &[&[usize]]) -> Vec<SliceName>;
-}
 
 /// Keyword naming by class-based TF-IDF (as in BERTopic), at document level so that one long
 /// prompt cannot dominate: score(t, S) = df_S(t)/|S| · ln(1 + A / df(t)), A = N / classes.
