@@ -4,23 +4,36 @@
 
 use serde_json::Value;
 
+/// Openings (`{`, `[`) tried before giving up: a reply full of braces must not cost a parse
+/// per brace.
+const MAX_STARTS: usize = 50;
+
 /// The first JSON object or array in `reply`, e.g. inside ```json fences or after "Sure:".
 /// Each `{` or `[` is tried in turn as the start of a value; what follows the value is ignored.
 pub fn first_json(reply: &str) -> Option<Value> {
-    // Models sometimes break lines inside a string, which JSON forbids; outside strings a
-    // space means the same as a line break.
-    first_json_strict(reply).or_else(|| first_json_strict(&reply.replace(['\n', '\r'], " ")))
+    first_json_where(reply, |_| true)
 }
 
-fn first_json_strict(reply: &str) -> Option<Value> {
+/// [`first_json`], skipping values that `accept` refuses (e.g. a `{x}` in the prose before
+/// the answer).
+pub fn first_json_where(reply: &str, accept: impl Fn(&Value) -> bool) -> Option<Value> {
+    // Models sometimes break lines inside a string, which JSON forbids; outside strings a
+    // space means the same as a line break.
+    first_json_strict(reply, &accept)
+        .or_else(|| first_json_strict(&reply.replace(['\n', '\r'], " "), &accept))
+}
+
+fn first_json_strict(reply: &str, accept: &dyn Fn(&Value) -> bool) -> Option<Value> {
     reply
         .char_indices()
         .filter(|&(_, c)| c == '{' || c == '[')
+        .take(MAX_STARTS)
         .find_map(|(i, _)| {
             serde_json::Deserializer::from_str(&reply[i..])
                 .into_iter::<Value>()
                 .next()
                 .and_then(|v| v.ok())
+                .filter(|v| accept(v))
         })
 }
 

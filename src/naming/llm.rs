@@ -8,6 +8,7 @@
 //! one line here and escaped by the exporters like any prompt.
 
 use crate::api::chat::{ChatParams, ChatRequest, Message};
+use crate::api::reply::first_json_where;
 use crate::api::Llm;
 use crate::error::Result;
 use crate::export::escape::{one_line, truncate};
@@ -27,8 +28,6 @@ const MAX_FAILURES: usize = 4;
 /// Longest name accepted, and how long other fields and errors may be once cleaned.
 const MAX_NAME_CHARS: usize = 60;
 const MAX_FIELD_CHARS: usize = 300;
-/// `{` positions tried when looking for the JSON object in an answer.
-const MAX_OBJECT_STARTS: usize = 50;
 
 /// What is being named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,16 +203,10 @@ pub fn request(subject: Subject, material: &Material) -> ChatRequest {
 /// The first JSON object in `text` with a `name` key: the whole answer, inside a ``` fence,
 /// or surrounded by prose.
 fn find_object(text: &str) -> Option<Map<String, Value>> {
-    text.char_indices()
-        .filter(|&(_, c)| c == '{')
-        .take(MAX_OBJECT_STARTS)
-        .find_map(|(i, _)| {
-            let mut values = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
-            match values.next() {
-                Some(Ok(Value::Object(map))) if map.contains_key("name") => Some(map),
-                _ => None,
-            }
-        })
+    match first_json_where(text, |v| v.get("name").is_some()) {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    }
 }
 
 /// Untrusted model text made one clean line (control characters dropped, whitespace folded);

@@ -148,11 +148,9 @@ fn name<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// A reason quoted on one line, clipped.
 fn one_line(text: &str) -> String {
-    clip(
-        &text.split_whitespace().collect::<Vec<_>>().join(" "),
-        REASON_CHARS,
-    )
+    clip(&crate::export::escape::one_line(text), REASON_CHARS)
 }
 
 /// The verdict in a judge's reply: a JSON object (alone, fenced or in prose) with `verdict`
