@@ -349,3 +349,29 @@ fn failed_samples_stop_the_run_or_leave_the_rows_out() {
     assert_eq!(report["total_prompts"].as_u64().unwrap(), 180 - failed);
     assert!(stderr(&out).contains("sampled answers failed"));
 }
+
+#[test]
+fn table_and_markdown_say_where_outcomes_came_from() {
+    for format in ["table", "markdown"] {
+        let out = faultmap(&[
+            "slices",
+            "fixtures/reference_answers.jsonl",
+            "--format",
+            format,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Outcomes: 180 from reference similarity"),
+            "{format}: {text}"
+        );
+    }
+    // Rows with their own outcomes: no such line.
+    let out = faultmap(&[
+        "slices",
+        "fixtures/support_tickets.jsonl",
+        "--format",
+        "table",
+    ]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Outcomes:"));
+}

@@ -1,7 +1,7 @@
 //! Markdown for pull-request comments and CI step summaries.
 
 use super::escape::{markdown, one_line, truncate};
-use super::table::{format_p, llm_lines, naming_summary, percent, LLM_TEXT_CHARS};
+use super::table::{format_p, llm_lines, naming_summary, outcome_summary, percent, LLM_TEXT_CHARS};
 use super::Exporter;
 use crate::analysis::slices::SliceReport;
 use crate::error::Result;
@@ -73,6 +73,9 @@ impl Exporter<SliceReport> for MarkdownExporter {
             report.total_failures,
             percent(report.baseline_failure_rate),
         ));
+        if let Some(outcomes) = &report.parameters.outcomes {
+            out.push_str(&format!("{}\n\n", md_cell(&outcome_summary(outcomes), 400)));
+        }
         if let Some(naming) = &report.llm_naming {
             out.push_str(&format!(
                 "{}\n\n",

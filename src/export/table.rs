@@ -2,6 +2,7 @@
 
 use super::escape::{one_line, terminal, truncate};
 use super::Exporter;
+use crate::analysis::outcome::OutcomeSummary;
 use crate::analysis::slices::{Slice, SliceReport};
 use crate::error::Result;
 use crate::naming::llm::{LlmNaming, NamingSummary};
@@ -86,6 +87,41 @@ pub fn naming_summary(summary: &NamingSummary, items: &str) -> String {
     line
 }
 
+/// Where derived outcomes came from, in one sentence (`parameters.outcomes`).
+pub fn outcome_summary(o: &OutcomeSummary) -> String {
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (o.score, "a score"),
+        (o.label, "a label"),
+        (o.reference_similarity, "reference similarity"),
+        (o.sampling_agreement, "sampling agreement"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} from {what}"));
+        }
+    }
+    let mut line = format!(
+        "Outcomes: {} (answers embedded with {}, match threshold {})",
+        parts.join(", "),
+        o.answer_embedder,
+        o.match_threshold
+    );
+    if let Some(s) = &o.sampling {
+        line.push_str(&format!(
+            "; {} samples per prompt from {} at temperature {}, failing below {}",
+            s.samples, s.llm_model, s.temperature, s.failure_threshold
+        ));
+        if s.failed_rows > 0 {
+            line.push_str(&format!(
+                ", {} rows left out after failed samples",
+                s.failed_rows
+            ));
+        }
+    }
+    line.push('.');
+    line
+}
+
 impl TableExporter {
     /// A slice's rank, name, keywords, what `--name-with-llm` added, and first representative
     /// prompts, below a table.
@@ -139,6 +175,10 @@ fn summary(report: &SliceReport) -> String {
         report.parameters.alpha,
         report.num_noise,
     );
+    if let Some(outcomes) = &report.parameters.outcomes {
+        out.push_str(&cell_text(&outcome_summary(outcomes), 400));
+        out.push('\n');
+    }
     if let Some(naming) = &report.llm_naming {
         out.push_str(&cell_text(&naming_summary(naming, "slices"), 400));
         out.push('\n');
