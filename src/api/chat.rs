@@ -74,20 +74,6 @@ pub fn cache_key(client: &Client, model: &str, messages: &[Message], params: Cha
     super::cache::key(&[&client.config().endpoint(PATH), model, &params, &text])
 }
 
-/// Whether the completion is already cached (for budgets).
-pub fn is_cached(
-    client: &Client,
-    cache: Option<&Cache>,
-    model: &str,
-    messages: &[Message],
-    params: ChatParams,
-) -> bool {
-    cache.is_some_and(|c| {
-        c.get_text(KIND, cache_key(client, model, messages, params))
-            .is_some()
-    })
-}
-
 /// The text of the first choice, from the cache when present.
 pub fn complete(
     client: &Client,
@@ -190,21 +176,19 @@ impl Llm {
         progress: &Progress,
     ) -> Result<Vec<Result<String>>> {
         let config = self.client.config();
-        let cache = self.cache.as_ref();
-        let cached: Vec<bool> = requests
-            .iter()
-            .map(|r| is_cached(&self.client, cache, &self.model, &r.messages, r.params))
+        // One cache read per request: hits are answered here, only misses are sent.
+        let answers: Vec<Option<String>> = requests.iter().map(|r| self.cached(r)).collect();
+        let missing: Vec<usize> = (0..requests.len())
+            .filter(|&i| answers[i].is_none())
             .collect();
-        let missing = cached.iter().filter(|&&c| !c).count() as u64;
         let budget = Budget {
-            calls: missing,
-            texts: missing,
-            cached: requests.len() as u64 - missing,
-            tokens: requests
+            calls: missing.len() as u64,
+            texts: missing.len() as u64,
+            cached: (requests.len() - missing.len()) as u64,
+            tokens: missing
                 .iter()
-                .zip(&cached)
-                .filter(|(_, &c)| !c)
-                .map(|(r, _)| {
+                .map(|&i| {
+                    let r = &requests[i];
                     r.messages
                         .iter()
                         .map(|m| Budget::tokens_of(&m.content))
@@ -218,26 +202,31 @@ impl Llm {
             config.max_calls,
             config.quiet,
         )?;
-        let bar = progress.bar(requests.len() as u64, what);
-        let results = super::pool::map_bounded(
-            requests.len(),
+        let bar = progress.bar(missing.len() as u64, what);
+        let fetched = super::pool::map_bounded(
+            missing.len(),
             config.max_concurrent,
             GIVE_UP_AFTER,
-            |i| self.complete(&requests[i].messages, requests[i].params),
+            |j| {
+                let r = &requests[missing[j]];
+                self.complete(&r.messages, r.params)
+            },
             || bar.inc(1),
         );
         bar.finish_and_clear();
-        Ok(results
+        let mut fetched = fetched.into_iter();
+        Ok(answers
             .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
+            .map(|answer| match answer {
+                Some(text) => Ok(text),
+                None => fetched.next().flatten().unwrap_or_else(|| {
                     Err(Error::Api {
                         endpoint: config.redact(&config.endpoint(PATH)),
                         message: format!(
                             "not sent: {GIVE_UP_AFTER} completions in a row had failed"
                         ),
                     })
-                })
+                }),
             })
             .collect())
     }
