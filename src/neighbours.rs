@@ -159,6 +159,29 @@ pub fn nearest_both_ways(
     (a_to_b, b_to_a)
 }
 
+/// For each row of `a`, its nearest row of `b` (ties to the lower index).
+pub fn nearest(a: &Matrix, b: &Matrix, progress: &Progress, message: &str) -> Vec<Nearest> {
+    fold_blocks(
+        a,
+        b,
+        progress,
+        message,
+        |_, rows| vec![Nearest::NONE; rows],
+        |best, _, first_ref, block, width| {
+            for (r, sims) in block.chunks_exact(width).enumerate() {
+                for (c, &s) in sims.iter().enumerate() {
+                    if s > best[r].similarity {
+                        best[r].offer(first_ref + c, s);
+                    }
+                }
+            }
+        },
+    )
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// [`nearest_both_ways`], searching only the distinct rows of `a` (bitwise-equal vectors, such
 /// as the embeddings of a prompt repeated in a log) and sharing the result among copies. The
 /// answer is the same as searching every row: a copy's similarities are the same bits as its

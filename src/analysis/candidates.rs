@@ -1,5 +1,6 @@
-//! Candidate groups of rows to test (slices, regress): the clusters, the clustering's noise,
-//! and one group per value of each `--group-by` field.
+//! Candidate groups of rows to test (slices, regress): the nodes of the candidate tree (or the
+//! clusters of a flat clustering and its noise), and one group per value of each `--group-by`
+//! field.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -13,6 +14,36 @@ pub struct Candidate {
     pub value: Option<String>,
     /// Row indices, ascending.
     pub rows: Vec<usize>,
+    /// Where the group sits in the candidate tree, for tree nodes.
+    pub position: Option<TreePosition>,
+}
+
+/// A tree node's place: indices are node numbers of the candidate tree (pre-order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreePosition {
+    pub node: usize,
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    pub level: usize,
+}
+
+/// One candidate per node of the candidate tree, in node order (so candidate `i` is node `i`).
+pub fn from_tree(tree: crate::cluster::CandidateTree) -> Vec<Candidate> {
+    tree.nodes
+        .into_iter()
+        .enumerate()
+        .map(|(node, n)| Candidate {
+            source: "cluster".into(),
+            value: None,
+            rows: n.rows,
+            position: Some(TreePosition {
+                node,
+                parent: n.parent,
+                children: n.children,
+                level: n.level,
+            }),
+        })
+        .collect()
 }
 
 /// One candidate per non-empty cluster, in cluster-id order.
@@ -29,6 +60,7 @@ pub fn from_clusters(labels: &[Option<usize>], num_clusters: usize) -> Vec<Candi
             source: "cluster".into(),
             value: None,
             rows,
+            position: None,
         })
         .collect()
 }
@@ -40,6 +72,7 @@ pub fn from_noise(labels: &[Option<usize>], min_size: usize) -> Option<Candidate
         source: "noise".into(),
         value: None,
         rows,
+        position: None,
     })
 }
 
@@ -68,6 +101,7 @@ pub fn from_groups(
                     source: field.clone(),
                     value: Some(value),
                     rows,
+                    position: None,
                 }),
         );
     }

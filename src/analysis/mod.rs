@@ -6,4 +6,5 @@ pub mod outcome;
 pub mod regress;
 pub mod representatives;
 pub mod score;
+pub mod selection;
 pub mod slices;

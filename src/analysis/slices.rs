@@ -1,10 +1,11 @@
 //! Failure slices: embed prompts, cluster them, add metadata groups, test every candidate
 //! against the rest of the rows, correct for multiple testing and describe what is significant.
 
-use super::candidates;
+use super::candidates::{self, TreePosition};
 use super::outcome::OutcomeSummary;
 use super::representatives::{distinct_prompts, nearest_to_centroid};
-use crate::cluster::{self, ClusterParams, ClusteringInfo};
+use super::selection;
+use crate::cluster::{self, ClusterMethod, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::input::{Dataset, OutcomeSource};
@@ -91,6 +92,12 @@ pub struct Slice {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     pub significant: bool,
+    /// Reported by default: a significant group-by value or flat cluster, or a tree node of
+    /// the best explaining set (docs/statistics.md). `--all` also lists the others.
+    pub selected: bool,
+    /// The node's place in the candidate tree (tree nodes only).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<TreeFields>,
     pub size: usize,
     pub failures: usize,
     pub failure_rate: f64,
@@ -106,6 +113,9 @@ pub struct Slice {
     pub excess_failures: f64,
     pub p_value: f64,
     pub adjusted_p_value: f64,
+    /// One-sided Bernoulli log-likelihood ratio against the baseline rate (the scan statistic
+    /// the selection maximizes).
+    pub log_likelihood_ratio: f64,
     pub test_used: TestKind,
     /// 0-based data rows of the input, in input order.
     pub sample_indices: Vec<usize>,
@@ -115,6 +125,26 @@ pub struct Slice {
     pub representative_prompts: Vec<String>,
     /// Failing rows nearest the centroid.
     pub examples: Vec<Example>,
+}
+
+/// A tree node's number, its parent's and children's numbers, and its depth (0 at the top).
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeFields {
+    pub node: usize,
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    pub level: usize,
+}
+
+impl From<TreePosition> for TreeFields {
+    fn from(p: TreePosition) -> Self {
+        TreeFields {
+            node: p.node,
+            parent: p.parent,
+            children: p.children,
+            level: p.level,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -178,14 +208,21 @@ pub fn analyze(
     let embeddings = embedder.embed(&prompts, progress)?;
     timings.embed = started.elapsed();
     let started = Instant::now();
-    let clustering = cluster::cluster(&embeddings, &config.cluster, progress)?;
+    let min_size = config.cluster.min_cluster_size;
+    let (mut candidates, clustering_info, num_noise, classes) =
+        if config.cluster.method == ClusterMethod::Tree {
+            let (tree, info) = cluster::candidate_tree(&embeddings, &config.cluster, progress)?;
+            let leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
+            (candidates::from_tree(tree), info, 0, leaves + 1)
+        } else {
+            let clustering = cluster::cluster(&embeddings, &config.cluster, progress)?;
+            let mut found = candidates::from_clusters(&clustering.labels, clustering.num_clusters);
+            let noise = clustering.labels.iter().filter(|l| l.is_none()).count();
+            found.extend(candidates::from_noise(&clustering.labels, min_size));
+            (found, clustering.info, noise, clustering.num_clusters + 1)
+        };
     timings.cluster = started.elapsed();
     let started = Instant::now();
-
-    let min_size = config.cluster.min_cluster_size;
-    let mut candidates = candidates::from_clusters(&clustering.labels, clustering.num_clusters);
-    let num_noise = clustering.labels.iter().filter(|l| l.is_none()).count();
-    candidates.extend(candidates::from_noise(&clustering.labels, min_size));
     candidates.extend(candidates::from_groups(
         &config.group_by,
         records.len(),
@@ -215,14 +252,42 @@ pub fn analyze(
         .collect();
     let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
     let adjusted = stats::benjamini_hochberg(&p_values);
-
-    let kept: Vec<usize> = (0..candidates.len())
-        .filter(|&c| config.include_all || adjusted[c] <= config.alpha)
+    let significant: Vec<bool> = adjusted.iter().map(|&p| p <= config.alpha).collect();
+    let llr: Vec<f64> = candidates
+        .iter()
+        .zip(&failures)
+        .map(|(c, &fails)| selection::log_likelihood_ratio(fails, c.rows.len(), baseline))
         .collect();
-    let num_significant = adjusted.iter().filter(|&&p| p <= config.alpha).count();
+    let num_significant = significant.iter().filter(|&&s| s).count();
+
+    // Tree nodes come first (candidate i is node i); among them only the best antichain is
+    // reported. Other candidates (flat clusters, noise, group-by values) are reported when
+    // significant.
+    let nodes = candidates
+        .iter()
+        .take_while(|c| c.position.is_some())
+        .count();
+    let parents: Vec<Option<usize>> = candidates[..nodes]
+        .iter()
+        .map(|c| c.position.as_ref().and_then(|p| p.parent))
+        .collect();
+    let children: Vec<Vec<usize>> = candidates[..nodes]
+        .iter()
+        .map(|c| c.position.as_ref().map_or(vec![], |p| p.children.clone()))
+        .collect();
+    let mut selected = vec![false; candidates.len()];
+    for v in selection::best_antichain(&parents, &children, &llr[..nodes], &significant[..nodes]) {
+        selected[v] = true;
+    }
+    for c in nodes..candidates.len() {
+        selected[c] = significant[c];
+    }
+    let kept: Vec<usize> = (0..candidates.len())
+        .filter(|&c| config.include_all || selected[c])
+        .collect();
 
     let namer = KeywordNamer {
-        classes: clustering.num_clusters + 1,
+        classes,
         ..KeywordNamer::default()
     };
     let kept_rows: Vec<&[usize]> = kept.iter().map(|&c| &candidates[c].rows[..]).collect();
@@ -255,7 +320,10 @@ pub fn analyze(
                 keywords: name.keywords,
                 source: cand.source.clone(),
                 value: cand.value.clone(),
-                significant: adjusted[c] <= config.alpha,
+                significant: significant[c],
+                selected: selected[c],
+                tree: cand.position.clone().map(TreeFields::from),
+                log_likelihood_ratio: llr[c],
                 size,
                 failures: fails,
                 failure_rate: rate,
@@ -313,7 +381,7 @@ pub fn analyze(
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             embedder: embedder.name(),
             embedding_dims: embeddings.cols(),
-            clustering: clustering.info,
+            clustering: clustering_info,
             min_slice_size: min_size,
             seed: config.cluster.seed,
             alpha: config.alpha,

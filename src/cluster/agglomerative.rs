@@ -118,7 +118,7 @@ pub(crate) fn run(
 
 /// Condensed (upper triangle, row-major) Euclidean distance matrix, the input kodama takes.
 /// Hand-written: kodama only consumes the matrix and building it is one loop.
-fn condensed_distances(data: &Matrix) -> Vec<f32> {
+pub(crate) fn condensed_distances(data: &Matrix) -> Vec<f32> {
     let m = data.rows();
     let rows: Vec<Vec<f32>> = (0..m)
         .into_par_iter()

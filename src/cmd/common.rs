@@ -434,6 +434,8 @@ impl EmbedArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClusteringArg {
+    /// Nested candidates at every scale (Ward dendrogram); slices and regress only.
+    Tree,
     /// Density-based, finds the number of clusters itself and leaves outliers as noise.
     Hdbscan,
     /// Ward linkage; k chosen by silhouette unless --k is given.
@@ -446,18 +448,22 @@ pub enum ClusteringArg {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Clustering")]
 pub struct ClusteringArgs {
-    #[arg(long, value_enum, default_value = "hdbscan")]
-    pub clustering: ClusteringArg,
+    /// How candidate groups are built [default: tree for slices and regress, hdbscan for
+    /// coverage]
+    #[arg(long, value_enum)]
+    pub clustering: Option<ClusteringArg>,
     /// Number of clusters (k-means: required; agglomerative: skips the silhouette search).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
     pub k: Option<u64>,
     /// Above this many rows the clustering is fitted on a seeded sample of this size and the
-    /// other rows are assigned to the nearest cluster (or noise).
-    #[arg(long, default_value_t = 6_000, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
-    pub max_fit_rows: u64,
-    /// Dimensions the embeddings are reduced to (PCA) before HDBSCAN and Ward.
-    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
-    pub cluster_dims: u64,
+    /// other rows are assigned to the nearest cluster (or noise) [default: 5000 for tree, 6000
+    /// otherwise]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
+    pub max_fit_rows: Option<u64>,
+    /// Dimensions the embeddings are reduced to (PCA) before clustering [default: 128 for tree,
+    /// 16 otherwise]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    pub cluster_dims: Option<u64>,
     /// HDBSCAN: clusters larger than this share of the rows are split into their sub-clusters
     /// (1 disables the cap). Coverage: applies to gaps; topics may hold up to half.
     #[arg(long, alias = "max-slice-share", default_value_t = 0.1, value_name = "X", value_parser = share)]
@@ -468,13 +474,17 @@ pub struct ClusteringArgs {
 }
 
 impl ClusteringArgs {
-    /// The clustering parameters with clusters of at least `min_cluster_size` rows.
-    pub fn params(&self, min_cluster_size: usize) -> Result<ClusterParams> {
+    /// The clustering parameters with clusters of at least `min_cluster_size` rows; `default`
+    /// is the method when `--clustering` is not given.
+    pub fn params(&self, min_cluster_size: usize, default: ClusterMethod) -> Result<ClusterParams> {
         let method = match self.clustering {
-            ClusteringArg::Hdbscan => ClusterMethod::Hdbscan,
-            ClusteringArg::Agglomerative => ClusterMethod::Agglomerative,
-            ClusteringArg::Kmeans => ClusterMethod::Kmeans,
+            None => default,
+            Some(ClusteringArg::Tree) => ClusterMethod::Tree,
+            Some(ClusteringArg::Hdbscan) => ClusterMethod::Hdbscan,
+            Some(ClusteringArg::Agglomerative) => ClusterMethod::Agglomerative,
+            Some(ClusteringArg::Kmeans) => ClusterMethod::Kmeans,
         };
+        let tree = method == ClusterMethod::Tree;
         if method == ClusterMethod::Kmeans && self.k.is_none() {
             return Err(Error::Usage(
                 "--clustering kmeans needs --k N (the number of clusters)".into(),
@@ -485,13 +495,32 @@ impl ClusteringArgs {
                 "--k applies to --clustering kmeans or agglomerative; HDBSCAN chooses the number of clusters itself".into(),
             ));
         }
+        if tree && self.k.is_some() {
+            return Err(Error::Usage(
+                "--k applies to --clustering kmeans or agglomerative; the candidate tree has every scale (give --clustering agglomerative --k N for one flat partition)".into(),
+            ));
+        }
         Ok(ClusterParams {
             method,
             min_cluster_size,
             k: self.k.map(|k| k as usize),
             seed: self.seed,
-            max_fit_rows: self.max_fit_rows as usize,
-            reduced_dims: self.cluster_dims as usize,
+            max_fit_rows: self.max_fit_rows.map_or(
+                if tree {
+                    crate::cluster::tree::TREE_FIT_ROWS
+                } else {
+                    6_000
+                },
+                |r| r as usize,
+            ),
+            reduced_dims: self.cluster_dims.map_or(
+                if tree {
+                    crate::cluster::TREE_DIMS
+                } else {
+                    crate::cluster::FLAT_DIMS
+                },
+                |d| d as usize,
+            ),
             max_cluster_share: self.max_cluster_share,
             ..ClusterParams::default()
         })

@@ -155,12 +155,18 @@ pub fn weights(data: &Dataset) -> Vec<f64> {
 impl Args {
     /// The analysis settings these arguments ask for.
     pub fn config(&self) -> Result<CoverageConfig> {
-        let mut topic_clustering = self.clustering.params(self.gaps.min_topic_size as usize)?;
+        let mut topic_clustering = self.clustering.params(
+            self.gaps.min_topic_size as usize,
+            crate::cluster::ClusterMethod::Hdbscan,
+        )?;
         // A thin topic must be seen whole (one with 26% of traffic split at 10% looked like a
         // 5% topic), so topics may hold up to half of production; the cap applies to gaps.
         topic_clustering.max_cluster_share = TOPIC_MAX_SHARE;
         Ok(CoverageConfig {
-            gap_clustering: self.clustering.params(self.gaps.min_gap_size as usize)?,
+            gap_clustering: self.clustering.params(
+                self.gaps.min_gap_size as usize,
+                crate::cluster::ClusterMethod::Hdbscan,
+            )?,
             topic_clustering,
             distance_threshold: self.rules.distance_threshold,
             alpha: self.rules.alpha,

@@ -375,7 +375,9 @@ fn make_slices(
 ) -> Result<slicing::Slicing> {
     let min_size = args.min_slice_size as usize;
     let config = SlicingConfig {
-        cluster: args.clustering.params(min_size)?,
+        cluster: args
+            .clustering
+            .params(min_size, crate::cluster::ClusterMethod::Hdbscan)?,
         group_by: args.group_by.clone(),
         representatives: args.representatives,
     };

@@ -94,10 +94,10 @@ pub fn run(args: Args) -> Result<i32> {
     } else {
         None
     };
-    let cluster = args
-        .cluster
-        .clustering
-        .params(args.cluster.min_slice_size as usize)?;
+    let cluster = args.cluster.clustering.params(
+        args.cluster.min_slice_size as usize,
+        crate::cluster::ClusterMethod::Tree,
+    )?;
     let sampler = args.outcome.llm(&args.embed.api, args.output.quiet)?;
     let options = args
         .read

@@ -1,0 +1,129 @@
+//! Which nodes of the candidate tree to report: among nested significant nodes, the set that
+//! best explains the failures.
+//!
+//! Each node `v` with `a` failures in `n` rows scores its Bernoulli log-likelihood ratio
+//! against the baseline rate `p0` of all rows,
+//! `Λ(v) = a ln(a / (n p0)) + (n - a) ln((n - a) / (n (1 - p0)))`, one-sided (0 unless
+//! `a / n > p0`): the scan statistic of Kulldorff with the outside rate held at `p0`. With
+//! `p0` fixed, Λ adds up over disjoint nodes, so the best antichain (no node inside another)
+//! follows from one pass up the tree:
+//!
+//! `best(v) = max(Σ best(children), Λ(v) - PENALTY if v is significant)`.
+//!
+//! A parent whose children fail at one common rate scores about the sum of the children, so
+//! the penalty of one extra slice makes it win: it is reported as one slice. Children win when
+//! `Σ Λ(children) - Λ(parent)`, half the likelihood-ratio statistic for "the children's rates
+//! differ", exceeds the penalty; [`PENALTY`] is the 95% point of χ²₁ halved, so the parent is
+//! split only where its children's rates differ significantly. A parent that holds a failing
+//! child and a child failing at the baseline loses to the failing child alone (dilution lowers
+//! Λ). Only significant nodes (after the false-discovery correction) can be chosen.
+
+/// Half the 95% point of the χ² distribution with one degree of freedom (3.841).
+pub const PENALTY: f64 = 3.841_458_820_694_124 / 2.0;
+
+/// One-sided Bernoulli log-likelihood ratio of `failures` in `size` rows against rate `p0`.
+pub fn log_likelihood_ratio(failures: usize, size: usize, p0: f64) -> f64 {
+    if size == 0 || !(0.0..1.0).contains(&p0) || p0 <= 0.0 {
+        return 0.0;
+    }
+    let (a, n) = (failures as f64, size as f64);
+    let rate = a / n;
+    if rate <= p0 {
+        return 0.0;
+    }
+    let term = |k: f64, q: f64, p: f64| if k > 0.0 { k * (q / p).ln() } else { 0.0 };
+    (term(a, rate, p0) + term(n - a, 1.0 - rate, 1.0 - p0)).max(0.0)
+}
+
+/// The nodes to report, ascending. `parent[v]` and `children[v]` describe a forest in
+/// pre-order (parents before children); `llr[v]` is Λ(v) and `significant[v]` whether the node
+/// passed the false-discovery correction.
+pub fn best_antichain(
+    parent: &[Option<usize>],
+    children: &[Vec<usize>],
+    llr: &[f64],
+    significant: &[bool],
+) -> Vec<usize> {
+    let n = parent.len();
+    let mut best = vec![0.0f64; n];
+    let mut take_node = vec![false; n];
+    for v in (0..n).rev() {
+        let below: f64 = children[v].iter().map(|&c| best[c]).sum();
+        let own = llr[v] - PENALTY;
+        if significant[v] && own > below {
+            best[v] = own;
+            take_node[v] = true;
+        } else {
+            best[v] = below;
+        }
+    }
+    let mut chosen = Vec::new();
+    let mut stack: Vec<usize> = (0..n).filter(|&v| parent[v].is_none()).rev().collect();
+    while let Some(v) = stack.pop() {
+        if take_node[v] {
+            chosen.push(v);
+        } else {
+            stack.extend(children[v].iter().rev());
+        }
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Λ against values computed by hand from the formula (Python, math.log).
+    #[test]
+    fn llr_known_values() {
+        // 60 of 100 failing against 0.1: 60 ln 6 + 40 ln(0.4/0.9)
+        let expected = 60.0 * 6.0f64.ln() + 40.0 * (0.4f64 / 0.9).ln();
+        assert!((log_likelihood_ratio(60, 100, 0.1) - expected).abs() < 1e-12);
+        // all failing: only the first term
+        assert!((log_likelihood_ratio(10, 10, 0.5) - 10.0 * 2.0f64.ln()).abs() < 1e-12);
+        // at or below the baseline, zero failures, degenerate p0
+        assert_eq!(log_likelihood_ratio(10, 100, 0.1), 0.0);
+        assert_eq!(log_likelihood_ratio(0, 100, 0.1), 0.0);
+        assert_eq!(log_likelihood_ratio(5, 10, 0.0), 0.0);
+        assert_eq!(log_likelihood_ratio(5, 10, 1.0), 0.0);
+        assert_eq!(log_likelihood_ratio(0, 0, 0.3), 0.0);
+    }
+
+    fn forest() -> (Vec<Option<usize>>, Vec<Vec<usize>>) {
+        // 0 -> {1, 2}; 3 alone
+        (
+            vec![None, Some(0), Some(0), None],
+            vec![vec![1, 2], vec![], vec![], vec![]],
+        )
+    }
+
+    #[test]
+    fn parent_wins_when_children_agree() {
+        let (p, c) = forest();
+        // children 10 + 10, parent 19.5: splitting gains less than the penalty
+        let chosen = best_antichain(&p, &c, &[19.5, 10.0, 10.0, 0.0], &[true, true, true, false]);
+        assert_eq!(chosen, vec![0]);
+    }
+
+    #[test]
+    fn children_win_when_they_differ() {
+        let (p, c) = forest();
+        let chosen = best_antichain(&p, &c, &[12.0, 30.0, 0.0, 5.0], &[true, true, false, true]);
+        assert_eq!(chosen, vec![1, 3]);
+    }
+
+    #[test]
+    fn nothing_significant_nothing_chosen() {
+        let (p, c) = forest();
+        assert!(best_antichain(&p, &c, &[50.0, 40.0, 3.0, 9.0], &[false; 4]).is_empty());
+    }
+
+    #[test]
+    fn a_significant_node_below_the_penalty_is_not_chosen() {
+        let (p, c) = forest();
+        assert!(
+            best_antichain(&p, &c, &[0.0, 1.0, 0.0, 0.0], &[false, true, false, false]).is_empty()
+        );
+    }
+}
