@@ -5,11 +5,15 @@
 //!     perf record -g target/release/faultmap-bench --one-score bench-data/score10000.jsonl --no-phases
 //!     cargo run --release --bin faultmap-bench -- --coverage 10000x10000,100000x10000 [--runs 3]
 //!     cargo run --release --bin faultmap-bench -- --nearest 10000x10000 [--runs 3]
+//!     cargo run --release --bin faultmap-bench -- --planted clinc,mmlu [--seeds 20] [--first-seed 1]
+//!         [--config NAME[@BINARY]=ARGS]... [--binary PATH] [--data DIR] [--details FILE] [--no-keep]
 //!
 //! Without `--score`: `slices` at each size. With `--score`: only `score`, on synthetic RAG
 //! rows (see [`score_bench`]), each size `--runs` times, then the median. With `--coverage`:
 //! only `coverage`, at each size of production rows x test rows (see [`coverage_bench`]).
 //! With `--nearest`: the nearest-test search against per-pair loops, in this process.
+//! With `--planted`: the real `faultmap slices` binary on failure groups planted at random into
+//! CLINC150 and MMLU-Pro, scored by recall, precision and null false alarms (see [`planted_bench`]).
 //!
 //! Each run is a child process (this binary with `--one`, `--one-score` or `--one-coverage`),
 //! so the peak memory
@@ -17,6 +21,7 @@
 //! `bench-data/`.
 
 mod coverage_bench;
+mod planted_bench;
 mod runs;
 mod score_bench;
 
@@ -317,6 +322,10 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
+    if args.iter().any(|a| a == "--planted") {
+        planted_bench::main(&args);
+        return;
+    }
     if let Some(path) = value("--one-score") {
         let phases = !args.iter().any(|a| a == "--no-phases");
         if let Err(e) = score_bench::run_one(Path::new(&path), phases) {

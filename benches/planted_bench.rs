@@ -1,0 +1,687 @@
+//! `faultmap slices` on failure groups planted at random into real labelled corpora (in the
+//! spirit of dcbench / Domino's synthetic slices). Every draw is random and seeded, so nothing
+//! in `faultmap` can be tuned to it.
+//!
+//!     cargo run --release --bin faultmap-bench -- --planted clinc,mmlu --seeds 20
+//!     cargo run --release --bin faultmap-bench -- --planted --seeds 5 \
+//!         --config default= --config agglo=--clustering agglomerative
+//!     faultmap-bench --planted mmlu --config before@/tmp/old/faultmap= --config after= \
+//!         --details planted.jsonl
+//!
+//! **Corpora** (read-only; `--data DIR`, else `$FAULTMAP_SHARED_DATA`, else `../shared/data`):
+//! CLINC150 `clinc150/all.jsonl` in-scope rows (group = intent, related groups = same domain)
+//! and MMLU-Pro `mmlu_pro/questions.jsonl` (group = `src`, related = same `category`).
+//!
+//! **Draws**, per corpus and seed (ChaCha8Rng from the seed, one stream per corpus): background failure rate
+//! b ~ U(0.03, 0.30); 1-3 disjoint planted groups (a group overlapping an earlier one is
+//! redrawn), each of a type drawn uniformly among
+//! - `single`: every row of one group whose size is in 30..=600;
+//! - `union`: every row of 2-4 groups of the same domain/category, 30..=600 rows in all;
+//! - `sub`: the rows of one group whose prompt contains a content word (lowercased alphanumeric
+//!   token of >= 4 chars, not a stop word) found in 20-80% of that group's rows, 30..=600 rows:
+//!   a keyword-defined sub-intent, semantic and defined independently of any embedding.
+//!
+//! Each group fails at r ~ U(0.25, 0.80), redrawn until r >= b + 0.10: a failure slice must
+//! fail clearly more than the background. Labels are Bernoulli(r) in a planted group and
+//! Bernoulli(b) elsewhere. A null file of the same corpus has every row at b. Files
+//! (`bench-data/planted/<corpus>-<seed>.jsonl`, `<corpus>-null-<seed>.jsonl`) hold only `id`,
+//! `prompt` and `label`; the planted groups are kept in memory. Every configuration runs on the
+//! same files.
+//!
+//! **Runs**: `<binary> slices FILE --format json -q ARGS` as a child process; wall time, and peak
+//! RSS from `wait4`. `--config NAME=ARGS` or `NAME@BINARY=ARGS` (repeatable; ARGS runs up to the
+//! next option of this benchmark, so `--config agglo=--clustering agglomerative` needs no
+//! quotes); the default is one config `default` with no arguments and the `faultmap` binary next
+//! to this one (`--binary PATH` changes it).
+//!
+//! **Metrics**, per corpus x config. A reported slice is an entry of `slices`, its rows its
+//! `sample_indices`. *Recall*: share of planted groups matched by a reported slice with
+//! Jaccard >= 0.5 (all groups; the *strong* stratum size >= 100, r >= 0.45, b <= 0.15; per type),
+//! with 95% Wilson intervals. *Oracle*: share whose exact rows, tested alone against the rest by
+//! `enrichment_test`, have p <= 0.05 (no multiplicity): a ceiling for any slice finder.
+//! *Mean best Jaccard*. *Precision@5*: of the first min(5, #reported) slices of each planted
+//! file, the share with > 50% of their rows planted (pooled over files; files with no slice are
+//! counted apart). *Null clean*: share of null files with no slice, and the mean number of slices
+//! there. *Time*: median and max wall seconds per run; *peak MiB*: the largest RSS of any run.
+//! `--details FILE` writes one JSON line per planted group and config.
+
+use faultmap::stats::{enrichment_test, wilson_interval};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// Function words and prompt boilerplate that define no sub-topic.
+const STOP_WORDS: &str = "\
+about above after again also among another around because been before being below between \
+both could does doing down during each either else even every from further have having \
+here into itself just know like many more most much must need only other over please same \
+should since some such than that their them then there these they this those through \
+under until upon very want were what when where whether which while will with within \
+without would your yours tell following";
+
+/// A group of rows: one intent / `src`, and its domain / category.
+struct Group {
+    name: String,
+    parent: String,
+    rows: Vec<usize>,
+    /// Content words in 20-80% of the group's rows whose rows number 30..=600, with those rows.
+    words: Vec<(String, Vec<usize>)>,
+}
+
+struct Corpus {
+    name: &'static str,
+    prompts: Vec<String>,
+    groups: Vec<Group>,
+}
+
+/// One planted failure group.
+struct Planted {
+    kind: &'static str,
+    rows: Vec<usize>,
+    rate: f64,
+    names: Vec<String>,
+    word: Option<String>,
+    failures: u64,
+    oracle_p: f64,
+}
+
+struct Config {
+    name: String,
+    binary: PathBuf,
+    args: Vec<String>,
+}
+
+/// How one configuration did on one planted group.
+struct Outcome {
+    kind: &'static str,
+    strong: bool,
+    best_jaccard: f64,
+    /// Its exact rows alone test significant (p <= 0.05).
+    oracle: bool,
+}
+
+/// What one configuration gathered on one corpus.
+#[derive(Default)]
+struct Tally {
+    groups: Vec<Outcome>,
+    precision_hits: u64,
+    precision_slices: u64,
+    files_without_slice: u64,
+    planted_files: u64,
+    null_files: u64,
+    null_clean: u64,
+    null_slices: u64,
+    secs: Vec<f64>,
+    peak_mib: f64,
+    failed_runs: u64,
+}
+
+fn fail(message: String) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2)
+}
+
+fn content_words(prompt: &str) -> HashSet<String> {
+    prompt
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4 && !STOP_WORDS.split_whitespace().any(|s| s == *w))
+        .map(str::to_string)
+        .collect()
+}
+
+fn load(data: &Path, corpus: &str) -> Corpus {
+    let (name, rel, key, parent_key) = match corpus {
+        "clinc" => ("clinc", "clinc150/all.jsonl", "intent", "domain"),
+        "mmlu" => ("mmlu", "mmlu_pro/questions.jsonl", "src", "category"),
+        other => fail(format!("unknown corpus {other:?} (use clinc, mmlu)")),
+    };
+    let path = data.join(rel);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| fail(format!("cannot read {}: {e}", path.display())));
+    let mut prompts = Vec::new();
+    let mut by_group: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
+    for (line_no, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let row: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| fail(format!("{}:{}: {e}", path.display(), line_no + 1)));
+        let meta = &row["metadata"];
+        if corpus == "clinc" && meta["in_scope"] != Value::Bool(true) {
+            continue;
+        }
+        let (Some(prompt), Some(group), Some(parent)) = (
+            row["prompt"].as_str(),
+            meta[key].as_str(),
+            meta[parent_key].as_str(),
+        ) else {
+            fail(format!(
+                "{}:{}: needs prompt, metadata.{key} and metadata.{parent_key}",
+                path.display(),
+                line_no + 1
+            ))
+        };
+        let entry = by_group
+            .entry(group.to_string())
+            .or_insert_with(|| (parent.to_string(), Vec::new()));
+        entry.1.push(prompts.len());
+        prompts.push(prompt.to_string());
+    }
+    let groups = by_group
+        .into_iter()
+        .map(|(name, (parent, rows))| {
+            let mut with_word: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+            for &i in &rows {
+                for w in content_words(&prompts[i]) {
+                    with_word.entry(w).or_default().push(i);
+                }
+            }
+            let share = |k: usize| k as f64 / rows.len() as f64;
+            let words = with_word
+                .into_iter()
+                .filter(|(_, r)| {
+                    (0.2..=0.8).contains(&share(r.len())) && (30..=600).contains(&r.len())
+                })
+                .collect();
+            Group {
+                name,
+                parent,
+                rows,
+                words,
+            }
+        })
+        .collect();
+    Corpus {
+        name,
+        prompts,
+        groups,
+    }
+}
+
+/// One candidate planted group of a random type: (kind, rows, component names, word).
+fn draw_group(
+    c: &Corpus,
+    rng: &mut ChaCha8Rng,
+) -> (&'static str, Vec<usize>, Vec<String>, Option<String>) {
+    let sized = |g: &&Group| (30..=600).contains(&g.rows.len());
+    loop {
+        match rng.gen_range(0..3) {
+            0 => {
+                let pool: Vec<&Group> = c.groups.iter().filter(sized).collect();
+                if let Some(g) = pool.choose(rng) {
+                    return ("single", g.rows.clone(), vec![g.name.clone()], None);
+                }
+            }
+            1 => {
+                for _ in 0..1000 {
+                    let g = &c.groups[rng.gen_range(0..c.groups.len())];
+                    let related: Vec<&Group> =
+                        c.groups.iter().filter(|h| h.parent == g.parent).collect();
+                    if related.len() < 2 {
+                        continue;
+                    }
+                    let k = rng.gen_range(2..=4usize).min(related.len());
+                    let parts: Vec<&&Group> = related.choose_multiple(rng, k).collect();
+                    let mut rows: Vec<usize> = parts.iter().flat_map(|g| g.rows.clone()).collect();
+                    if (30..=600).contains(&rows.len()) {
+                        rows.sort_unstable();
+                        let names = parts.iter().map(|g| g.name.clone()).collect();
+                        return ("union", rows, names, None);
+                    }
+                }
+            }
+            _ => {
+                let pool: Vec<&Group> = c.groups.iter().filter(|g| !g.words.is_empty()).collect();
+                if let Some(g) = pool.choose(rng) {
+                    let (word, rows) = g.words.choose(rng).expect("non-empty");
+                    return (
+                        "sub",
+                        rows.clone(),
+                        vec![g.name.clone()],
+                        Some(word.clone()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Draws the groups and labels of one seed and writes both files; returns b, the groups, and
+/// for each row the index of its planted group.
+fn make_files(
+    c: &Corpus,
+    seed: u64,
+    planted_path: &Path,
+    null_path: &Path,
+) -> std::io::Result<(f64, Vec<Planted>, Vec<Option<usize>>)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Its own stream per corpus, so the two corpora of a seed do not share b and r.
+    rng.set_stream(if c.name == "clinc" { 1 } else { 2 });
+    let b: f64 = rng.gen_range(0.03..0.30);
+    let n = c.prompts.len();
+    let mut owner: Vec<Option<usize>> = vec![None; n];
+    let mut planted: Vec<Planted> = Vec::new();
+    for _ in 0..rng.gen_range(1..=3) {
+        let (kind, rows, names, word) = loop {
+            let g = draw_group(c, &mut rng);
+            if g.1.iter().all(|&i| owner[i].is_none()) {
+                break g;
+            }
+        };
+        let rate = loop {
+            let r: f64 = rng.gen_range(0.25..0.80);
+            if r >= b + 0.10 {
+                break r;
+            }
+        };
+        for &i in &rows {
+            owner[i] = Some(planted.len());
+        }
+        planted.push(Planted {
+            kind,
+            rows,
+            rate,
+            names,
+            word,
+            failures: 0,
+            oracle_p: 1.0,
+        });
+    }
+    let planted_fails: Vec<bool> = owner
+        .iter()
+        .map(|o| rng.gen_bool(o.map_or(b, |k| planted[k].rate)))
+        .collect();
+    let null_fails: Vec<bool> = (0..n).map(|_| rng.gen_bool(b)).collect();
+    for (path, fails) in [(planted_path, &planted_fails), (null_path, &null_fails)] {
+        let mut out = BufWriter::new(File::create(path)?);
+        for (i, (prompt, &f)) in c.prompts.iter().zip(fails).enumerate() {
+            let row = json!({"id": format!("{}-{i}", c.name), "prompt": prompt,
+                             "label": if f { "fail" } else { "pass" }});
+            writeln!(out, "{row}")?;
+        }
+        out.flush()?;
+    }
+    let total_fails = planted_fails.iter().filter(|&&f| f).count() as u64;
+    for p in &mut planted {
+        p.failures = p.rows.iter().filter(|&&i| planted_fails[i]).count() as u64;
+        p.oracle_p =
+            enrichment_test(p.failures, p.rows.len() as u64, total_fails, n as u64).p_value;
+    }
+    Ok((b, planted, owner))
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_string(&mut text);
+        }
+        text
+    })
+}
+
+/// Runs one configuration on one file: (wall seconds, peak RSS MiB, reported slices' rows).
+fn run(config: &Config, file: &Path) -> Result<(f64, f64, Vec<Vec<usize>>), String> {
+    let started = Instant::now();
+    let mut child = Command::new(&config.binary)
+        .arg("slices")
+        .arg(file)
+        .args(["--format", "json", "-q"])
+        .args(&config.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", config.binary.display()))?;
+    // Read both pipes while the child runs (a large report would fill a pipe and block it).
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain data (all zeros is valid); wait4 reaps our own child, whose
+    // `Child` is never waited on again, and writes only through the two valid pointers.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let secs = started.elapsed().as_secs_f64();
+    let (stdout, stderr) = (
+        stdout.join().unwrap_or_default(),
+        stderr.join().unwrap_or_default(),
+    );
+    if waited != pid {
+        return Err(format!("wait4 failed: {}", std::io::Error::last_os_error()));
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(format!("exit status {status}: {}", stderr.trim()));
+    }
+    let report: Value = serde_json::from_str(&stdout).map_err(|e| format!("bad JSON: {e}"))?;
+    let slices = report["slices"]
+        .as_array()
+        .ok_or("no `slices` array in the report")?
+        .iter()
+        .map(|s| {
+            s["sample_indices"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|i| i.as_u64().map(|i| i as usize))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    // Linux reports ru_maxrss in KiB.
+    Ok((secs, usage.ru_maxrss as f64 / 1024.0, slices))
+}
+
+/// Jaccard index of planted group `k` (of `size` rows) and a slice's rows.
+fn jaccard(owner: &[Option<usize>], k: usize, size: usize, slice: &[usize]) -> f64 {
+    let inter = slice
+        .iter()
+        .filter(|&&i| owner.get(i) == Some(&Some(k)))
+        .count();
+    inter as f64 / (size + slice.len() - inter) as f64
+}
+
+fn wilson(k: u64, n: u64) -> String {
+    if n == 0 {
+        return "-".into();
+    }
+    let (lo, hi) = wilson_interval(k, n, 0.95);
+    format!("{:.2} [{lo:.2}, {hi:.2}]", k as f64 / n as f64)
+}
+
+fn share(k: usize, n: usize) -> String {
+    if n == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}", k as f64 / n as f64)
+    }
+}
+
+struct Options {
+    data: PathBuf,
+    corpora: Vec<String>,
+    seeds: u64,
+    first_seed: u64,
+    keep: bool,
+    details: Option<PathBuf>,
+    configs: Vec<Config>,
+}
+
+fn parse(args: &[String]) -> Options {
+    const OWN: &str =
+        "--planted --seeds --first-seed --keep --no-keep --details --data --binary --config";
+    let default_binary = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("faultmap")))
+        .unwrap_or_else(|| PathBuf::from("faultmap"));
+    let mut o = Options {
+        data: std::env::var_os("FAULTMAP_SHARED_DATA")
+            .map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from),
+        corpora: vec!["clinc".into(), "mmlu".into()],
+        seeds: 20,
+        first_seed: 1,
+        keep: true,
+        details: None,
+        configs: Vec::new(),
+    };
+    let mut binary = default_binary;
+    let mut raw_configs: Vec<(String, Option<PathBuf>, Vec<String>)> = Vec::new();
+    let mut i = 1;
+    let value = |i: usize| -> String {
+        args.get(i + 1)
+            .filter(|v| !v.starts_with("--"))
+            .cloned()
+            .unwrap_or_else(|| fail(format!("{} takes a value", args[i])))
+    };
+    let number = |i: usize| -> u64 {
+        value(i)
+            .parse()
+            .unwrap_or_else(|_| fail(format!("{} takes a number", args[i])))
+    };
+    while i < args.len() {
+        match args[i].as_str() {
+            "--planted" => {
+                if let Some(list) = args.get(i + 1).filter(|v| !v.starts_with("--")) {
+                    o.corpora = list.split(',').map(str::to_string).collect();
+                    i += 1;
+                }
+            }
+            "--seeds" => (o.seeds, i) = (number(i), i + 1),
+            "--first-seed" => (o.first_seed, i) = (number(i), i + 1),
+            "--keep" => o.keep = true,
+            "--no-keep" => o.keep = false,
+            "--details" => (o.details, i) = (Some(value(i).into()), i + 1),
+            "--data" => (o.data, i) = (value(i).into(), i + 1),
+            "--binary" => (binary, i) = (value(i).into(), i + 1),
+            "--config" => {
+                let spec = args
+                    .get(i + 1)
+                    .unwrap_or_else(|| fail("--config takes NAME=ARGS".into()));
+                let (head, first) = spec
+                    .split_once('=')
+                    .unwrap_or_else(|| fail(format!("--config {spec:?}: expected NAME=ARGS")));
+                let mut extra: Vec<String> = first.split_whitespace().map(str::to_string).collect();
+                i += 1;
+                while let Some(next) = args.get(i + 1).filter(|a| !OWN.split(' ').any(|o| o == *a))
+                {
+                    extra.extend(next.split_whitespace().map(str::to_string));
+                    i += 1;
+                }
+                let (name, bin) = match head.split_once('@') {
+                    Some((n, b)) => (n.to_string(), Some(PathBuf::from(b))),
+                    None => (head.to_string(), None),
+                };
+                raw_configs.push((name, bin, extra));
+            }
+            other => fail(format!("unknown option {other:?} for --planted")),
+        }
+        i += 1;
+    }
+    if let Some(c) = o
+        .corpora
+        .iter()
+        .find(|c| !["clinc", "mmlu"].contains(&c.as_str()))
+    {
+        fail(format!("unknown corpus {c:?} (use clinc, mmlu)"));
+    }
+    if raw_configs.is_empty() {
+        raw_configs.push(("default".into(), None, Vec::new()));
+    }
+    for (name, bin, args) in raw_configs {
+        let binary = bin.unwrap_or_else(|| binary.clone());
+        if !binary.exists() {
+            fail(format!(
+                "no binary at {} (cargo build --release, or --binary PATH)",
+                binary.display()
+            ));
+        }
+        o.configs.push(Config { name, binary, args });
+    }
+    if !o.data.is_dir() {
+        fail(format!(
+            "no corpus directory at {} (give --data DIR or set FAULTMAP_SHARED_DATA)",
+            o.data.display()
+        ));
+    }
+    o
+}
+
+pub fn main(args: &[String]) {
+    let o = parse(args);
+    let dir = PathBuf::from("bench-data/planted");
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| fail(format!("cannot create {}: {e}", dir.display())));
+    let mut details = o.details.as_ref().map(|p| {
+        BufWriter::new(File::create(p).unwrap_or_else(|e| fail(format!("{}: {e}", p.display()))))
+    });
+    let mut tallies: Vec<(String, String, Tally)> = Vec::new();
+    for corpus_name in &o.corpora {
+        let corpus = load(&o.data, corpus_name);
+        eprintln!(
+            "{}: {} rows, {} groups",
+            corpus.name,
+            corpus.prompts.len(),
+            corpus.groups.len()
+        );
+        let start = tallies.len();
+        for config in &o.configs {
+            tallies.push((corpus.name.into(), config.name.clone(), Tally::default()));
+        }
+        for seed in o.first_seed..o.first_seed + o.seeds {
+            let planted_path = dir.join(format!("{}-{seed}.jsonl", corpus.name));
+            let null_path = dir.join(format!("{}-null-{seed}.jsonl", corpus.name));
+            let (b, planted, owner) = make_files(&corpus, seed, &planted_path, &null_path)
+                .unwrap_or_else(|e| fail(format!("cannot write {}: {e}", dir.display())));
+            for (config, (_, _, t)) in o.configs.iter().zip(&mut tallies[start..]) {
+                let (secs, mib, slices) = match run(config, &planted_path) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("{} seed {seed} {}: FAILED: {e}", corpus.name, config.name);
+                        t.failed_runs += 1;
+                        continue;
+                    }
+                };
+                t.planted_files += 1;
+                t.secs.push(secs);
+                t.peak_mib = t.peak_mib.max(mib);
+                let mut found = 0;
+                for (k, p) in planted.iter().enumerate() {
+                    let best = slices
+                        .iter()
+                        .map(|s| jaccard(&owner, k, p.rows.len(), s))
+                        .fold(0.0, f64::max);
+                    let strong = p.rows.len() >= 100 && p.rate >= 0.45 && b <= 0.15;
+                    let oracle = p.oracle_p <= 0.05;
+                    found += usize::from(best >= 0.5);
+                    t.groups.push(Outcome {
+                        kind: p.kind,
+                        strong,
+                        best_jaccard: best,
+                        oracle,
+                    });
+                    if let Some(d) = details.as_mut() {
+                        let line = json!({
+                            "corpus": corpus.name, "seed": seed, "config": config.name,
+                            "type": p.kind, "groups": p.names, "word": p.word,
+                            "size": p.rows.len(), "rate": p.rate, "background": b,
+                            "failures": p.failures, "oracle_p": p.oracle_p, "strong": strong,
+                            "best_jaccard": best, "recovered": best >= 0.5,
+                            "reported_slices": slices.len(),
+                        });
+                        writeln!(d, "{line}").unwrap_or_else(|e| fail(format!("--details: {e}")));
+                    }
+                }
+                if slices.is_empty() {
+                    t.files_without_slice += 1;
+                }
+                for s in slices.iter().take(5) {
+                    t.precision_slices += 1;
+                    let inside = s
+                        .iter()
+                        .filter(|&&i| owner.get(i).is_some_and(|o| o.is_some()))
+                        .count();
+                    t.precision_hits += u64::from(2 * inside > s.len());
+                }
+                eprintln!(
+                    "{} seed {seed} {}: {secs:.1} s, {} slices, recall {found}/{}",
+                    corpus.name,
+                    config.name,
+                    slices.len(),
+                    planted.len()
+                );
+                match run(config, &null_path) {
+                    Ok((secs, mib, slices)) => {
+                        t.secs.push(secs);
+                        t.peak_mib = t.peak_mib.max(mib);
+                        t.null_files += 1;
+                        t.null_clean += u64::from(slices.is_empty());
+                        t.null_slices += slices.len() as u64;
+                        eprintln!(
+                            "{}-null seed {seed} {}: {secs:.1} s, {} slices",
+                            corpus.name,
+                            config.name,
+                            slices.len()
+                        );
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "{}-null seed {seed} {}: FAILED: {e}",
+                            corpus.name, config.name
+                        );
+                        t.failed_runs += 1;
+                    }
+                }
+            }
+            if !o.keep {
+                let _ = std::fs::remove_file(&planted_path);
+                let _ = std::fs::remove_file(&null_path);
+            }
+        }
+    }
+    if let Some(d) = details.as_mut() {
+        d.flush()
+            .unwrap_or_else(|e| fail(format!("--details: {e}")));
+    }
+    print_tables(&tallies, o.first_seed, o.seeds);
+}
+
+/// Recall (with its Wilson interval), oracle share and mean best Jaccard of some groups.
+fn summary<'a>(groups: impl Iterator<Item = &'a Outcome>) -> [String; 3] {
+    let groups: Vec<&Outcome> = groups.collect();
+    let n = groups.len();
+    if n == 0 {
+        return ["-".into(), "-".into(), "-".into()];
+    }
+    let hits = groups.iter().filter(|g| g.best_jaccard >= 0.5).count() as u64;
+    let oracle = groups.iter().filter(|g| g.oracle).count() as f64 / n as f64;
+    let mean = groups.iter().map(|g| g.best_jaccard).sum::<f64>() / n as f64;
+    [
+        wilson(hits, n as u64),
+        format!("{oracle:.2}"),
+        format!("{mean:.2}"),
+    ]
+}
+
+fn print_tables(tallies: &[(String, String, Tally)], first_seed: u64, seeds: u64) {
+    let last = first_seed + seeds.max(1) - 1;
+    println!("\nPlanted slices, seeds {first_seed}..={last}: recall = some reported slice has Jaccard >= 0.5 with the group; [95% Wilson interval]; strong = size >= 100, r >= 0.45, b <= 0.15.\n");
+    println!("| corpus | config | groups | recall | oracle | mean best J | strong: n | recall | oracle | precision@5 (slices) | files w/o slice | null clean | null mean slices | median s | max s | peak MiB | failed runs |");
+    println!("|---|---|---:|---|---:|---:|---:|---|---:|---|---:|---|---:|---:|---:|---:|---:|");
+    for (corpus, config, t) in tallies {
+        let [recall, oracle, mean_j] = summary(t.groups.iter());
+        let [s_recall, s_oracle, _] = summary(t.groups.iter().filter(|g| g.strong));
+        println!(
+            "| {corpus} | {config} | {} | {recall} | {oracle} | {mean_j} | {} | {s_recall} | {s_oracle} | {} ({}) | {}/{} | {} | {} | {:.1} | {:.1} | {:.0} | {} |",
+            t.groups.len(),
+            t.groups.iter().filter(|g| g.strong).count(),
+            wilson(t.precision_hits, t.precision_slices),
+            t.precision_slices,
+            t.files_without_slice,
+            t.planted_files,
+            wilson(t.null_clean, t.null_files),
+            share(t.null_slices as usize, t.null_files as usize),
+            crate::runs::median(t.secs.clone()),
+            t.secs.iter().copied().fold(f64::NAN, f64::max),
+            t.peak_mib,
+            t.failed_runs,
+        );
+    }
+    println!("\n| corpus | config | type | n | recall | oracle | mean best J |");
+    println!("|---|---|---|---:|---|---:|---:|");
+    for (corpus, config, t) in tallies {
+        for kind in ["single", "union", "sub"] {
+            let n = t.groups.iter().filter(|g| g.kind == kind).count();
+            let [recall, oracle, mean_j] = summary(t.groups.iter().filter(|g| g.kind == kind));
+            println!("| {corpus} | {config} | {kind} | {n} | {recall} | {oracle} | {mean_j} |");
+        }
+    }
+}
