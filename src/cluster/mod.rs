@@ -252,7 +252,7 @@ pub fn candidate_tree(
     let dims = params
         .reduced_dims
         .min((n / ROWS_PER_TREE_DIM).max(FLAT_DIMS));
-    let reduced = reduce::reduce(embeddings, dims, params.seed, progress)?;
+    let reduced = reduce::reduce_many(embeddings, dims, params.seed, progress)?;
     info.dims = reduced.data.cols();
     info.explained_variance = reduced.explained_variance;
     let tree = tree::build(

@@ -1,12 +1,12 @@
-//! The slices a comparison is broken down by: clusters of the baseline's prompts (shared
-//! embedding and clustering pipeline), the prompts the clustering left as noise, and one slice
-//! per value of each group-by field. They are fixed when the baseline is recorded, so a later
+//! The slices a comparison is broken down by: the nodes of the candidate tree of the baseline's
+//! prompts (the pipeline `slices` uses; or the clusters of a flat `--clustering` and the prompts
+//! it left as noise), and one slice per value of each group-by field. They are fixed when the baseline is recorded, so a later
 //! check compares the same slices.
 
 use super::cases::Case;
 use crate::analysis::candidates;
 use crate::analysis::representatives::{distinct_prompts, nearest_to_centroid};
-use crate::cluster::{self, ClusterParams, ClusteringInfo};
+use crate::cluster::{self, ClusterMethod, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
 use crate::error::Result;
 use crate::naming::{KeywordNamer, SliceNamer};
@@ -66,10 +66,17 @@ pub fn build(
 ) -> Result<Slicing> {
     let prompts: Vec<&str> = cases.iter().map(|c| c.prompt.as_str()).collect();
     let embeddings = embedder.embed(&prompts, progress)?;
-    let clustering = cluster::cluster(&embeddings, &config.cluster, progress)?;
     let min_size = config.cluster.min_cluster_size;
-    let mut groups = candidates::from_clusters(&clustering.labels, clustering.num_clusters);
-    groups.extend(candidates::from_noise(&clustering.labels, min_size));
+    let (mut groups, info, classes) = if config.cluster.method == ClusterMethod::Tree {
+        let (tree, info) = cluster::candidate_tree(&embeddings, &config.cluster, progress)?;
+        let leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
+        (candidates::from_tree(tree), info, leaves + 1)
+    } else {
+        let clustering = cluster::cluster(&embeddings, &config.cluster, progress)?;
+        let mut groups = candidates::from_clusters(&clustering.labels, clustering.num_clusters);
+        groups.extend(candidates::from_noise(&clustering.labels, min_size));
+        (groups, clustering.info, clustering.num_clusters + 1)
+    };
     groups.extend(candidates::from_groups(
         &config.group_by,
         cases.len(),
@@ -78,7 +85,7 @@ pub fn build(
     ));
 
     let namer = KeywordNamer {
-        classes: clustering.num_clusters + 1,
+        classes,
         ..KeywordNamer::default()
     };
     let rows: Vec<&[usize]> = groups.iter().map(|g| &g.rows[..]).collect();
@@ -114,7 +121,7 @@ pub fn build(
         parameters: SlicingParameters {
             embedder: embedder.name(),
             embedding_dims: embeddings.cols(),
-            clustering: clustering_json(&clustering.info),
+            clustering: clustering_json(&info),
             min_slice_size: min_size,
             seed: config.cluster.seed,
             group_by: config.group_by.clone(),
