@@ -279,9 +279,7 @@ pub fn analyze(
     for v in selection::best_antichain(&parents, &children, &llr[..nodes], &significant[..nodes]) {
         selected[v] = true;
     }
-    for c in nodes..candidates.len() {
-        selected[c] = significant[c];
-    }
+    selected[nodes..].copy_from_slice(&significant[nodes..]);
     let kept: Vec<usize> = (0..candidates.len())
         .filter(|&c| config.include_all || selected[c])
         .collect();

@@ -90,8 +90,15 @@ pub(crate) fn reduce<'a>(
                 .expect("chunk shape")
                 .mapv(f64::from);
             let projected: Array2<f64> = pca.predict(&chunk);
-            for (o, v) in dst.iter_mut().zip(projected.iter()) {
-                *o = *v as f32;
+            // The PCA returns fewer components than asked when the rows span fewer directions
+            // (few distinct prompts): row by row, the missing coordinates stay 0.
+            for (dst_row, row) in dst
+                .chunks_mut(target_dims)
+                .zip(projected.axis_iter(Axis(0)))
+            {
+                for (o, v) in dst_row.iter_mut().zip(row) {
+                    *o = *v as f32;
+                }
             }
         });
     out.normalize_rows();

@@ -176,3 +176,87 @@ fn first_row(cluster: usize, m: usize, kids: &[[usize; 2]], leaf_rows: &[Vec<usi
     }
     first
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `per_group` copies of each of `groups` distinct unit rows in `d` dimensions, interleaved
+    /// (row i is a copy of group i % groups).
+    fn copies(groups: usize, per_group: usize, d: usize) -> Matrix {
+        let mut data = Matrix::zeros(groups * per_group, d);
+        for i in 0..data.rows() {
+            let g = i % groups;
+            for (j, x) in data.row_mut(i).iter_mut().enumerate() {
+                *x = ((j * (2 * g + 5) + g) % 11) as f32 - 5.0;
+            }
+        }
+        data.normalize_rows();
+        data
+    }
+
+    fn rows_of_group(groups: usize, n: usize, g: usize) -> Vec<usize> {
+        (0..n).filter(|i| i % groups == g).collect()
+    }
+
+    #[test]
+    fn fewer_rows_than_the_minimum_size_give_no_node() {
+        let tree = build(
+            &copies(2, 2, 16),
+            10,
+            TREE_FIT_ROWS,
+            42,
+            &Progress::hidden(),
+        )
+        .unwrap();
+        assert!(tree.nodes.is_empty());
+    }
+
+    /// Two distinct prompts repeated 10 times each: the two groups are the two top nodes,
+    /// before and after the PCA (which finds a single component here).
+    #[test]
+    fn repeated_rows_stay_together() {
+        let data = copies(2, 10, 64);
+        let reduced = super::super::reduce::reduce(&data, 16, 42, &Progress::hidden()).unwrap();
+        for input in [&data, &*reduced.data] {
+            let tree = build(input, 5, TREE_FIT_ROWS, 42, &Progress::hidden()).unwrap();
+            let tops: Vec<&Vec<usize>> = tree
+                .nodes
+                .iter()
+                .filter(|n| n.parent.is_none())
+                .map(|n| &n.rows)
+                .collect();
+            assert_eq!(tops, [&rows_of_group(2, 20, 0), &rows_of_group(2, 20, 1)]);
+            for node in &tree.nodes {
+                let group = node.rows[0] % 2;
+                assert!(node.rows.iter().all(|r| r % 2 == group), "{:?}", node.rows);
+            }
+        }
+    }
+
+    /// Fitted on a sample, every row still lands with its copies.
+    #[test]
+    fn rows_outside_the_sample_join_their_group() {
+        let data = copies(3, 20, 32);
+        let tree = build(&data, 5, 12, 42, &Progress::hidden()).unwrap();
+        assert_eq!(tree.fit_sample_size, Some(12));
+        for g in 0..3 {
+            let rows = rows_of_group(3, 60, g);
+            assert!(
+                tree.nodes.iter().any(|n| n.rows == rows),
+                "group {g} is no node"
+            );
+        }
+        for (id, node) in tree.nodes.iter().enumerate() {
+            if let Some(p) = node.parent {
+                let parent = &tree.nodes[p];
+                assert!(node
+                    .rows
+                    .iter()
+                    .all(|r| parent.rows.binary_search(r).is_ok()));
+                assert!(parent.children.contains(&id));
+                assert_eq!(node.level, parent.level + 1);
+            }
+        }
+    }
+}
