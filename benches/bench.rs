@@ -27,7 +27,8 @@ mod score_bench;
 
 use faultmap::analysis::slices::{analyze, SlicesConfig};
 use faultmap::embed::{
-    hashing::HashingConfig, hashing::HashingEmbedder, precomputed::PrecomputedEmbedder, Embedder,
+    combined::CombinedEmbedder, hashing::HashingConfig, hashing::HashingEmbedder,
+    precomputed::PrecomputedEmbedder, static_model::StaticEmbedder, Embedder,
 };
 use faultmap::input::{read_dataset, ReadOptions, Requirements};
 use faultmap::progress::Progress;
@@ -281,7 +282,15 @@ fn run_one(path: &Path, precomputed: bool) -> faultmap::Result<()> {
             .collect();
         Box::new(PrecomputedEmbedder::new(vectors)?)
     } else {
-        Box::new(HashingEmbedder::new(HashingConfig::default()))
+        // The command's default embedder (`hash+static`, hashing seeded like `--seed 42`).
+        Box::new(CombinedEmbedder {
+            first: Box::new(HashingEmbedder::new(HashingConfig {
+                seed: 42,
+                ..HashingConfig::default()
+            })),
+            second: Box::new(StaticEmbedder::builtin()?),
+            weight: 0.5,
+        })
     };
     let report = analyze(
         &data,
@@ -296,7 +305,7 @@ fn run_one(path: &Path, precomputed: bool) -> faultmap::Result<()> {
         if precomputed {
             "precomputed 384-d"
         } else {
-            "hash (default)"
+            "hash+static (default)"
         },
         total.as_secs_f64(),
         read.as_secs_f64(),

@@ -182,6 +182,41 @@ pub fn nearest(a: &Matrix, b: &Matrix, progress: &Progress, message: &str) -> Ve
     .collect()
 }
 
+/// For each row of `a`, its `k` most similar *other* rows of `a` (index, similarity), most
+/// similar first, ties to the lower index. Each row keeps a sorted buffer of `k`; the blocks
+/// arrive in reference order, so the result does not depend on threading.
+pub fn k_nearest_other(a: &Matrix, k: usize, progress: &Progress) -> Vec<Vec<(usize, f32)>> {
+    let k = k.min(a.rows().saturating_sub(1));
+    if k == 0 {
+        return vec![Vec::new(); a.rows()];
+    }
+    fold_blocks(
+        a,
+        a,
+        progress,
+        "nearest neighbours",
+        |_, rows| vec![Vec::<(usize, f32)>::with_capacity(k + 1); rows],
+        |lists, first, first_ref, block, width| {
+            for (r, sims) in block.chunks_exact(width).enumerate() {
+                let list = &mut lists[r];
+                for (c, &s) in sims.iter().enumerate() {
+                    let j = first_ref + c;
+                    if j == first + r || (list.len() == k && s <= list[k - 1].1) {
+                        continue;
+                    }
+                    // Insert after every entry at least as similar (earlier indices win ties).
+                    let at = list.partition_point(|&(_, t)| t >= s);
+                    list.insert(at, (j, s));
+                    list.truncate(k);
+                }
+            }
+        },
+    )
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// [`nearest_both_ways`], searching only the distinct rows of `a` (bitwise-equal vectors, such
 /// as the embeddings of a prompt repeated in a log) and sharing the result among copies. The
 /// answer is the same as searching every row: a copy's similarities are the same bits as its

@@ -18,7 +18,8 @@
 //! child and a child failing at the baseline loses to the failing child alone (dilution lowers
 //! Λ). Only significant nodes (after the false-discovery correction) can be chosen.
 
-/// Half the 95% point of the χ² distribution with one degree of freedom (3.841).
+/// The default penalty per reported slice: half the 95% point of the χ² distribution with one
+/// degree of freedom (3.841).
 pub const PENALTY: f64 = 3.841_458_820_694_124 / 2.0;
 
 /// One-sided Bernoulli log-likelihood ratio of `failures` in `size` rows against rate `p0`.
@@ -37,19 +38,20 @@ pub fn log_likelihood_ratio(failures: usize, size: usize, p0: f64) -> f64 {
 
 /// The nodes to report, ascending. `parent[v]` and `children[v]` describe a forest in
 /// pre-order (parents before children); `llr[v]` is Λ(v) and `significant[v]` whether the node
-/// passed the false-discovery correction.
+/// passed the false-discovery correction; `penalty` is the cost of one more slice ([`PENALTY`]).
 pub fn best_antichain(
     parent: &[Option<usize>],
     children: &[Vec<usize>],
     llr: &[f64],
     significant: &[bool],
+    penalty: f64,
 ) -> Vec<usize> {
     let n = parent.len();
     let mut best = vec![0.0f64; n];
     let mut take_node = vec![false; n];
     for v in (0..n).rev() {
         let below: f64 = children[v].iter().map(|&c| best[c]).sum();
-        let own = llr[v] - PENALTY;
+        let own = llr[v] - penalty;
         if significant[v] && own > below {
             best[v] = own;
             take_node[v] = true;
@@ -102,28 +104,45 @@ mod tests {
     fn parent_wins_when_children_agree() {
         let (p, c) = forest();
         // children 10 + 10, parent 19.5: splitting gains less than the penalty
-        let chosen = best_antichain(&p, &c, &[19.5, 10.0, 10.0, 0.0], &[true, true, true, false]);
+        let chosen = best_antichain(
+            &p,
+            &c,
+            &[19.5, 10.0, 10.0, 0.0],
+            &[true, true, true, false],
+            PENALTY,
+        );
         assert_eq!(chosen, vec![0]);
     }
 
     #[test]
     fn children_win_when_they_differ() {
         let (p, c) = forest();
-        let chosen = best_antichain(&p, &c, &[12.0, 30.0, 0.0, 5.0], &[true, true, false, true]);
+        let chosen = best_antichain(
+            &p,
+            &c,
+            &[12.0, 30.0, 0.0, 5.0],
+            &[true, true, false, true],
+            PENALTY,
+        );
         assert_eq!(chosen, vec![1, 3]);
     }
 
     #[test]
     fn nothing_significant_nothing_chosen() {
         let (p, c) = forest();
-        assert!(best_antichain(&p, &c, &[50.0, 40.0, 3.0, 9.0], &[false; 4]).is_empty());
+        assert!(best_antichain(&p, &c, &[50.0, 40.0, 3.0, 9.0], &[false; 4], PENALTY).is_empty());
     }
 
     #[test]
     fn a_significant_node_below_the_penalty_is_not_chosen() {
         let (p, c) = forest();
-        assert!(
-            best_antichain(&p, &c, &[0.0, 1.0, 0.0, 0.0], &[false, true, false, false]).is_empty()
-        );
+        assert!(best_antichain(
+            &p,
+            &c,
+            &[0.0, 1.0, 0.0, 0.0],
+            &[false, true, false, false],
+            PENALTY
+        )
+        .is_empty());
     }
 }

@@ -27,6 +27,9 @@ pub struct SlicesConfig {
     pub alpha: f64,
     /// Report every candidate, not only the significant ones.
     pub include_all: bool,
+    /// Log-likelihood a tree node's children must gain over it, per extra slice, to be
+    /// reported instead of it ([`selection::PENALTY`] by default).
+    pub split_penalty: f64,
     pub representatives: usize,
     pub examples: usize,
     /// Recorded in `parameters` only.
@@ -39,10 +42,11 @@ pub struct SlicesConfig {
 impl Default for SlicesConfig {
     fn default() -> Self {
         SlicesConfig {
-            cluster: ClusterParams::default(),
+            cluster: ClusterParams::tree(),
             group_by: vec![],
             alpha: 0.05,
             include_all: false,
+            split_penalty: selection::PENALTY,
             representatives: 5,
             examples: 3,
             failure_threshold: 0.5,
@@ -209,18 +213,20 @@ pub fn analyze(
     timings.embed = started.elapsed();
     let started = Instant::now();
     let min_size = config.cluster.min_cluster_size;
-    let (mut candidates, clustering_info, num_noise, classes) =
-        if config.cluster.method == ClusterMethod::Tree {
-            let (tree, info) = cluster::candidate_tree(&embeddings, &config.cluster, progress)?;
-            let leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
-            (candidates::from_tree(tree), info, 0, leaves + 1)
-        } else {
-            let clustering = cluster::cluster(&embeddings, &config.cluster, progress)?;
-            let mut found = candidates::from_clusters(&clustering.labels, clustering.num_clusters);
-            let noise = clustering.labels.iter().filter(|l| l.is_none()).count();
-            found.extend(candidates::from_noise(&clustering.labels, min_size));
-            (found, clustering.info, noise, clustering.num_clusters + 1)
-        };
+    let (mut candidates, clustering_info, num_noise, classes) = if matches!(
+        config.cluster.method,
+        ClusterMethod::Tree | ClusterMethod::Graph
+    ) {
+        let (tree, info) = cluster::candidate_tree(&embeddings, &config.cluster, progress)?;
+        let leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
+        (candidates::from_tree(tree), info, 0, leaves + 1)
+    } else {
+        let clustering = cluster::cluster(&embeddings, &config.cluster, progress)?;
+        let mut found = candidates::from_clusters(&clustering.labels, clustering.num_clusters);
+        let noise = clustering.labels.iter().filter(|l| l.is_none()).count();
+        found.extend(candidates::from_noise(&clustering.labels, min_size));
+        (found, clustering.info, noise, clustering.num_clusters + 1)
+    };
     timings.cluster = started.elapsed();
     let started = Instant::now();
     candidates.extend(candidates::from_groups(
@@ -276,7 +282,13 @@ pub fn analyze(
         .map(|c| c.position.as_ref().map_or(vec![], |p| p.children.clone()))
         .collect();
     let mut selected = vec![false; candidates.len()];
-    for v in selection::best_antichain(&parents, &children, &llr[..nodes], &significant[..nodes]) {
+    for v in selection::best_antichain(
+        &parents,
+        &children,
+        &llr[..nodes],
+        &significant[..nodes],
+        config.split_penalty,
+    ) {
         selected[v] = true;
     }
     selected[nodes..].copy_from_slice(&significant[nodes..]);

@@ -41,8 +41,10 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClusterMethod {
-    /// Nested candidates at every scale ([`tree`]).
+    /// Nested candidates at every scale ([`tree`]): Ward's dendrogram.
     Tree,
+    /// Nested candidates at every scale ([`tree`]): Leiden communities of a neighbour graph.
+    Graph,
     Hdbscan,
     Agglomerative,
     Kmeans,
@@ -98,6 +100,18 @@ pub const ROWS_PER_TREE_DIM: usize = 20;
 /// PCA dimensions of the flat methods (HDBSCAN, Ward with a k, k-means).
 pub const FLAT_DIMS: usize = 16;
 
+impl ClusterParams {
+    /// The candidate tree's defaults (`slices`): Ward, 128 PCA dimensions, a 5,000-row fit.
+    pub fn tree() -> Self {
+        ClusterParams {
+            method: ClusterMethod::Tree,
+            reduced_dims: TREE_DIMS,
+            max_fit_rows: tree::TREE_FIT_ROWS,
+            ..ClusterParams::default()
+        }
+    }
+}
+
 /// The outcome: a label per row, and how it was obtained (goes into the report's `parameters`).
 #[derive(Debug, Clone)]
 pub struct Clustering {
@@ -143,7 +157,7 @@ pub fn cluster(
     let n = embeddings.rows();
     let k_fixed = match params.method {
         ClusterMethod::Kmeans | ClusterMethod::Agglomerative => params.k,
-        ClusterMethod::Hdbscan | ClusterMethod::Tree => None,
+        ClusterMethod::Hdbscan | ClusterMethod::Tree | ClusterMethod::Graph => None,
     };
     let min_samples = (params.method == ClusterMethod::Hdbscan)
         .then(|| params.min_samples.unwrap_or(params.min_cluster_size));
@@ -171,9 +185,9 @@ pub fn cluster(
     info.explained_variance = reduced.explained_variance;
     let data: &Matrix = &reduced.data;
     let (raw, fit_sample_size) = match params.method {
-        ClusterMethod::Tree => {
+        ClusterMethod::Tree | ClusterMethod::Graph => {
             return Err(Error::Usage(
-                "--clustering tree applies to slices and regress; give hdbscan, agglomerative or kmeans here".into(),
+                "--clustering tree and graph apply to slices and regress; give hdbscan, agglomerative or kmeans here".into(),
             ))
         }
         ClusterMethod::Hdbscan => {
@@ -236,7 +250,7 @@ pub fn candidate_tree(
     validate(params)?;
     let n = embeddings.rows();
     let mut info = ClusteringInfo {
-        method: ClusterMethod::Tree,
+        method: params.method,
         dims: embeddings.cols(),
         fit_sample_size: None,
         k: None,
@@ -259,6 +273,11 @@ pub fn candidate_tree(
         &reduced.data,
         params.min_cluster_size,
         params.max_fit_rows,
+        if params.method == ClusterMethod::Graph {
+            tree::Merging::Leiden
+        } else {
+            tree::Merging::Ward
+        },
         params.seed,
         progress,
     )?;

@@ -436,6 +436,9 @@ impl EmbedArgs {
 pub enum ClusteringArg {
     /// Nested candidates at every scale (Ward dendrogram); slices and regress only.
     Tree,
+    /// Nested candidates at every scale (Leiden communities of a neighbour graph); slices and
+    /// regress only.
+    Graph,
     /// Density-based, finds the number of clusters itself and leaves outliers as noise.
     Hdbscan,
     /// Ward linkage; k chosen by silhouette unless --k is given.
@@ -480,11 +483,12 @@ impl ClusteringArgs {
         let method = match self.clustering {
             None => default,
             Some(ClusteringArg::Tree) => ClusterMethod::Tree,
+            Some(ClusteringArg::Graph) => ClusterMethod::Graph,
             Some(ClusteringArg::Hdbscan) => ClusterMethod::Hdbscan,
             Some(ClusteringArg::Agglomerative) => ClusterMethod::Agglomerative,
             Some(ClusteringArg::Kmeans) => ClusterMethod::Kmeans,
         };
-        let tree = method == ClusterMethod::Tree;
+        let tree = matches!(method, ClusterMethod::Tree | ClusterMethod::Graph);
         if method == ClusterMethod::Kmeans && self.k.is_none() {
             return Err(Error::Usage(
                 "--clustering kmeans needs --k N (the number of clusters)".into(),

@@ -60,9 +60,14 @@ pub struct TestArgs {
     /// False-discovery rate (Benjamini-Hochberg) for calling a slice significant.
     #[arg(long, default_value_t = 0.05, value_name = "Q", value_parser = open_unit_interval)]
     pub alpha: f64,
-    /// Report every candidate slice, significant or not.
+    /// Report every candidate slice, significant or not (with the tree: every node).
     #[arg(long)]
     pub all: bool,
+    /// Candidate tree: the log-likelihood a node's children must gain, per extra slice, to be
+    /// reported instead of the node. Higher reports fewer, larger slices. The default is half
+    /// the 95% point of chi-squared with 1 degree of freedom.
+    #[arg(long, default_value_t = crate::analysis::selection::PENALTY, value_name = "X", value_parser = non_negative)]
+    pub split_penalty: f64,
     /// Representative prompts per slice.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub representatives: usize,
@@ -75,6 +80,15 @@ pub struct TestArgs {
     /// (cached); a slice whose call fails keeps its keyword name.
     #[arg(long)]
     pub name_with_llm: bool,
+}
+
+/// A finite number of at least 0.
+fn non_negative(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        Ok(x) => Err(format!("must be a number of at least 0 (got {x})")),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
 }
 
 fn exporter(format: Format) -> Box<dyn Exporter<SliceReport>> {
@@ -124,6 +138,7 @@ pub fn run(args: Args) -> Result<i32> {
         group_by: args.group_by.clone(),
         alpha: args.test.alpha,
         include_all: args.test.all,
+        split_penalty: args.test.split_penalty,
         representatives: args.test.representatives,
         examples: args.test.examples,
         failure_threshold: args.read.failure_threshold,

@@ -67,7 +67,10 @@ pub fn build(
     let prompts: Vec<&str> = cases.iter().map(|c| c.prompt.as_str()).collect();
     let embeddings = embedder.embed(&prompts, progress)?;
     let min_size = config.cluster.min_cluster_size;
-    let (mut groups, info, classes) = if config.cluster.method == ClusterMethod::Tree {
+    let (mut groups, info, classes) = if matches!(
+        config.cluster.method,
+        ClusterMethod::Tree | ClusterMethod::Graph
+    ) {
         let (tree, info) = cluster::candidate_tree(&embeddings, &config.cluster, progress)?;
         let leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
         (candidates::from_tree(tree), info, leaves + 1)
