@@ -19,6 +19,23 @@ fn categories(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The most common category of a slice's rows (ties to the first in order) and its share.
+fn majority<'a>(slice: &Value, cats: &'a [String]) -> (&'a str, f64) {
+    let rows = slice["sample_indices"].as_array().unwrap();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in rows {
+        *counts
+            .entry(cats[r.as_u64().unwrap() as usize].as_str())
+            .or_default() += 1;
+    }
+    let (major, n) = counts
+        .iter()
+        .max_by_key(|(_, &n)| n)
+        .map(|(c, n)| (*c, *n))
+        .unwrap();
+    (major, n as f64 / rows.len() as f64)
+}
+
 fn run_slices(path: &Path, extra: &[&str]) -> (Value, f64) {
     let mut args = vec!["slices", path.to_str().unwrap(), "--format", "json"];
     args.extend_from_slice(extra);
@@ -48,19 +65,8 @@ fn mmlu_pro_clusters_recover_known_bad_categories() {
     println!("|---:|---|---:|---:|---:|---|---:|");
     let mut recovered = BTreeMap::new();
     for (i, s) in slices.iter().enumerate() {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         let rows = s["sample_indices"].as_array().unwrap();
-        for r in rows {
-            *counts
-                .entry(cats[r.as_u64().unwrap() as usize].as_str())
-                .or_default() += 1;
-        }
-        let (major, n) = counts
-            .iter()
-            .max_by_key(|(_, &n)| n)
-            .map(|(c, n)| (*c, *n))
-            .unwrap();
-        let purity = n as f64 / rows.len() as f64;
+        let (major, purity) = majority(s, &cats);
         println!(
             "| {} | {} | {} | {:.3} | {:.1e} | {} | {:.2} |",
             i + 1,
@@ -194,19 +200,7 @@ fn mmlu_pro_categories_failing_above_the_rest_are_slice_majorities() {
         let mut below_majority = 0;
         let slices = report["slices"].as_array().unwrap();
         for s in slices {
-            let rows = s["sample_indices"].as_array().unwrap();
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for r in rows {
-                *counts
-                    .entry(cats[r.as_u64().unwrap() as usize].as_str())
-                    .or_default() += 1;
-            }
-            let (top, n) = counts
-                .iter()
-                .max_by_key(|(_, &n)| n)
-                .map(|(c, n)| (*c, *n))
-                .unwrap();
-            let share = n as f64 / rows.len() as f64;
+            let (top, share) = majority(s, &cats);
             if share >= 0.6 {
                 majorities.push(top);
             }

@@ -94,8 +94,16 @@ fn the_null_file_reports_no_slice() {
 
 #[test]
 fn json_does_not_depend_on_threads_or_runs() {
-    for file in [PLANTED, DEMO] {
-        let args = ["slices", file, "--format", "json", "--all"];
+    for (file, clustering) in [(PLANTED, "tree"), (DEMO, "tree"), (DEMO, "graph")] {
+        let args = [
+            "slices",
+            file,
+            "--format",
+            "json",
+            "--all",
+            "--clustering",
+            clustering,
+        ];
         let run = |threads: &str| {
             let out = faultmap_env(&args, &[("RAYON_NUM_THREADS", threads)]);
             assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -200,6 +208,11 @@ fn the_reported_tree_is_consistent() {
         (PLANTED, &[][..]),
         (PLANTED, &["--max-fit-rows", "100"][..]), // Ward on a sample, the rest assigned
         (DEMO, &[][..]),
+        (PLANTED, &["--clustering", "graph"][..]),
+        (
+            DEMO,
+            &["--clustering", "graph", "--max-fit-rows", "200"][..],
+        ),
     ] {
         let mut args = vec!["slices", file, "--format", "json"];
         args.extend(extra);

@@ -50,28 +50,14 @@ pub(crate) fn reduce<'a>(
     progress: &Progress,
 ) -> Result<Reduced<'a>> {
     let (n, d) = (embeddings.rows(), embeddings.cols());
-    let fit_rows = n.min(PCA_FIT_ROWS);
-    if target_dims >= d || fit_rows <= target_dims {
-        return Ok(Reduced {
-            data: Cow::Borrowed(embeddings),
-            explained_variance: None,
-        });
-    }
+    let Some(x) = fit_sample(embeddings, target_dims, PCA_FIT_ROWS, seed) else {
+        return Ok(unreduced(embeddings));
+    };
     let spinner = progress.spinner("reducing (PCA)");
-    let sample = sample_indices(n, fit_rows, seed, PCA_STREAM);
-    let mut x = Array2::<f64>::zeros((sample.len(), d));
-    for (mut row, &i) in x.axis_iter_mut(Axis(0)).zip(&sample) {
-        for (dst, &v) in row.iter_mut().zip(embeddings.row(i)) {
-            *dst = v as f64;
-        }
-    }
     let total_variance = total_squared_deviation(&x);
-    if total_variance <= f64::EPSILON * sample.len() as f64 {
+    if total_variance <= f64::EPSILON * x.nrows() as f64 {
         spinner.finish_and_clear();
-        return Ok(Reduced {
-            data: Cow::Borrowed(embeddings),
-            explained_variance: None,
-        });
+        return Ok(unreduced(embeddings));
     }
     let pca = Pca::params(target_dims)
         .fit(&DatasetBase::from(x))
@@ -109,6 +95,37 @@ pub(crate) fn reduce<'a>(
     })
 }
 
+/// The rows as they are: no PCA.
+fn unreduced(embeddings: &Matrix) -> Reduced<'_> {
+    Reduced {
+        data: Cow::Borrowed(embeddings),
+        explained_variance: None,
+    }
+}
+
+/// A seeded sample of at most `max_rows` rows to fit a PCA of `target_dims` components on, as
+/// `f64`; `None` when no PCA applies (no more columns than `target_dims`, or too few rows).
+fn fit_sample(
+    embeddings: &Matrix,
+    target_dims: usize,
+    max_rows: usize,
+    seed: u64,
+) -> Option<Array2<f64>> {
+    let (n, d) = (embeddings.rows(), embeddings.cols());
+    let fit_rows = n.min(max_rows);
+    if target_dims >= d || fit_rows <= target_dims {
+        return None;
+    }
+    let sample = sample_indices(n, fit_rows, seed, PCA_STREAM);
+    let mut x = Array2::<f64>::zeros((sample.len(), d));
+    for (mut row, &i) in x.axis_iter_mut(Axis(0)).zip(&sample) {
+        for (dst, &v) in row.iter_mut().zip(embeddings.row(i)) {
+            *dst = v as f64;
+        }
+    }
+    Some(x)
+}
+
 /// Sum of squared deviations from the column means (the trace of the scatter matrix).
 fn total_squared_deviation(x: &Array2<f64>) -> f64 {
     let Some(mean) = x.mean_axis(Axis(0)) else {
@@ -140,21 +157,10 @@ pub(crate) fn reduce_many<'a>(
 ) -> Result<Reduced<'a>> {
     use ndarray::linalg::general_mat_mul;
     let (n, d) = (embeddings.rows(), embeddings.cols());
-    let fit_rows = n.min(EIGEN_FIT_ROWS);
-    if target_dims >= d || fit_rows <= target_dims {
-        return Ok(Reduced {
-            data: Cow::Borrowed(embeddings),
-            explained_variance: None,
-        });
-    }
+    let Some(mut x) = fit_sample(embeddings, target_dims, EIGEN_FIT_ROWS, seed) else {
+        return Ok(unreduced(embeddings));
+    };
     let spinner = progress.spinner("reducing (PCA)");
-    let sample = sample_indices(n, fit_rows, seed, PCA_STREAM);
-    let mut x = Array2::<f64>::zeros((sample.len(), d));
-    for (mut row, &i) in x.axis_iter_mut(Axis(0)).zip(&sample) {
-        for (dst, &v) in row.iter_mut().zip(embeddings.row(i)) {
-            *dst = v as f64;
-        }
-    }
     let mean = x
         .mean_axis(Axis(0))
         .unwrap_or_else(|| ndarray::Array1::zeros(d));
@@ -162,12 +168,9 @@ pub(crate) fn reduce_many<'a>(
     let mut cov = Array2::<f64>::zeros((d, d));
     general_mat_mul(1.0, &x.t(), &x, 0.0, &mut cov);
     let total: f64 = (0..d).map(|i| cov[[i, i]]).sum();
-    if total <= f64::EPSILON * sample.len() as f64 {
+    if total <= f64::EPSILON * x.nrows() as f64 {
         spinner.finish_and_clear();
-        return Ok(Reduced {
-            data: Cow::Borrowed(embeddings),
-            explained_variance: None,
-        });
+        return Ok(unreduced(embeddings));
     }
     let eig = nalgebra::SymmetricEigen::new(nalgebra::DMatrix::from_fn(d, d, |i, j| cov[[i, j]]));
     // Largest eigenvalues first; ties by index so the order is fixed.

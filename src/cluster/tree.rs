@@ -331,15 +331,18 @@ mod tests {
 
     #[test]
     fn fewer_rows_than_the_minimum_size_give_no_node() {
-        let tree = build(
-            &copies(2, 2, 16),
-            10,
-            TREE_FIT_ROWS,
-            42,
-            &Progress::hidden(),
-        )
-        .unwrap();
-        assert!(tree.nodes.is_empty());
+        for merging in [Merging::Ward, Merging::Leiden] {
+            let tree = build(
+                &copies(2, 2, 16),
+                10,
+                TREE_FIT_ROWS,
+                merging,
+                42,
+                &Progress::hidden(),
+            )
+            .unwrap();
+            assert!(tree.nodes.is_empty());
+        }
     }
 
     /// Two distinct prompts repeated 10 times each: the two groups are the two top nodes,
@@ -348,16 +351,13 @@ mod tests {
     fn repeated_rows_stay_together() {
         let data = copies(2, 10, 64);
         let reduced = super::super::reduce::reduce(&data, 16, 42, &Progress::hidden()).unwrap();
-        for input in [&data, &*reduced.data] {
-            let tree = build(
-                input,
-                5,
-                TREE_FIT_ROWS,
-                Merging::Ward,
-                42,
-                &Progress::hidden(),
-            )
-            .unwrap();
+        let many = super::super::reduce::reduce_many(&data, 16, 42, &Progress::hidden()).unwrap();
+        let inputs = [&data, &*reduced.data, &*many.data];
+        for (input, merging) in inputs
+            .iter()
+            .flat_map(|i| [(*i, Merging::Ward), (*i, Merging::Leiden)])
+        {
+            let tree = build(input, 5, TREE_FIT_ROWS, merging, 42, &Progress::hidden()).unwrap();
             let tops: Vec<&Vec<usize>> = tree
                 .nodes
                 .iter()
@@ -376,7 +376,13 @@ mod tests {
     #[test]
     fn rows_outside_the_sample_join_their_group() {
         let data = copies(3, 20, 32);
-        let tree = build(&data, 5, 12, Merging::Ward, 42, &Progress::hidden()).unwrap();
+        for merging in [Merging::Ward, Merging::Leiden] {
+            check_sampled(&data, merging);
+        }
+    }
+
+    fn check_sampled(data: &Matrix, merging: Merging) {
+        let tree = build(data, 5, 12, merging, 42, &Progress::hidden()).unwrap();
         assert_eq!(tree.fit_sample_size, Some(12));
         for g in 0..3 {
             let rows = rows_of_group(3, 60, g);
