@@ -44,11 +44,22 @@
 //! counted apart). *Null clean*: share of null files with no slice, and the mean number of slices
 //! there. *Time*: median and max wall seconds per run; *peak MiB*: the largest RSS of any run.
 //! `--details FILE` writes one JSON line per planted group and config.
+//!
+//! **Node oracle** (`--node-oracle`): each planted file is also run once more per config with
+//! `--all` appended, which lists every candidate (with the tree, every node), and each planted
+//! group gets its best Jaccard over all of them (`node_best_jaccard` in `--details`). The tables
+//! then show, next to recall, the share of groups some candidate matches with Jaccard >= 0.5
+//! (Wilson interval) and the mean of that best Jaccard, overall, on the strong stratum and per
+//! type. A group that no candidate matches is lost by the tree; one that a candidate matches
+//! but no reported slice does is lost by the selection. The `--all` runs do not count toward
+//! the time and memory columns; a failed one counts as a failed run and its groups are left out
+//! of the node-oracle figures only.
 
 use faultmap::stats::{enrichment_test, wilson_interval};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
@@ -103,6 +114,9 @@ struct Outcome {
     kind: &'static str,
     strong: bool,
     best_jaccard: f64,
+    /// Best Jaccard over every candidate of the `--all` report (`--node-oracle`; `None` when
+    /// not asked for or when that run failed).
+    node_best: Option<f64>,
     /// Its exact rows alone test significant (p <= 0.05).
     oracle: bool,
 }
@@ -329,14 +343,33 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<S
     })
 }
 
-/// Runs one configuration on one file: (wall seconds, peak RSS MiB, reported slices' rows).
-fn run(config: &Config, file: &Path) -> Result<(f64, f64, Vec<Vec<usize>>), String> {
+/// The part of a `slices --format json` report the benchmark reads; serde skips every other
+/// field without building it, which keeps the large `--all` reports cheap to parse.
+#[derive(Deserialize)]
+struct Report {
+    slices: Vec<ReportSlice>,
+}
+
+#[derive(Deserialize)]
+struct ReportSlice {
+    #[serde(default)]
+    sample_indices: Vec<usize>,
+}
+
+/// Runs one configuration on one file, with `extra` arguments after the config's own: (wall
+/// seconds, peak RSS MiB, reported slices' rows).
+fn run(
+    config: &Config,
+    file: &Path,
+    extra: &[&str],
+) -> Result<(f64, f64, Vec<Vec<usize>>), String> {
     let started = Instant::now();
     let mut child = Command::new(&config.binary)
         .arg("slices")
         .arg(file)
         .args(["--format", "json", "-q"])
         .args(&config.args)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -361,21 +394,12 @@ fn run(config: &Config, file: &Path) -> Result<(f64, f64, Vec<Vec<usize>>), Stri
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         return Err(format!("exit status {status}: {}", stderr.trim()));
     }
-    let report: Value = serde_json::from_str(&stdout).map_err(|e| format!("bad JSON: {e}"))?;
-    let slices = report["slices"]
-        .as_array()
-        .ok_or("no `slices` array in the report")?
-        .iter()
-        .map(|s| {
-            s["sample_indices"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|i| i.as_u64().map(|i| i as usize))
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
+    let report: Report = serde_json::from_str(&stdout)
+        .map_err(|e| format!("bad JSON report ({} bytes): {e}", stdout.len()))?;
+    let slices = report
+        .slices
+        .into_iter()
+        .map(|s| s.sample_indices)
         .collect();
     // Linux reports ru_maxrss in KiB.
     Ok((secs, usage.ru_maxrss as f64 / 1024.0, slices))
@@ -413,12 +437,13 @@ struct Options {
     first_seed: u64,
     keep: bool,
     details: Option<PathBuf>,
+    node_oracle: bool,
     configs: Vec<Config>,
 }
 
 fn parse(args: &[String]) -> Options {
     const OWN: &str =
-        "--planted --seeds --first-seed --keep --no-keep --details --data --binary --config";
+        "--planted --seeds --first-seed --keep --no-keep --details --node-oracle --data --binary --config";
     let default_binary = std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(|d| d.join("faultmap")))
@@ -431,6 +456,7 @@ fn parse(args: &[String]) -> Options {
         first_seed: 1,
         keep: true,
         details: None,
+        node_oracle: false,
         configs: Vec::new(),
     };
     let mut binary = default_binary;
@@ -459,6 +485,7 @@ fn parse(args: &[String]) -> Options {
             "--first-seed" => (o.first_seed, i) = (number(i), i + 1),
             "--keep" => o.keep = true,
             "--no-keep" => o.keep = false,
+            "--node-oracle" => o.node_oracle = true,
             "--details" => (o.details, i) = (Some(value(i).into()), i + 1),
             "--data" => (o.data, i) = (value(i).into(), i + 1),
             "--binary" => (binary, i) = (value(i).into(), i + 1),
@@ -542,7 +569,7 @@ pub fn main(args: &[String]) {
             let (b, planted, owner) = make_files(&corpus, seed, &planted_path, &null_path)
                 .unwrap_or_else(|e| fail(format!("cannot write {}: {e}", dir.display())));
             for (config, (_, _, t)) in o.configs.iter().zip(&mut tallies[start..]) {
-                let (secs, mib, slices) = match run(config, &planted_path) {
+                let (secs, mib, slices) = match run(config, &planted_path, &[]) {
                     Ok(r) => r,
                     Err(e) => {
                         eprintln!("{} seed {seed} {}: FAILED: {e}", corpus.name, config.name);
@@ -553,23 +580,54 @@ pub fn main(args: &[String]) {
                 t.planted_files += 1;
                 t.secs.push(secs);
                 t.peak_mib = t.peak_mib.max(mib);
-                let mut found = 0;
+                // Every candidate of the same command with `--all` (its time and memory are
+                // not counted).
+                let candidates = if o.node_oracle {
+                    match run(config, &planted_path, &["--all"]) {
+                        Ok((_, _, all)) => Some(all),
+                        Err(e) => {
+                            eprintln!(
+                                "{} seed {seed} {} --all: FAILED: {e}",
+                                corpus.name, config.name
+                            );
+                            t.failed_runs += 1;
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                let best_of = |k: usize, size: usize, sets: &[Vec<usize>]| {
+                    sets.iter()
+                        .map(|s| jaccard(&owner, k, size, s))
+                        .fold(0.0, f64::max)
+                };
+                let (mut found, mut node_found) = (0, 0);
                 for (k, p) in planted.iter().enumerate() {
-                    let best = slices
-                        .iter()
-                        .map(|s| jaccard(&owner, k, p.rows.len(), s))
-                        .fold(0.0, f64::max);
+                    let best = best_of(k, p.rows.len(), &slices);
+                    let node_best = candidates.as_deref().map(|c| best_of(k, p.rows.len(), c));
+                    if node_best.is_some_and(|n| n + 1e-9 < best) {
+                        eprintln!(
+                            "{} seed {seed} {}: warning: the --all report has no candidate as \
+                             close to group {k} as a reported slice ({:.3} < {best:.3})",
+                            corpus.name,
+                            config.name,
+                            node_best.unwrap_or_default()
+                        );
+                    }
                     let strong = p.rows.len() >= 100 && p.rate >= 0.45 && b <= 0.15;
                     let oracle = p.oracle_p <= 0.05;
                     found += usize::from(best >= 0.5);
+                    node_found += usize::from(node_best.is_some_and(|n| n >= 0.5));
                     t.groups.push(Outcome {
                         kind: p.kind,
                         strong,
                         best_jaccard: best,
+                        node_best,
                         oracle,
                     });
                     if let Some(d) = details.as_mut() {
-                        let line = json!({
+                        let mut line = json!({
                             "corpus": corpus.name, "seed": seed, "config": config.name,
                             "type": p.kind, "groups": p.names, "word": p.word,
                             "size": p.rows.len(), "rate": p.rate, "background": b,
@@ -577,6 +635,9 @@ pub fn main(args: &[String]) {
                             "best_jaccard": best, "recovered": best >= 0.5,
                             "reported_slices": slices.len(),
                         });
+                        if o.node_oracle {
+                            line["node_best_jaccard"] = json!(node_best);
+                        }
                         writeln!(d, "{line}").unwrap_or_else(|e| fail(format!("--details: {e}")));
                     }
                 }
@@ -591,14 +652,22 @@ pub fn main(args: &[String]) {
                         .count();
                     t.precision_hits += u64::from(2 * inside > s.len());
                 }
+                let node = match &candidates {
+                    Some(c) => format!(
+                        ", node oracle {node_found}/{} ({} candidates)",
+                        planted.len(),
+                        c.len()
+                    ),
+                    None => String::new(),
+                };
                 eprintln!(
-                    "{} seed {seed} {}: {secs:.1} s, {} slices, recall {found}/{}",
+                    "{} seed {seed} {}: {secs:.1} s, {} slices, recall {found}/{}{node}",
                     corpus.name,
                     config.name,
                     slices.len(),
                     planted.len()
                 );
-                match run(config, &null_path) {
+                match run(config, &null_path, &[]) {
                     Ok((secs, mib, slices)) => {
                         t.secs.push(secs);
                         t.peak_mib = t.peak_mib.max(mib);
@@ -631,7 +700,7 @@ pub fn main(args: &[String]) {
         d.flush()
             .unwrap_or_else(|e| fail(format!("--details: {e}")));
     }
-    print_tables(&tallies, o.first_seed, o.seeds);
+    print_tables(&tallies, o.first_seed, o.seeds, o.node_oracle);
 }
 
 /// Recall (with its Wilson interval), oracle share and mean best Jaccard of some groups.
@@ -651,37 +720,134 @@ fn summary<'a>(groups: impl Iterator<Item = &'a Outcome>) -> [String; 3] {
     ]
 }
 
-fn print_tables(tallies: &[(String, String, Tally)], first_seed: u64, seeds: u64) {
+/// Node oracle (share of groups some candidate matches, with its Wilson interval) and the mean
+/// best Jaccard over all candidates, of the groups whose `--all` run succeeded.
+fn node_summary<'a>(groups: impl Iterator<Item = &'a Outcome>) -> [String; 2] {
+    let best: Vec<f64> = groups.filter_map(|g| g.node_best).collect();
+    if best.is_empty() {
+        return ["-".into(), "-".into()];
+    }
+    let hits = best.iter().filter(|&&j| j >= 0.5).count() as u64;
+    let mean = best.iter().sum::<f64>() / best.len() as f64;
+    [wilson(hits, best.len() as u64), format!("{mean:.2}")]
+}
+
+/// A markdown table row.
+fn row(cells: &[String]) -> String {
+    format!("| {} |", cells.join(" | "))
+}
+
+fn print_tables(tallies: &[(String, String, Tally)], first_seed: u64, seeds: u64, node: bool) {
     let last = first_seed + seeds.max(1) - 1;
-    println!("\nPlanted slices, seeds {first_seed}..={last}: recall = some reported slice has Jaccard >= 0.5 with the group; [95% Wilson interval]; strong = size >= 100, r >= 0.45, b <= 0.15.\n");
-    println!("| corpus | config | groups | recall | oracle | mean best J | strong: n | recall | oracle | precision@5 (slices) | files w/o slice | null clean | null mean slices | median s | max s | peak MiB | failed runs |");
-    println!("|---|---|---:|---|---:|---:|---:|---|---:|---|---:|---|---:|---:|---:|---:|---:|");
+    let node_note = if node {
+        " node oracle = some candidate of the `--all` report (any tree node) has Jaccard >= 0.5; node mean J = mean of that best Jaccard."
+    } else {
+        ""
+    };
+    println!("\nPlanted slices, seeds {first_seed}..={last}: recall = some reported slice has Jaccard >= 0.5 with the group; [95% Wilson interval]; strong = size >= 100, r >= 0.45, b <= 0.15.{node_note}\n");
+    // Each column: header, alignment, and whether it is a node-oracle column.
+    let main_columns = [
+        ("corpus", "---", false),
+        ("config", "---", false),
+        ("groups", "---:", false),
+        ("recall", "---", false),
+        ("node oracle", "---", true),
+        ("oracle", "---:", false),
+        ("mean best J", "---:", false),
+        ("node mean J", "---:", true),
+        ("strong: n", "---:", false),
+        ("recall", "---", false),
+        ("node oracle", "---", true),
+        ("oracle", "---:", false),
+        ("precision@5 (slices)", "---", false),
+        ("files w/o slice", "---:", false),
+        ("null clean", "---", false),
+        ("null mean slices", "---:", false),
+        ("median s", "---:", false),
+        ("max s", "---:", false),
+        ("peak MiB", "---:", false),
+        ("failed runs", "---:", false),
+    ];
+    let keep = |cols: &[(&str, &str, bool)], cells: Vec<String>| -> Vec<String> {
+        cols.iter()
+            .zip(cells)
+            .filter(|((_, _, is_node), _)| node || !is_node)
+            .map(|(_, c)| c)
+            .collect()
+    };
+    let header = |cols: &[(&str, &str, bool)]| {
+        println!(
+            "{}",
+            row(&keep(cols, cols.iter().map(|c| c.0.into()).collect()))
+        );
+        let aligns = cols.iter().map(|c| c.1.into()).collect();
+        println!("|{}|", keep(cols, aligns).join("|"));
+    };
+    header(&main_columns);
     for (corpus, config, t) in tallies {
         let [recall, oracle, mean_j] = summary(t.groups.iter());
+        let [node_recall, node_mean_j] = node_summary(t.groups.iter());
         let [s_recall, s_oracle, _] = summary(t.groups.iter().filter(|g| g.strong));
-        println!(
-            "| {corpus} | {config} | {} | {recall} | {oracle} | {mean_j} | {} | {s_recall} | {s_oracle} | {} ({}) | {}/{} | {} | {} | {:.1} | {:.1} | {:.0} | {} |",
-            t.groups.len(),
-            t.groups.iter().filter(|g| g.strong).count(),
-            wilson(t.precision_hits, t.precision_slices),
-            t.precision_slices,
-            t.files_without_slice,
-            t.planted_files,
+        let [s_node_recall, _] = node_summary(t.groups.iter().filter(|g| g.strong));
+        let cells = vec![
+            corpus.clone(),
+            config.clone(),
+            t.groups.len().to_string(),
+            recall,
+            node_recall,
+            oracle,
+            mean_j,
+            node_mean_j,
+            t.groups.iter().filter(|g| g.strong).count().to_string(),
+            s_recall,
+            s_node_recall,
+            s_oracle,
+            format!(
+                "{} ({})",
+                wilson(t.precision_hits, t.precision_slices),
+                t.precision_slices
+            ),
+            format!("{}/{}", t.files_without_slice, t.planted_files),
             wilson(t.null_clean, t.null_files),
             share(t.null_slices as usize, t.null_files as usize),
-            crate::runs::median(t.secs.clone()),
-            t.secs.iter().copied().fold(f64::NAN, f64::max),
-            t.peak_mib,
-            t.failed_runs,
-        );
+            format!("{:.1}", crate::runs::median(t.secs.clone())),
+            format!("{:.1}", t.secs.iter().copied().fold(f64::NAN, f64::max)),
+            format!("{:.0}", t.peak_mib),
+            t.failed_runs.to_string(),
+        ];
+        println!("{}", row(&keep(&main_columns, cells)));
     }
-    println!("\n| corpus | config | type | n | recall | oracle | mean best J |");
-    println!("|---|---|---|---:|---|---:|---:|");
+    let type_columns = [
+        ("corpus", "---", false),
+        ("config", "---", false),
+        ("type", "---", false),
+        ("n", "---:", false),
+        ("recall", "---", false),
+        ("node oracle", "---", true),
+        ("oracle", "---:", false),
+        ("mean best J", "---:", false),
+        ("node mean J", "---:", true),
+    ];
+    println!();
+    header(&type_columns);
     for (corpus, config, t) in tallies {
         for kind in ["single", "union", "sub"] {
             let n = t.groups.iter().filter(|g| g.kind == kind).count();
             let [recall, oracle, mean_j] = summary(t.groups.iter().filter(|g| g.kind == kind));
-            println!("| {corpus} | {config} | {kind} | {n} | {recall} | {oracle} | {mean_j} |");
+            let [node_recall, node_mean_j] =
+                node_summary(t.groups.iter().filter(|g| g.kind == kind));
+            let cells = vec![
+                corpus.clone(),
+                config.clone(),
+                kind.to_string(),
+                n.to_string(),
+                recall,
+                node_recall,
+                oracle,
+                mean_j,
+                node_mean_j,
+            ];
+            println!("{}", row(&keep(&type_columns, cells)));
         }
     }
 }

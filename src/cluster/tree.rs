@@ -138,7 +138,7 @@ fn leiden_merges(fit: &Matrix, seed: u64, progress: &Progress) -> Result<Vec<Vec
             edges.push((i.min(j), i.max(j), f64::from(s.max(0.0))));
         }
     }
-    edges.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    edges.sort_by_key(|a| (a.0, a.1));
     let mut builder = GraphDataBuilder::new(m);
     let mut i = 0;
     while i < edges.len() {
