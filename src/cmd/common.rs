@@ -451,7 +451,7 @@ pub enum ClusteringArg {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Clustering")]
 pub struct ClusteringArgs {
-    /// How candidate groups are built [default: tree for slices and regress, hdbscan for
+    /// How candidate groups are built [default: tree for slices; hdbscan for regress and
     /// coverage]
     #[arg(long, value_enum)]
     pub clustering: Option<ClusteringArg>,
@@ -459,12 +459,12 @@ pub struct ClusteringArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
     pub k: Option<u64>,
     /// Above this many rows the clustering is fitted on a seeded sample of this size and the
-    /// other rows are assigned to the nearest cluster (or noise) [default: 5000 for tree, 6000
-    /// otherwise]
+    /// other rows are assigned to the nearest cluster (or noise) [default: 5000 for tree, 20000
+    /// for graph, 6000 otherwise]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
     pub max_fit_rows: Option<u64>,
-    /// Dimensions the embeddings are reduced to (PCA) before clustering [default: 128 for tree,
-    /// 16 otherwise]
+    /// Dimensions the embeddings are reduced to (PCA) before clustering [default: 128 for tree
+    /// and graph (at most one per 20 rows), 16 otherwise]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
     pub cluster_dims: Option<u64>,
     /// HDBSCAN: clusters larger than this share of the rows are split into their sub-clusters
