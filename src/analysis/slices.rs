@@ -436,6 +436,21 @@ impl Slice {
 }
 
 impl SliceReport {
+    /// With a candidate tree, how many slices are reported and how they were chosen (the
+    /// significant count includes nested nodes); `None` for a flat clustering.
+    pub fn selection_note(&self) -> Option<String> {
+        matches!(
+            self.parameters.clustering.method,
+            ClusterMethod::Tree | ClusterMethod::Graph
+        )
+        .then(|| {
+            format!(
+                "{} reported: among nested significant tree nodes, those that best explain the failures (--all shows the tree).",
+                self.slices.iter().filter(|s| s.selected).count()
+            )
+        })
+    }
+
     /// `--name-with-llm`: asks `completer` to name every reported slice (one call each, all
     /// at once). A slice whose call fails or whose answer is unusable keeps its keyword name.
     /// Errs only when the budget refuses the calls.

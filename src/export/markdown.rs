@@ -65,13 +65,16 @@ impl Exporter<SliceReport> for MarkdownExporter {
         let mut out = String::from("## faultmap: failure slices\n\n");
         out.push_str(&format!(
             "**{}** of {} candidate slices fail significantly more often than the rest \
-             (FDR {}). {} prompts, {} failures, baseline failure rate {}.\n\n",
+             (FDR {}). {} prompts, {} failures, baseline failure rate {}.{}\n\n",
             report.num_significant,
             report.num_candidates,
             report.parameters.alpha,
             report.total_prompts,
             report.total_failures,
             percent(report.baseline_failure_rate),
+            report
+                .selection_note()
+                .map_or(String::new(), |note| format!(" {note}")),
         ));
         if let Some(outcomes) = &report.parameters.outcomes {
             out.push_str(&format!("{}\n\n", md_cell(&outcome_summary(outcomes), 400)));

@@ -4,7 +4,6 @@ use super::escape::{one_line, terminal, truncate};
 use super::Exporter;
 use crate::analysis::outcome::OutcomeSummary;
 use crate::analysis::slices::{Slice, SliceReport};
-use crate::cluster::ClusterMethod;
 use crate::error::Result;
 use crate::naming::llm::{LlmNaming, NamingSummary};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
@@ -166,19 +165,10 @@ pub fn llm_lines(naming: &LlmNaming) -> Vec<(&'static str, &str)> {
 }
 
 fn summary(report: &SliceReport) -> String {
-    let tree = matches!(
-        report.parameters.clustering.method,
-        ClusterMethod::Tree | ClusterMethod::Graph
-    );
-    let placed = if tree {
-        // The tree places every row; say how the reported slices were chosen instead.
-        format!(
-            "{} reported: among nested significant tree nodes, those that best explain the failures (--all shows the tree).",
-            report.slices.iter().filter(|s| s.selected).count()
-        )
-    } else {
-        format!("{} prompts unclustered.", report.num_noise)
-    };
+    // The tree places every row; it says how the reported slices were chosen instead.
+    let placed = report
+        .selection_note()
+        .unwrap_or_else(|| format!("{} prompts unclustered.", report.num_noise));
     let mut out = format!(
         "{} prompts, {} failures (baseline failure rate {}). {} candidate slices tested, {} significant at FDR {}. {placed}\n",
         report.total_prompts,
