@@ -66,7 +66,8 @@ pub(crate) enum Merging {
 pub const GRAPH_FIT_ROWS: usize = 20_000;
 /// Neighbours per sample point in the Leiden graph.
 const GRAPH_NEIGHBOURS: usize = 15;
-/// Leiden's modularity resolution: 3 gave communities of intent size on CLINC150 (lab, below).
+/// Leiden's modularity resolution: at 3, its levels on CLINC150 reached communities of about
+/// intent size (median 150-157 rows for 150-row intents).
 const GRAPH_RESOLUTION: f64 = 3.0;
 
 /// Builds the candidate tree of the rows of `data` (unit rows: the reduced embeddings).
