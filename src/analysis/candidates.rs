@@ -2,6 +2,11 @@
 //! clusters of a flat clustering and its noise), and one group per value of each `--group-by`
 //! field.
 
+use crate::cluster::{self, CandidateTree, ClusterParams, ClusteringInfo};
+use crate::error::Result;
+use crate::matrix::Matrix;
+use crate::progress::Progress;
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -18,8 +23,9 @@ pub struct Candidate {
     pub position: Option<TreePosition>,
 }
 
-/// A tree node's place: indices are node numbers of the candidate tree (pre-order).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A tree node's place: its number in the candidate tree (pre-order), its parent's and
+/// children's numbers, and its depth (0 at the top).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TreePosition {
     pub node: usize,
     pub parent: Option<usize>,
@@ -27,8 +33,48 @@ pub struct TreePosition {
     pub level: usize,
 }
 
+/// The candidates the embeddings give, before any `--group-by` value.
+pub struct Found {
+    /// Tree nodes first, in node order (candidate `i` is node `i`); or the flat clusters and
+    /// the noise group.
+    pub candidates: Vec<Candidate>,
+    pub info: ClusteringInfo,
+    /// Rows a flat clustering left as noise (0 with a tree, which places every row).
+    pub noise_rows: usize,
+    /// Classes for class-based TF-IDF naming: the tree's leaves, or the clusters, plus one.
+    pub classes: usize,
+}
+
+/// Builds the candidates of `embeddings`: the candidate tree's nodes, or a flat clustering's
+/// clusters and noise group (`params.method`). Shared by `slices` and `regress`.
+pub fn from_embeddings(
+    embeddings: &Matrix,
+    params: &ClusterParams,
+    progress: &Progress,
+) -> Result<Found> {
+    if params.method.is_tree() {
+        let (tree, info) = cluster::candidate_tree(embeddings, params, progress)?;
+        let leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
+        return Ok(Found {
+            candidates: from_tree(tree),
+            info,
+            noise_rows: 0,
+            classes: leaves + 1,
+        });
+    }
+    let clustering = cluster::cluster(embeddings, params, progress)?;
+    let mut candidates = from_clusters(&clustering.labels, clustering.num_clusters);
+    candidates.extend(from_noise(&clustering.labels, params.min_cluster_size));
+    Ok(Found {
+        candidates,
+        noise_rows: clustering.labels.iter().filter(|l| l.is_none()).count(),
+        classes: clustering.num_clusters + 1,
+        info: clustering.info,
+    })
+}
+
 /// One candidate per node of the candidate tree, in node order (so candidate `i` is node `i`).
-pub fn from_tree(tree: crate::cluster::CandidateTree) -> Vec<Candidate> {
+fn from_tree(tree: CandidateTree) -> Vec<Candidate> {
     tree.nodes
         .into_iter()
         .enumerate()

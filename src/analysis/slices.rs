@@ -5,7 +5,7 @@ use super::candidates::{self, TreePosition};
 use super::outcome::OutcomeSummary;
 use super::representatives::{distinct_prompts, nearest_to_centroid};
 use super::selection;
-use crate::cluster::{self, ClusterMethod, ClusterParams, ClusteringInfo};
+use crate::cluster::{ClusterMethod, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::input::{Dataset, OutcomeSource};
@@ -42,7 +42,7 @@ pub struct SlicesConfig {
 impl Default for SlicesConfig {
     fn default() -> Self {
         SlicesConfig {
-            cluster: ClusterParams::tree(),
+            cluster: ClusterParams::for_method(ClusterMethod::Tree),
             group_by: vec![],
             alpha: 0.05,
             include_all: false,
@@ -101,7 +101,7 @@ pub struct Slice {
     pub selected: bool,
     /// The node's place in the candidate tree (tree nodes only).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub tree: Option<TreeFields>,
+    pub tree: Option<TreePosition>,
     pub size: usize,
     pub failures: usize,
     pub failure_rate: f64,
@@ -129,26 +129,6 @@ pub struct Slice {
     pub representative_prompts: Vec<String>,
     /// Failing rows nearest the centroid.
     pub examples: Vec<Example>,
-}
-
-/// A tree node's number, its parent's and children's numbers, and its depth (0 at the top).
-#[derive(Debug, Clone, Serialize)]
-pub struct TreeFields {
-    pub node: usize,
-    pub parent: Option<usize>,
-    pub children: Vec<usize>,
-    pub level: usize,
-}
-
-impl From<TreePosition> for TreeFields {
-    fn from(p: TreePosition) -> Self {
-        TreeFields {
-            node: p.node,
-            parent: p.parent,
-            children: p.children,
-            level: p.level,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -213,20 +193,12 @@ pub fn analyze(
     timings.embed = started.elapsed();
     let started = Instant::now();
     let min_size = config.cluster.min_cluster_size;
-    let (mut candidates, clustering_info, num_noise, classes) = if matches!(
-        config.cluster.method,
-        ClusterMethod::Tree | ClusterMethod::Graph
-    ) {
-        let (tree, info) = cluster::candidate_tree(&embeddings, &config.cluster, progress)?;
-        let leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
-        (candidates::from_tree(tree), info, 0, leaves + 1)
-    } else {
-        let clustering = cluster::cluster(&embeddings, &config.cluster, progress)?;
-        let mut found = candidates::from_clusters(&clustering.labels, clustering.num_clusters);
-        let noise = clustering.labels.iter().filter(|l| l.is_none()).count();
-        found.extend(candidates::from_noise(&clustering.labels, min_size));
-        (found, clustering.info, noise, clustering.num_clusters + 1)
-    };
+    let candidates::Found {
+        mut candidates,
+        info: clustering_info,
+        noise_rows: num_noise,
+        classes,
+    } = candidates::from_embeddings(&embeddings, &config.cluster, progress)?;
     timings.cluster = started.elapsed();
     let started = Instant::now();
     candidates.extend(candidates::from_groups(
@@ -332,7 +304,7 @@ pub fn analyze(
                 value: cand.value.clone(),
                 significant: significant[c],
                 selected: selected[c],
-                tree: cand.position.clone().map(TreeFields::from),
+                tree: cand.position.clone(),
                 log_likelihood_ratio: llr[c],
                 size,
                 failures: fails,
@@ -439,11 +411,7 @@ impl SliceReport {
     /// With a candidate tree, how many slices are reported and how they were chosen (the
     /// significant count includes nested nodes); `None` for a flat clustering.
     pub fn selection_note(&self) -> Option<String> {
-        matches!(
-            self.parameters.clustering.method,
-            ClusterMethod::Tree | ClusterMethod::Graph
-        )
-        .then(|| {
+        self.parameters.clustering.method.is_tree().then(|| {
             format!(
                 "{} reported: among nested significant tree nodes, those that best explain the failures (--all shows the tree).",
                 self.slices.iter().filter(|s| s.selected).count()

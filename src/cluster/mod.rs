@@ -28,7 +28,7 @@ mod reduce;
 mod tests;
 pub mod tree;
 
-pub use tree::{CandidateTree, TreeNode};
+pub use tree::CandidateTree;
 
 use crate::error::{Error, Result};
 use crate::matrix::{squared_distance, Matrix};
@@ -48,6 +48,13 @@ pub enum ClusterMethod {
     Hdbscan,
     Agglomerative,
     Kmeans,
+}
+
+impl ClusterMethod {
+    /// The candidate-tree methods (nested candidates), as opposed to one flat partition.
+    pub fn is_tree(self) -> bool {
+        matches!(self, ClusterMethod::Tree | ClusterMethod::Graph)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -101,13 +108,19 @@ pub const ROWS_PER_TREE_DIM: usize = 20;
 pub const FLAT_DIMS: usize = 16;
 
 impl ClusterParams {
-    /// The candidate tree's defaults (`slices`): Ward, 128 PCA dimensions, a 5,000-row fit.
-    pub fn tree() -> Self {
-        ClusterParams {
-            method: ClusterMethod::Tree,
-            reduced_dims: TREE_DIMS,
-            max_fit_rows: tree::TREE_FIT_ROWS,
-            ..ClusterParams::default()
+    /// The defaults of `method`: the candidate trees use 128 PCA dimensions and a 5,000-row fit,
+    /// the flat methods 16 and 6,000.
+    pub fn for_method(method: ClusterMethod) -> Self {
+        let flat = ClusterParams::default();
+        if method.is_tree() {
+            ClusterParams {
+                method,
+                reduced_dims: TREE_DIMS,
+                max_fit_rows: tree::TREE_FIT_ROWS,
+                ..flat
+            }
+        } else {
+            ClusterParams { method, ..flat }
         }
     }
 }
@@ -143,6 +156,23 @@ pub struct ClusteringInfo {
     pub noise_rows: usize,
 }
 
+impl ClusteringInfo {
+    /// Before any fitting: the method, the input's dimension, and nothing else known.
+    fn unfitted(method: ClusterMethod, dims: usize) -> Self {
+        ClusteringInfo {
+            method,
+            dims,
+            fit_sample_size: None,
+            k: None,
+            silhouette: None,
+            max_cluster_size: None,
+            min_samples: None,
+            explained_variance: None,
+            noise_rows: 0,
+        }
+    }
+}
+
 /// Clusters the rows of `embeddings`.
 ///
 /// Errors: [`Error::Usage`] for invalid parameters (k-means without `k`, `k = 0`, `k` above the
@@ -162,15 +192,10 @@ pub fn cluster(
     let min_samples = (params.method == ClusterMethod::Hdbscan)
         .then(|| params.min_samples.unwrap_or(params.min_cluster_size));
     let mut info = ClusteringInfo {
-        method: params.method,
-        dims: embeddings.cols(),
-        fit_sample_size: None,
         k: k_fixed,
-        silhouette: None,
-        max_cluster_size: None,
         min_samples,
-        explained_variance: None,
         noise_rows: n,
+        ..ClusteringInfo::unfitted(params.method, embeddings.cols())
     };
     if n < params.min_cluster_size || all_rows_identical(embeddings) {
         return Ok(Clustering {
@@ -249,17 +274,7 @@ pub fn candidate_tree(
 ) -> Result<(CandidateTree, ClusteringInfo)> {
     validate(params)?;
     let n = embeddings.rows();
-    let mut info = ClusteringInfo {
-        method: params.method,
-        dims: embeddings.cols(),
-        fit_sample_size: None,
-        k: None,
-        silhouette: None,
-        max_cluster_size: None,
-        min_samples: None,
-        explained_variance: None,
-        noise_rows: 0,
-    };
+    let mut info = ClusteringInfo::unfitted(params.method, embeddings.cols());
     if n < params.min_cluster_size || all_rows_identical(embeddings) {
         return Ok((CandidateTree::default(), info));
     }

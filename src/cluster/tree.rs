@@ -87,7 +87,14 @@ pub(crate) fn build(
     }
     let fit = data.select_rows(&sample);
     let kids = match merging {
-        Merging::Ward => ward_merges(&fit, progress),
+        Merging::Ward => {
+            let spinner =
+                progress.spinner(&format!("building the candidate tree (Ward on {m} rows)"));
+            let mut kids = Vec::new();
+            ward_merges(&fit, (0..m).collect(), m, &mut kids);
+            spinner.finish_and_clear();
+            kids
+        }
         Merging::Leiden => leiden_merges(&fit, seed, progress)?,
     };
 
@@ -109,18 +116,15 @@ pub(crate) fn build(
     Ok(tree)
 }
 
-/// Ward's binary merges of the rows of `fit`: cluster `m + s` is made by step `s`.
-fn ward_merges(fit: &Matrix, progress: &Progress) -> Vec<Vec<usize>> {
-    let m = fit.rows();
-    let spinner = progress.spinner(&format!("building the candidate tree (Ward on {m} rows)"));
-    let mut distances = super::agglomerative::condensed_distances(fit);
-    let dendrogram = linkage(&mut distances, m, Method::Ward);
-    spinner.finish_and_clear();
-    dendrogram
-        .steps()
-        .iter()
-        .map(|s| vec![s.cluster1, s.cluster2])
-        .collect()
+/// Appends to `kids` Ward's binary merges of the rows of `points`, whose cluster ids are `ids`;
+/// each merge is cluster `m + kids.len()` at the time it is pushed (`m` sample points).
+fn ward_merges(points: &Matrix, mut ids: Vec<usize>, m: usize, kids: &mut Vec<Vec<usize>>) {
+    let mut distances = super::agglomerative::condensed_distances(points);
+    let dendrogram = linkage(&mut distances, points.rows(), Method::Ward);
+    for step in dendrogram.steps() {
+        ids.push(m + kids.len());
+        kids.push(vec![ids[step.cluster1], ids[step.cluster2]]);
+    }
 }
 
 /// Merges from Leiden's aggregation levels on the nearest-neighbour graph of `fit`, then
@@ -173,13 +177,14 @@ fn leiden_merges(fit: &Matrix, seed: u64, progress: &Progress) -> Result<Vec<Vec
     let mut current: Vec<usize> = (0..m).collect(); // cluster id of each sample point's group
     let mut current_members: Vec<Vec<usize>> = (0..m).map(|p| vec![p]).collect();
     for level in &levels {
+        let mut members = std::mem::take(&mut current_members);
         let groups = level.membership.iter().copied().max().map_or(0, |c| c + 1);
         // Each current group goes to the community holding most of its points (lower id on
         // ties).
         let mut group_of_community: Vec<Vec<usize>> = vec![Vec::new(); groups];
-        for (g, members) in current_members.iter().enumerate() {
+        for (g, group) in members.iter().enumerate() {
             let mut counts: std::collections::BTreeMap<usize, usize> = Default::default();
-            for &p in members {
+            for &p in group {
                 *counts.entry(level.membership[p]).or_default() += 1;
             }
             let best = counts
@@ -194,7 +199,7 @@ fn leiden_merges(fit: &Matrix, seed: u64, progress: &Progress) -> Result<Vec<Vec
             if groups_in.len() == 1 {
                 // Same group as before: no new cluster.
                 next.push(current[groups_in[0]]);
-                next_members.push(current_members[groups_in[0]].clone());
+                next_members.push(std::mem::take(&mut members[groups_in[0]]));
                 continue;
             }
             let id = m + kids.len();
@@ -203,7 +208,7 @@ fn leiden_merges(fit: &Matrix, seed: u64, progress: &Progress) -> Result<Vec<Vec
             next_members.push(
                 groups_in
                     .iter()
-                    .flat_map(|&g| current_members[g].clone())
+                    .flat_map(|&g| std::mem::take(&mut members[g]))
                     .collect(),
             );
         }
@@ -222,14 +227,7 @@ fn leiden_merges(fit: &Matrix, seed: u64, progress: &Progress) -> Result<Vec<Vec
             }
         }
         centroids.normalize_rows();
-        let mut distances = super::agglomerative::condensed_distances(&centroids);
-        let dendrogram = linkage(&mut distances, current.len(), Method::Ward);
-        let mut ids = current.clone();
-        for step in dendrogram.steps() {
-            let id = m + kids.len();
-            kids.push(vec![ids[step.cluster1], ids[step.cluster2]]);
-            ids.push(id);
-        }
+        ward_merges(&centroids, current, m, &mut kids);
     }
     Ok(kids)
 }

@@ -488,7 +488,6 @@ impl ClusteringArgs {
             Some(ClusteringArg::Agglomerative) => ClusterMethod::Agglomerative,
             Some(ClusteringArg::Kmeans) => ClusterMethod::Kmeans,
         };
-        let tree = matches!(method, ClusterMethod::Tree | ClusterMethod::Graph);
         if method == ClusterMethod::Kmeans && self.k.is_none() {
             return Err(Error::Usage(
                 "--clustering kmeans needs --k N (the number of clusters)".into(),
@@ -499,34 +498,24 @@ impl ClusteringArgs {
                 "--k applies to --clustering kmeans or agglomerative; HDBSCAN chooses the number of clusters itself".into(),
             ));
         }
-        if tree && self.k.is_some() {
+        if method.is_tree() && self.k.is_some() {
             return Err(Error::Usage(
                 "--k applies to --clustering kmeans or agglomerative; the candidate tree has every scale (give --clustering agglomerative --k N for one flat partition)".into(),
             ));
         }
+        let defaults = ClusterParams::for_method(method);
         Ok(ClusterParams {
-            method,
             min_cluster_size,
             k: self.k.map(|k| k as usize),
             seed: self.seed,
-            max_fit_rows: self.max_fit_rows.map_or(
-                if tree {
-                    crate::cluster::tree::TREE_FIT_ROWS
-                } else {
-                    6_000
-                },
-                |r| r as usize,
-            ),
-            reduced_dims: self.cluster_dims.map_or(
-                if tree {
-                    crate::cluster::TREE_DIMS
-                } else {
-                    crate::cluster::FLAT_DIMS
-                },
-                |d| d as usize,
-            ),
+            max_fit_rows: self
+                .max_fit_rows
+                .map_or(defaults.max_fit_rows, |r| r as usize),
+            reduced_dims: self
+                .cluster_dims
+                .map_or(defaults.reduced_dims, |d| d as usize),
             max_cluster_share: self.max_cluster_share,
-            ..ClusterParams::default()
+            ..defaults
         })
     }
 }

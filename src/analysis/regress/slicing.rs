@@ -6,7 +6,7 @@
 use super::cases::Case;
 use crate::analysis::candidates;
 use crate::analysis::representatives::{distinct_prompts, nearest_to_centroid};
-use crate::cluster::{self, ClusterMethod, ClusterParams, ClusteringInfo};
+use crate::cluster::{ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
 use crate::error::Result;
 use crate::naming::{KeywordNamer, SliceNamer};
@@ -67,19 +67,12 @@ pub fn build(
     let prompts: Vec<&str> = cases.iter().map(|c| c.prompt.as_str()).collect();
     let embeddings = embedder.embed(&prompts, progress)?;
     let min_size = config.cluster.min_cluster_size;
-    let (mut groups, info, classes) = if matches!(
-        config.cluster.method,
-        ClusterMethod::Tree | ClusterMethod::Graph
-    ) {
-        let (tree, info) = cluster::candidate_tree(&embeddings, &config.cluster, progress)?;
-        let leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
-        (candidates::from_tree(tree), info, leaves + 1)
-    } else {
-        let clustering = cluster::cluster(&embeddings, &config.cluster, progress)?;
-        let mut groups = candidates::from_clusters(&clustering.labels, clustering.num_clusters);
-        groups.extend(candidates::from_noise(&clustering.labels, min_size));
-        (groups, clustering.info, clustering.num_clusters + 1)
-    };
+    let candidates::Found {
+        candidates: mut groups,
+        info,
+        classes,
+        ..
+    } = candidates::from_embeddings(&embeddings, &config.cluster, progress)?;
     groups.extend(candidates::from_groups(
         &config.group_by,
         cases.len(),
