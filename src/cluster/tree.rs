@@ -62,8 +62,6 @@ pub(crate) enum Merging {
     Leiden,
 }
 
-/// Rows the Leiden graph is built on by default: its neighbour search costs rows² × dims.
-pub const GRAPH_FIT_ROWS: usize = 20_000;
 /// Neighbours per sample point in the Leiden graph.
 const GRAPH_NEIGHBOURS: usize = 15;
 /// Leiden's modularity resolution: at 3, its levels on CLINC150 reached communities of about

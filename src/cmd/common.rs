@@ -459,8 +459,8 @@ pub struct ClusteringArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
     pub k: Option<u64>,
     /// Above this many rows the clustering is fitted on a seeded sample of this size and the
-    /// other rows are assigned to the nearest cluster (or noise) [default: 5000 for tree, 20000
-    /// for graph, 6000 otherwise]
+    /// other rows are assigned to the nearest cluster (or noise) [default: 5000 for tree and
+    /// graph, 6000 otherwise]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
     pub max_fit_rows: Option<u64>,
     /// Dimensions the embeddings are reduced to (PCA) before clustering [default: 128 for tree
