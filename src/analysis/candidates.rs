@@ -2,9 +2,11 @@
 //! clusters of a flat clustering and its noise), and one group per value of each `--group-by`
 //! field.
 
+use super::scan::NeighbourGraph;
 use crate::cluster::{self, CandidateTree, ClusterParams, ClusteringInfo};
 use crate::error::Result;
 use crate::matrix::Matrix;
+use crate::neighbours;
 use crate::progress::Progress;
 use serde::Serialize;
 use serde_json::Value;
@@ -43,23 +45,39 @@ pub struct Found {
     pub noise_rows: usize,
     /// Classes for class-based TF-IDF naming: the tree's leaves, or the clusters, plus one.
     pub classes: usize,
+    /// With a tree and `neighbours > 0`: the failure scan's units and their nearest
+    /// neighbours in the reduced space ([`scan_graph`]).
+    pub neighbours: Option<NeighbourGraph>,
 }
 
+/// Up to this many rows the failure scan's units are the rows (exact nearest neighbours cost
+/// rows² products: about 1 s at 25,000 rows on 2 cores); beyond, the tree's sample points.
+pub const SCAN_ROW_LIMIT: usize = 25_000;
+
 /// Builds the candidates of `embeddings`: the candidate tree's nodes, or a flat clustering's
-/// clusters and noise group (`params.method`). Shared by `slices` and `regress`.
+/// clusters and noise group (`params.method`); with a tree, also each row's `neighbours`
+/// nearest rows when `neighbours > 0`. Shared by `slices` and `regress`.
 pub fn from_embeddings(
     embeddings: &Matrix,
     params: &ClusterParams,
+    neighbours: usize,
     progress: &Progress,
 ) -> Result<Found> {
     if params.method.is_tree() {
-        let (tree, info) = cluster::candidate_tree(embeddings, params, progress)?;
+        let (tree, info, reduced) = cluster::candidate_tree(embeddings, params, progress)?;
         let leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
+        let graph = match reduced {
+            Some(reduced) if neighbours > 0 => {
+                Some(scan_graph(&reduced, &tree, neighbours, progress))
+            }
+            _ => None,
+        };
         return Ok(Found {
             candidates: from_tree(tree),
             info,
             noise_rows: 0,
             classes: leaves + 1,
+            neighbours: graph,
         });
     }
     let clustering = cluster::cluster(embeddings, params, progress)?;
@@ -70,7 +88,31 @@ pub fn from_embeddings(
         noise_rows: clustering.labels.iter().filter(|l| l.is_none()).count(),
         classes: clustering.num_clusters + 1,
         info: clustering.info,
+        neighbours: None,
     })
+}
+
+/// The failure scan's units and their `k` nearest other units: the rows themselves up to
+/// [`SCAN_ROW_LIMIT`] rows, else the tree's sample points (each with the rows that joined it),
+/// so the cost stays bounded at any input size.
+fn scan_graph(
+    reduced: &Matrix,
+    tree: &CandidateTree,
+    k: usize,
+    progress: &Progress,
+) -> NeighbourGraph {
+    let lists = |m: &Matrix| -> Vec<Vec<usize>> {
+        neighbours::k_nearest_other(m, k, progress)
+            .into_iter()
+            .map(|l| l.into_iter().map(|(j, _)| j).collect())
+            .collect()
+    };
+    if reduced.rows() <= SCAN_ROW_LIMIT || tree.sample.len() == reduced.rows() {
+        NeighbourGraph::of_rows(lists(reduced))
+    } else {
+        let points = reduced.select_rows(&tree.sample);
+        NeighbourGraph::of_groups(lists(&points), tree.sample_rows.clone())
+    }
 }
 
 /// One candidate per node of the candidate tree, in node order (so candidate `i` is node `i`).

@@ -5,6 +5,7 @@ pub mod coverage;
 pub mod outcome;
 pub mod regress;
 pub mod representatives;
+pub mod scan;
 pub mod score;
 pub mod selection;
 pub mod slices;

@@ -72,6 +72,51 @@ pub fn best_antichain(
     chosen
 }
 
+/// Where two antichains over the same rows overlap, keeps one side: slices are grouped by
+/// overlap (a slice of `first` and one of `second` sharing a row are in one group), and each
+/// group keeps the side with the larger `Σ (llr - penalty)` (ties to `first`). Slices that
+/// overlap nothing are kept. `rows(s)` lists slice `s`'s rows; the result is ascending.
+pub fn better_of_overlapping<'a>(
+    first: &[usize],
+    second: &[usize],
+    rows: impl Fn(usize) -> &'a [usize],
+    llr: &[f64],
+    penalty: f64,
+) -> Vec<usize> {
+    let all: Vec<usize> = first.iter().chain(second).copied().collect();
+    // Group slices by overlap: label every row with the first slice seen on it, and join.
+    let mut group: Vec<usize> = (0..all.len()).collect();
+    fn root(group: &mut [usize], mut g: usize) -> usize {
+        while group[g] != g {
+            group[g] = group[group[g]];
+            g = group[g];
+        }
+        g
+    }
+    let mut owner: std::collections::HashMap<usize, usize> = Default::default();
+    for (g, &s) in all.iter().enumerate() {
+        for &i in rows(s) {
+            let other = *owner.entry(i).or_insert(g);
+            let (a, b) = (root(&mut group, g), root(&mut group, other));
+            group[a.max(b)] = a.min(b);
+        }
+    }
+    let mut value: std::collections::BTreeMap<usize, [f64; 2]> = Default::default();
+    for (g, &s) in all.iter().enumerate() {
+        let side = usize::from(g >= first.len());
+        value.entry(root(&mut group, g)).or_default()[side] += llr[s] - penalty;
+    }
+    let mut kept: Vec<usize> = (0..all.len())
+        .filter(|&g| {
+            let [a, b] = value[&root(&mut group, g)];
+            (g < first.len()) == (a >= b)
+        })
+        .map(|g| all[g])
+        .collect();
+    kept.sort_unstable();
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +135,23 @@ mod tests {
         assert_eq!(log_likelihood_ratio(5, 10, 0.0), 0.0);
         assert_eq!(log_likelihood_ratio(5, 10, 1.0), 0.0);
         assert_eq!(log_likelihood_ratio(0, 0, 0.3), 0.0);
+    }
+
+    #[test]
+    fn overlapping_sides_keep_the_better_explanation() {
+        // 0 = rows 0..10, 1 = rows 10..20 (first side); 2 = rows 5..15 (second side) overlaps
+        // both; 3 = rows 30..40 (second side) overlaps nothing.
+        let rows: Vec<Vec<usize>> = vec![
+            (0..10).collect(),
+            (10..20).collect(),
+            (5..15).collect(),
+            (30..40).collect(),
+        ];
+        let get = |s: usize| &rows[s][..];
+        let kept = better_of_overlapping(&[0, 1], &[2, 3], get, &[5.0, 5.0, 12.0, 3.0], 1.0);
+        assert_eq!(kept, vec![2, 3]);
+        let kept = better_of_overlapping(&[0, 1], &[2, 3], get, &[7.0, 7.0, 12.0, 3.0], 1.0);
+        assert_eq!(kept, vec![0, 1, 3]);
     }
 
     fn forest() -> (Vec<Option<usize>>, Vec<Vec<usize>>) {

@@ -4,6 +4,7 @@
 use super::candidates::{self, TreePosition};
 use super::outcome::OutcomeSummary;
 use super::representatives::{distinct_prompts, nearest_to_centroid};
+use super::scan;
 use super::selection;
 use crate::cluster::{ClusterMethod, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
@@ -15,6 +16,13 @@ use crate::progress::Progress;
 use crate::stats::{self, TestKind};
 use serde::Serialize;
 use std::time::Instant;
+
+/// Nearest neighbours per row in the failure scan's graph (as in the graph clustering).
+const SCAN_NEIGHBOURS: usize = 15;
+/// The failure scan's share of the error budget `alpha`. A real region is usually far beyond
+/// every permutation's largest, so a small share costs the scan little, and the tree's and
+/// `--group-by`'s Benjamini-Hochberg keeps most of its power (docs/benchmarks.md).
+const SCAN_ALPHA_SHARE: f64 = 0.1;
 
 /// Everything the analysis needs besides the data and the embedder.
 #[derive(Debug, Clone)]
@@ -30,6 +38,9 @@ pub struct SlicesConfig {
     /// Log-likelihood a tree node's children must gain over it, per extra slice, to be
     /// reported instead of it ([`selection::PENALTY`] by default).
     pub split_penalty: f64,
+    /// Also search regions where failures gather among nearest neighbours (tree clusterings
+    /// only; [`super::scan`]).
+    pub scan: bool,
     pub representatives: usize,
     pub examples: usize,
     /// Recorded in `parameters` only.
@@ -47,6 +58,7 @@ impl Default for SlicesConfig {
             alpha: 0.05,
             include_all: false,
             split_penalty: selection::PENALTY,
+            scan: true,
             representatives: 5,
             examples: 3,
             failure_threshold: 0.5,
@@ -198,15 +210,64 @@ pub fn analyze(
         info: clustering_info,
         noise_rows: num_noise,
         classes,
-    } = candidates::from_embeddings(&embeddings, &config.cluster, progress)?;
+        neighbours,
+    } = candidates::from_embeddings(
+        &embeddings,
+        &config.cluster,
+        if config.scan { SCAN_NEIGHBOURS } else { 0 },
+        progress,
+    )?;
     timings.cluster = started.elapsed();
     let started = Instant::now();
+    // Tree nodes come first (candidate i is node i).
+    let nodes = candidates
+        .iter()
+        .take_while(|c| c.position.is_some())
+        .count();
     candidates.extend(candidates::from_groups(
         &config.group_by,
         records.len(),
         |i, f| candidates::group_value(records[i].extra.get(f).and_then(Option::as_ref)),
         min_size,
     ));
+    // The failure-scan regions come last, numbered after the tree's nodes.
+    let fixed = candidates.len();
+    // With the scan, the error budget is split: the scan's family-wise Monte Carlo test gets
+    // SCAN_ALPHA_SHARE of alpha, Benjamini-Hochberg over the other candidates the rest, so the
+    // false-discovery rate of the union stays at most alpha (docs/statistics.md).
+    let (alpha_fixed, alpha_scan) = match &neighbours {
+        Some(_) => (
+            config.alpha * (1.0 - SCAN_ALPHA_SHARE),
+            config.alpha * SCAN_ALPHA_SHARE,
+        ),
+        None => (config.alpha, 0.0),
+    };
+    let regions = neighbours.as_ref().map_or(vec![], |graph| {
+        scan::regions(
+            graph,
+            &failed,
+            min_size,
+            scan::PERMUTATIONS,
+            config.cluster.seed,
+        )
+    });
+    let region_p: Vec<f64> = regions.iter().map(|r| r.p_value).collect();
+    candidates.extend(
+        regions
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| candidates::Candidate {
+                source: "scan".into(),
+                value: None,
+                rows: r.rows,
+                position: Some(TreePosition {
+                    node: nodes + i,
+                    parent: r.parent.map(|p| nodes + p),
+                    children: r.children.iter().map(|c| nodes + c).collect(),
+                    level: r.level,
+                }),
+            }),
+    );
 
     let total = records.len();
     let total_failures = failed.iter().filter(|&&f| f).count();
@@ -216,7 +277,7 @@ pub fn analyze(
         .iter()
         .map(|c| c.rows.iter().filter(|&&i| failed[i]).count())
         .collect();
-    let tests: Vec<stats::EnrichmentTest> = candidates
+    let mut tests: Vec<stats::EnrichmentTest> = candidates[..fixed]
         .iter()
         .zip(&failures)
         .map(|(c, &fails)| {
@@ -229,8 +290,17 @@ pub fn analyze(
         })
         .collect();
     let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
-    let adjusted = stats::benjamini_hochberg(&p_values);
-    let significant: Vec<bool> = adjusted.iter().map(|&p| p <= config.alpha).collect();
+    let mut adjusted = stats::benjamini_hochberg(&p_values);
+    tests.extend(region_p.iter().map(|&p| stats::EnrichmentTest {
+        p_value: p,
+        test: TestKind::PermutationScan,
+    }));
+    adjusted.extend(&region_p);
+    let significant: Vec<bool> = adjusted
+        .iter()
+        .enumerate()
+        .map(|(c, &p)| p <= if c < fixed { alpha_fixed } else { alpha_scan })
+        .collect();
     let llr: Vec<f64> = candidates
         .iter()
         .zip(&failures)
@@ -238,32 +308,34 @@ pub fn analyze(
         .collect();
     let num_significant = significant.iter().filter(|&&s| s).count();
 
-    // Tree nodes come first (candidate i is node i); among them only the best antichain is
-    // reported. Other candidates (flat clusters, noise, group-by values) are reported when
-    // significant.
-    let nodes = candidates
-        .iter()
-        .take_while(|c| c.position.is_some())
-        .count();
-    let parents: Vec<Option<usize>> = candidates[..nodes]
-        .iter()
-        .map(|c| c.position.as_ref().and_then(|p| p.parent))
-        .collect();
-    let children: Vec<Vec<usize>> = candidates[..nodes]
-        .iter()
-        .map(|c| c.position.as_ref().map_or(vec![], |p| p.children.clone()))
-        .collect();
+    // Among the tree's nodes, and among the scan's regions, only the best antichain is
+    // reported, and where the two overlap the side that explains the failures better. Other
+    // candidates (flat clusters, noise, group-by values) are reported when significant.
+    let tree_chosen = antichain(
+        &candidates,
+        0..nodes,
+        &llr,
+        &significant,
+        config.split_penalty,
+    );
+    let scan_chosen = antichain(
+        &candidates,
+        fixed..candidates.len(),
+        &llr,
+        &significant,
+        config.split_penalty,
+    );
     let mut selected = vec![false; candidates.len()];
-    for v in selection::best_antichain(
-        &parents,
-        &children,
-        &llr[..nodes],
-        &significant[..nodes],
+    selected[nodes..fixed].copy_from_slice(&significant[nodes..fixed]);
+    for c in selection::better_of_overlapping(
+        &tree_chosen,
+        &scan_chosen,
+        |c| &candidates[c].rows[..],
+        &llr,
         config.split_penalty,
     ) {
-        selected[v] = true;
+        selected[c] = true;
     }
-    selected[nodes..].copy_from_slice(&significant[nodes..]);
     let kept: Vec<usize> = (0..candidates.len())
         .filter(|&c| config.include_all || selected[c])
         .collect();
@@ -373,6 +445,50 @@ pub fn analyze(
             outcomes: config.outcomes.clone(),
         },
     })
+}
+
+/// The best antichain ([`selection::best_antichain`]) of the nested candidates `range`, whose
+/// tree positions number them consecutively from the first one's node; candidate indices.
+fn antichain(
+    candidates: &[candidates::Candidate],
+    range: std::ops::Range<usize>,
+    llr: &[f64],
+    significant: &[bool],
+    penalty: f64,
+) -> Vec<usize> {
+    let Some(first) = candidates
+        .get(range.start)
+        .and_then(|c| c.position.as_ref())
+    else {
+        return Vec::new();
+    };
+    let base = first.node;
+    let positions: Vec<&TreePosition> = candidates[range.clone()]
+        .iter()
+        .map(|c| {
+            c.position
+                .as_ref()
+                .expect("nested candidates have positions")
+        })
+        .collect();
+    let parents: Vec<Option<usize>> = positions
+        .iter()
+        .map(|p| p.parent.map(|v| v - base))
+        .collect();
+    let children: Vec<Vec<usize>> = positions
+        .iter()
+        .map(|p| p.children.iter().map(|v| v - base).collect())
+        .collect();
+    selection::best_antichain(
+        &parents,
+        &children,
+        &llr[range.clone()],
+        &significant[range.clone()],
+        penalty,
+    )
+    .into_iter()
+    .map(|v| range.start + v)
+    .collect()
 }
 
 impl Slice {

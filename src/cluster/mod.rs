@@ -266,17 +266,18 @@ pub fn cluster(
 
 /// Builds the candidate tree ([`tree`]) of the rows of `embeddings`: PCA to
 /// `params.reduced_dims` (at most one dimension per [`ROWS_PER_TREE_DIM`] rows), then Ward on a
-/// sample and every row assigned.
+/// sample and every row assigned. Also returns the reduced rows the tree was built on (`None`
+/// when there is no tree).
 pub fn candidate_tree(
     embeddings: &Matrix,
     params: &ClusterParams,
     progress: &Progress,
-) -> Result<(CandidateTree, ClusteringInfo)> {
+) -> Result<(CandidateTree, ClusteringInfo, Option<Matrix>)> {
     validate(params)?;
     let n = embeddings.rows();
     let mut info = ClusteringInfo::unfitted(params.method, embeddings.cols());
     if n < params.min_cluster_size || all_rows_identical(embeddings) {
-        return Ok((CandidateTree::default(), info));
+        return Ok((CandidateTree::default(), info, None));
     }
     let dims = params
         .reduced_dims
@@ -297,7 +298,7 @@ pub fn candidate_tree(
         progress,
     )?;
     info.fit_sample_size = tree.fit_sample_size;
-    Ok((tree, info))
+    Ok((tree, info, Some(reduced.data.into_owned())))
 }
 
 fn validate(params: &ClusterParams) -> Result<()> {

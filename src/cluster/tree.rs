@@ -50,6 +50,10 @@ pub struct CandidateTree {
     pub nodes: Vec<TreeNode>,
     /// `Some(m)` when Ward ran on a sample of m rows.
     pub fit_sample_size: Option<usize>,
+    /// The rows Ward ran on (all rows when not sampled), and per sample point the rows that
+    /// joined it (itself included): the units the failure scan works on beyond its row limit.
+    pub sample: Vec<usize>,
+    pub sample_rows: Vec<Vec<usize>>,
 }
 
 /// How the merges above the sample points are found.
@@ -111,6 +115,8 @@ pub(crate) fn build(
     }
     let mut tree = thin(&kids, &leaf_rows, n, min_size);
     tree.fit_sample_size = (m < n).then_some(m);
+    tree.sample = sample;
+    tree.sample_rows = leaf_rows;
     Ok(tree)
 }
 

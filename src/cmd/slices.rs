@@ -57,7 +57,9 @@ pub struct ClusterArgs {
 #[derive(Debug, Clone, ClapArgs)]
 #[command(next_help_heading = "Testing and reporting")]
 pub struct TestArgs {
-    /// False-discovery rate (Benjamini-Hochberg) for calling a slice significant.
+    /// False-discovery rate for calling a slice significant. With the failure scan, 90% of it
+    /// goes to Benjamini-Hochberg over tree nodes and --group-by values and 10% to the scan's
+    /// family-wise permutation test.
     #[arg(long, default_value_t = 0.05, value_name = "Q", value_parser = open_unit_interval)]
     pub alpha: f64,
     /// Report every candidate slice, significant or not (with the tree: every node).
@@ -68,6 +70,12 @@ pub struct TestArgs {
     /// the 95% point of chi-squared with 1 degree of freedom.
     #[arg(long, default_value_t = crate::analysis::selection::PENALTY, value_name = "X", value_parser = non_negative)]
     pub split_penalty: f64,
+    /// Turn off the failure scan. With a tree, faultmap also searches regions where failures
+    /// gather among each prompt's 15 nearest neighbours (source `scan`), judged by a
+    /// permutation test (docs/statistics.md). Without it only tree nodes and --group-by values
+    /// are candidates, and Benjamini-Hochberg gets all of --alpha.
+    #[arg(long)]
+    pub no_scan: bool,
     /// Representative prompts per slice.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub representatives: usize,
@@ -139,6 +147,7 @@ pub fn run(args: Args) -> Result<i32> {
         alpha: args.test.alpha,
         include_all: args.test.all,
         split_penalty: args.test.split_penalty,
+        scan: !args.test.no_scan,
         representatives: args.test.representatives,
         examples: args.test.examples,
         failure_threshold: args.read.failure_threshold,

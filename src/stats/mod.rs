@@ -22,6 +22,9 @@ pub enum TestKind {
     ChiSquaredYates,
     /// Nothing to compare: the slice is empty or is the whole set, so there is no "rest".
     None,
+    /// Monte Carlo p-value of a failure-scan region: its log-likelihood ratio against the
+    /// largest of every region built from permuted outcomes (family-wise over all regions).
+    PermutationScan,
 }
 
 /// A one-sided p-value together with the test that produced it.

@@ -72,7 +72,7 @@ pub fn build(
         info,
         classes,
         ..
-    } = candidates::from_embeddings(&embeddings, &config.cluster, progress)?;
+    } = candidates::from_embeddings(&embeddings, &config.cluster, 0, progress)?;
     groups.extend(candidates::from_groups(
         &config.group_by,
         cases.len(),
