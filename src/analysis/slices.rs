@@ -169,6 +169,9 @@ pub struct SliceParameters {
     pub alpha: f64,
     pub failure_threshold: f64,
     pub group_by: Vec<String>,
+    /// Whether the failure scan ran (a tree, and not `--no-scan`): then `alpha` is split, 0.9
+    /// to Benjamini-Hochberg and 0.1 to the scan.
+    pub failure_scan: bool,
     pub skipped_rows: usize,
     /// Rows per outcome source and how outcomes were derived; only when some row's outcome was
     /// derived or `--sample` was given.
@@ -441,6 +444,7 @@ pub fn analyze(
             alpha: config.alpha,
             failure_threshold: config.failure_threshold,
             group_by: config.group_by.clone(),
+            failure_scan: neighbours.is_some(),
             skipped_rows: data.skipped.len(),
             outcomes: config.outcomes.clone(),
         },
@@ -528,8 +532,13 @@ impl SliceReport {
     /// significant count includes nested nodes); `None` for a flat clustering.
     pub fn selection_note(&self) -> Option<String> {
         self.parameters.clustering.method.is_tree().then(|| {
+            let among = if self.parameters.failure_scan {
+                "tree nodes and failure-scan regions"
+            } else {
+                "tree nodes"
+            };
             format!(
-                "{} reported: among nested significant tree nodes, those that best explain the failures (--all shows the tree).",
+                "{} reported: among nested significant {among}, those that best explain the failures (--all shows every candidate).",
                 self.slices.iter().filter(|s| s.selected).count()
             )
         })
