@@ -74,14 +74,15 @@ pub fn best_antichain(
 
 /// Where two antichains over the same rows overlap, keeps one side: slices are grouped by
 /// overlap (a slice of `first` and one of `second` sharing a row are in one group), and each
-/// group keeps the side with the larger `Σ (llr - penalty)` (ties to `first`). Slices that
-/// overlap nothing are kept. `rows(s)` lists slice `s`'s rows; the result is ascending.
+/// group keeps the side with the larger `Σ (llr - penalty of its side)` (ties to `first`).
+/// Slices that overlap nothing are kept. `rows(s)` lists slice `s`'s rows; the result is
+/// ascending.
 pub fn better_of_overlapping<'a>(
     first: &[usize],
     second: &[usize],
     rows: impl Fn(usize) -> &'a [usize],
     llr: &[f64],
-    penalty: f64,
+    penalty: [f64; 2],
 ) -> Vec<usize> {
     let all: Vec<usize> = first.iter().chain(second).copied().collect();
     // Group slices by overlap: label every row with the first slice seen on it, and join.
@@ -101,15 +102,19 @@ pub fn better_of_overlapping<'a>(
             group[a.max(b)] = a.min(b);
         }
     }
-    let mut value: std::collections::BTreeMap<usize, [f64; 2]> = Default::default();
+    // Per group and side: the penalized score, and whether the side has a slice there (a
+    // group with one side keeps it, whatever its score).
+    let mut value: std::collections::BTreeMap<usize, [(f64, bool); 2]> = Default::default();
     for (g, &s) in all.iter().enumerate() {
         let side = usize::from(g >= first.len());
-        value.entry(root(&mut group, g)).or_default()[side] += llr[s] - penalty;
+        let entry = &mut value.entry(root(&mut group, g)).or_default()[side];
+        *entry = (entry.0 + llr[s] - penalty[side], true);
     }
     let mut kept: Vec<usize> = (0..all.len())
         .filter(|&g| {
-            let [a, b] = value[&root(&mut group, g)];
-            (g < first.len()) == (a >= b)
+            let [(a, has_a), (b, has_b)] = value[&root(&mut group, g)];
+            let first_wins = !has_b || (has_a && a >= b);
+            (g < first.len()) == first_wins
         })
         .map(|g| all[g])
         .collect();
@@ -148,9 +153,12 @@ mod tests {
             (30..40).collect(),
         ];
         let get = |s: usize| &rows[s][..];
-        let kept = better_of_overlapping(&[0, 1], &[2, 3], get, &[5.0, 5.0, 12.0, 3.0], 1.0);
+        let kept = better_of_overlapping(&[0, 1], &[2, 3], get, &[5.0, 5.0, 12.0, 3.0], [1.0; 2]);
         assert_eq!(kept, vec![2, 3]);
-        let kept = better_of_overlapping(&[0, 1], &[2, 3], get, &[7.0, 7.0, 12.0, 3.0], 1.0);
+        let kept = better_of_overlapping(&[0, 1], &[2, 3], get, &[7.0, 7.0, 12.0, 3.0], [1.0; 2]);
+        assert_eq!(kept, vec![0, 1, 3]);
+        // a larger penalty on the second side tips the first example the other way
+        let kept = better_of_overlapping(&[0, 1], &[2, 3], get, &[5.0, 5.0, 12.0, 3.0], [1.0, 4.0]);
         assert_eq!(kept, vec![0, 1, 3]);
     }
 
