@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod api;
 pub mod cluster;
 pub mod cmd;
+pub mod disjoint_sets;
 pub mod embed;
 pub mod error;
 pub mod export;

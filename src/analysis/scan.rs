@@ -14,15 +14,15 @@
 //! Regions are shaped by the outcomes, so testing one against the rest as if it were fixed in
 //! advance would be biased. Significance is by Monte Carlo, as in Kulldorff's spatial scan
 //! (SaTScan): the outcomes are permuted `B` times over the same neighbour graph, regions are
-//! built the same way for each permutation, and a region's p-value is
-//! `(1 + #{permutations whose largest region Λ >= its Λ}) / (B + 1)`. This controls the
-//! family-wise error over all regions of all levels.
+//! built the same way for each permutation, and a region's p-value is the upper tail of a
+//! Gumbel distribution fitted to the permutations' largest Λ ([`gumbel_p_value`]). This
+//! controls the family-wise error over all regions of all levels.
 //!
-//! Connected components are found with a hand-written union-find: it is a dozen lines, and
-//! the permutations need it incremental (rows added level by level), which graph crates do not
-//! offer.
+//! Connected components come from [`DisjointSets`], which the permutations use incrementally
+//! (units added level by level).
 
 use super::selection::log_likelihood_ratio;
+use crate::disjoint_sets::DisjointSets;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -190,9 +190,9 @@ pub struct Region {
     pub p_value: f64,
 }
 
-/// Disjoint sets over rows, each root keeping its set's size and failures.
+/// Connected sets of units, each root keeping its set's rows and failures.
 struct Components {
-    parent: Vec<u32>,
+    sets: DisjointSets,
     size: Vec<u32>,
     failures: Vec<u32>,
 }
@@ -200,32 +200,21 @@ struct Components {
 impl Components {
     fn new(size: &[u32], failures: &[u32]) -> Self {
         Components {
-            parent: (0..size.len() as u32).collect(),
+            sets: DisjointSets::new(size.len()),
             size: size.to_vec(),
             failures: failures.to_vec(),
         }
     }
 
-    fn find(&mut self, mut i: usize) -> usize {
-        while self.parent[i] as usize != i {
-            let up = self.parent[self.parent[i] as usize];
-            self.parent[i] = up;
-            i = up as usize;
-        }
-        i
+    fn find(&mut self, i: usize) -> usize {
+        self.sets.find(i)
     }
 
-    /// Joins the sets of `a` and `b`; the lower root index stays root, so the result does not
-    /// depend on the order of the unions.
     fn union(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        if ra == rb {
-            return;
+        if let Some((kept, absorbed)) = self.sets.union(a, b) {
+            self.size[kept] += self.size[absorbed];
+            self.failures[kept] += self.failures[absorbed];
         }
-        let (keep, gone) = (ra.min(rb), ra.max(rb));
-        self.parent[gone] = keep as u32;
-        self.size[keep] += self.size[gone];
-        self.failures[keep] += self.failures[gone];
     }
 }
 
@@ -372,29 +361,40 @@ fn largest_llr(graph: &NeighbourGraph, failed: &[bool], p0: f64, min_size: usize
 mod tests {
     use super::*;
 
-    /// Two chains of rows (0-19 and 20-59), each row's neighbours the next ones in its chain.
-    fn chains() -> NeighbourGraph {
-        let lists = (0..60)
+    /// Neighbour lists of units `0..n` forming two chains, `0..split` and `split..n`: each
+    /// unit's neighbours are the next three in its chain.
+    fn two_chains(n: usize, split: usize) -> Vec<Vec<usize>> {
+        (0..n)
             .map(|i| {
-                let (lo, hi) = if i < 20 { (0, 20) } else { (20, 60) };
+                let (lo, hi) = if i < split { (0, split) } else { (split, n) };
                 (1..=3).map(|d| lo + (i - lo + d) % (hi - lo)).collect()
             })
-            .collect();
-        NeighbourGraph::of_rows(lists)
+            .collect()
+    }
+
+    /// Two chains of rows (0-19 and 20-59).
+    fn chains() -> NeighbourGraph {
+        NeighbourGraph::of_rows(two_chains(60, 20))
+    }
+
+    /// Rows 0-19 fail at 90%, rows 20-59 at 10%.
+    fn first_chain_failing() -> Vec<bool> {
+        (0..60)
+            .map(|i| if i < 20 { i % 10 != 0 } else { i % 10 == 0 })
+            .collect()
+    }
+
+    fn strongest(regions: &[Region]) -> &Region {
+        regions
+            .iter()
+            .max_by(|a, b| a.log_likelihood_ratio.total_cmp(&b.log_likelihood_ratio))
+            .expect("a region")
     }
 
     #[test]
     fn a_failing_chain_is_one_region_and_significant() {
-        let graph = chains();
-        // chain 0-19 fails at 90%, the rest at 10%
-        let failed: Vec<bool> = (0..60)
-            .map(|i| if i < 20 { i % 10 != 0 } else { i % 10 == 0 })
-            .collect();
-        let regions = regions(&graph, &failed, 5, 99, 1);
-        let top = regions
-            .iter()
-            .max_by(|a, b| a.log_likelihood_ratio.total_cmp(&b.log_likelihood_ratio))
-            .unwrap();
+        let regions = regions(&chains(), &first_chain_failing(), 5, 99, 1);
+        let top = strongest(&regions);
         assert_eq!(top.rows, (0..20).collect::<Vec<_>>());
         assert!(top.p_value <= 0.05, "{}", top.p_value);
         // parents come before children, and children lie inside their parents
@@ -430,22 +430,10 @@ mod tests {
     #[test]
     fn units_of_several_rows_give_their_rows() {
         // 30 units of two rows each (rows 2u and 2u + 1); units 0-9 and 10-29 form two chains.
-        let lists: Vec<Vec<usize>> = (0..30)
-            .map(|u| {
-                let (lo, hi) = if u < 10 { (0, 10) } else { (10, 30) };
-                (1..=3).map(|d| lo + (u - lo + d) % (hi - lo)).collect()
-            })
-            .collect();
         let members: Vec<Vec<usize>> = (0..30).map(|u| vec![2 * u, 2 * u + 1]).collect();
-        let graph = NeighbourGraph::of_groups(lists, members);
-        let failed: Vec<bool> = (0..60)
-            .map(|i| if i < 20 { i % 10 != 0 } else { i % 10 == 0 })
-            .collect();
-        let regions = regions(&graph, &failed, 5, 99, 1);
-        let top = regions
-            .iter()
-            .max_by(|a, b| a.log_likelihood_ratio.total_cmp(&b.log_likelihood_ratio))
-            .unwrap();
+        let graph = NeighbourGraph::of_groups(two_chains(30, 10), members);
+        let regions = regions(&graph, &first_chain_failing(), 5, 99, 1);
+        let top = strongest(&regions);
         assert_eq!(top.rows, (0..20).collect::<Vec<_>>());
         assert_eq!(top.failures, 18);
         assert!(top.p_value <= 0.05, "{}", top.p_value);

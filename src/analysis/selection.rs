@@ -18,6 +18,8 @@
 //! child and a child failing at the baseline loses to the failing child alone (dilution lowers
 //! Λ). Only significant nodes (after the false-discovery correction) can be chosen.
 
+use crate::disjoint_sets::DisjointSets;
+
 /// The default penalty per reported slice: half the 95% point of the χ² distribution with one
 /// degree of freedom (3.841).
 pub const PENALTY: f64 = 3.841_458_820_694_124 / 2.0;
@@ -86,20 +88,12 @@ pub fn better_of_overlapping<'a>(
 ) -> Vec<usize> {
     let all: Vec<usize> = first.iter().chain(second).copied().collect();
     // Group slices by overlap: label every row with the first slice seen on it, and join.
-    let mut group: Vec<usize> = (0..all.len()).collect();
-    fn root(group: &mut [usize], mut g: usize) -> usize {
-        while group[g] != g {
-            group[g] = group[group[g]];
-            g = group[g];
-        }
-        g
-    }
+    let mut group = DisjointSets::new(all.len());
     let mut owner: std::collections::HashMap<usize, usize> = Default::default();
     for (g, &s) in all.iter().enumerate() {
         for &i in rows(s) {
             let other = *owner.entry(i).or_insert(g);
-            let (a, b) = (root(&mut group, g), root(&mut group, other));
-            group[a.max(b)] = a.min(b);
+            group.union(g, other);
         }
     }
     // Per group and side: the penalized score, and whether the side has a slice there (a
@@ -107,12 +101,12 @@ pub fn better_of_overlapping<'a>(
     let mut value: std::collections::BTreeMap<usize, [(f64, bool); 2]> = Default::default();
     for (g, &s) in all.iter().enumerate() {
         let side = usize::from(g >= first.len());
-        let entry = &mut value.entry(root(&mut group, g)).or_default()[side];
+        let entry = &mut value.entry(group.find(g)).or_default()[side];
         *entry = (entry.0 + llr[s] - penalty[side], true);
     }
     let mut kept: Vec<usize> = (0..all.len())
         .filter(|&g| {
-            let [(a, has_a), (b, has_b)] = value[&root(&mut group, g)];
+            let [(a, has_a), (b, has_b)] = value[&group.find(g)];
             let first_wins = !has_b || (has_a && a >= b);
             (g < first.len()) == first_wins
         })

@@ -3,6 +3,7 @@
 //! cluster centroid.
 
 use super::{nearest_centroid, sample_indices, FitOutcome};
+use crate::disjoint_sets::DisjointSets;
 use crate::error::{Error, Result};
 use crate::matrix::{squared_distance, Matrix};
 use crate::progress::Progress;
@@ -138,24 +139,16 @@ fn condensed_index(m: usize, i: usize, j: usize) -> usize {
 }
 
 /// Labels 0..k of the partition after the first `m - k` merges of the dendrogram.
-/// Hand-written: kodama gives the merge steps but no cut; replaying them with a union-find is
+/// Hand-written: kodama gives the merge steps but no cut; replaying them with disjoint sets is
 /// the standard way to obtain flat clusters.
 fn cut(merges: &[(usize, usize)], m: usize, k: usize) -> Vec<usize> {
     let k = k.clamp(1, m.max(1));
-    let mut parent: Vec<usize> = (0..m).collect();
-    fn find(parent: &mut [usize], mut x: usize) -> usize {
-        while parent[x] != x {
-            parent[x] = parent[parent[x]];
-            x = parent[x];
-        }
-        x
-    }
+    let mut sets = DisjointSets::new(m);
     // Dendrogram label -> one observation in that cluster.
     let mut representative: Vec<usize> = (0..m).collect();
     for &(a, b) in merges.iter().take(m - k) {
         let (ra, rb) = (representative[a], representative[b]);
-        let (fa, fb) = (find(&mut parent, ra), find(&mut parent, rb));
-        parent[fb] = fa;
+        sets.union(ra, rb);
         representative.push(ra);
     }
     // Number clusters by first observation, so labels are 0..k.
@@ -163,7 +156,7 @@ fn cut(merges: &[(usize, usize)], m: usize, k: usize) -> Vec<usize> {
     let mut next = 0;
     (0..m)
         .map(|i| {
-            let root = find(&mut parent, i);
+            let root = sets.find(i);
             if ids[root] == usize::MAX {
                 ids[root] = next;
                 next += 1;

@@ -37,6 +37,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -267,12 +268,12 @@ pub fn cluster(
 /// Builds the candidate tree ([`tree`]) of the rows of `embeddings`: PCA to
 /// `params.reduced_dims` (at most one dimension per [`ROWS_PER_TREE_DIM`] rows), then Ward on a
 /// sample and every row assigned. Also returns the reduced rows the tree was built on (`None`
-/// when there is no tree).
-pub fn candidate_tree(
-    embeddings: &Matrix,
+/// when there is no tree; borrowed when no reduction was needed, so nothing is copied).
+pub fn candidate_tree<'a>(
+    embeddings: &'a Matrix,
     params: &ClusterParams,
     progress: &Progress,
-) -> Result<(CandidateTree, ClusteringInfo, Option<Matrix>)> {
+) -> Result<(CandidateTree, ClusteringInfo, Option<Cow<'a, Matrix>>)> {
     validate(params)?;
     let n = embeddings.rows();
     let mut info = ClusteringInfo::unfitted(params.method, embeddings.cols());
@@ -298,7 +299,7 @@ pub fn candidate_tree(
         progress,
     )?;
     info.fit_sample_size = tree.fit_sample_size;
-    Ok((tree, info, Some(reduced.data.into_owned())))
+    Ok((tree, info, Some(reduced.data)))
 }
 
 fn validate(params: &ClusterParams) -> Result<()> {
