@@ -991,6 +991,22 @@ fn the_baseline_file_holds_cases_and_slices() {
             .count(),
         8
     );
+    // The regression scan's graph: each case's 15 nearest other cases.
+    let graph = &baseline["scan_graph"];
+    assert_eq!(graph["neighbours"], 15);
+    let lists = graph["lists"].as_array().unwrap();
+    assert_eq!(lists.len(), CASES);
+    for (i, list) in lists.iter().enumerate() {
+        let list: Vec<u64> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(list.len(), 15);
+        assert!(list.iter().all(|&j| j != i as u64 && j < CASES as u64));
+    }
+    assert!(graph.get("unit_rows").is_none());
 }
 
 #[test]
@@ -1046,6 +1062,102 @@ fn unsupported_or_foreign_baselines_exit_2_with_clear_messages() {
     let out = regress(&["check", "fixtures/no_such_baseline.json", RERUN]);
     assert_code(&out, 2);
     assert!(stderr(&out).contains("no_such_baseline.json"));
+
+    // A scan graph that names a case that does not exist, or lists too few neighbours.
+    let mut value: Value =
+        serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+    value["scan_graph"]["lists"][7][3] = Value::from(CASES + 5);
+    let bad = temp_file(&dir, "bad_graph.json", value.to_string().as_bytes());
+    let out = regress(&["check", &bad, RERUN]);
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad_graph.json") && err.contains("scan_graph"),
+        "{err}"
+    );
+    assert!(err.contains("unit 7 lists neighbour 365"), "{err}");
+    value["scan_graph"]["lists"][7] = Value::from(vec![1, 2]);
+    let short = temp_file(&dir, "short_graph.json", value.to_string().as_bytes());
+    let out = regress(&["check", &short, RERUN]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("unit 7 has 2 neighbours, expected 15"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_regression_scan_finds_a_topic_no_fixed_slice_isolates() {
+    // Two k-means clusters: the regressed shipping topic is diluted in one of them.
+    let coarse = ["--clustering", "kmeans", "--k", "2"];
+    let report = compare_json(BASELINE, SLICE, &coarse, 1);
+    assert_eq!(strings(&report["gates_tripped"]), ["slice"]);
+    assert_eq!(report["parameters"]["regression_scan"]["ran"], true);
+    assert_eq!(report["parameters"]["regression_scan"]["neighbours"], 15);
+    let regressed = slices_by_change(&report, "regressed");
+    assert_eq!(regressed.len(), 1, "{regressed:?}");
+    let region = regressed[0];
+    assert_eq!(region["source"], "scan");
+    assert!(region["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("regression scan: "));
+    let topic_of = topics();
+    let keys = strings(&region["regressed_cases"]);
+    // most of the 22 regressed cases, and no case of another topic
+    assert!(keys.len() >= 18, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| topic_of[k] == REGRESSED_TOPIC),
+        "{keys:?}"
+    );
+    // its p-value is the larger of the scan's and its own test's, within the scan's share
+    assert!(f(&region["raw_p_worse"]) <= f(&region["p_worse"]));
+    assert!(f(&region["p_worse"]) <= f(&report["parameters"]["regression_scan"]["alpha"]));
+    assert!(close(
+        f(&report["parameters"]["regression_scan"]["alpha"]),
+        0.0025
+    ));
+
+    // Without the scan, the fixed slices miss it and the run passes.
+    let mut off = coarse.to_vec();
+    off.push("--no-scan");
+    let report = compare_json(BASELINE, SLICE, &off, 0);
+    assert_eq!(report["parameters"]["regression_scan"]["ran"], false);
+    assert!(slices_by_change(&report, "regressed").is_empty());
+
+    // A rerun with no change has no scan region.
+    let report = compare_json(BASELINE, RERUN, &[], 0);
+    assert!(report["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["source"] != "scan" || s["change"] != "regressed"));
+}
+
+#[test]
+fn a_baseline_recorded_without_the_scan_is_checked_without_it_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = record(&dir, "b.json", BASELINE, &["--quiet", "--no-scan"]);
+    let value: Value = serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+    assert!(value.get("scan_graph").is_none());
+    let out = regress(&["check", &baseline, SLICE, "--format", "json"]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("has no neighbour graph"), "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["parameters"]["regression_scan"]["ran"], false);
+    // --no-scan on check skips it quietly, also with a graph
+    let with_graph = record(&dir, "g.json", BASELINE, &["--quiet"]);
+    let out = regress(&["check", &with_graph, SLICE, "--no-scan", "--format", "json"]);
+    assert_code(&out, 1);
+    assert!(
+        !stderr(&out).contains("neighbour graph"),
+        "{}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["parameters"]["regression_scan"]["ran"], false);
 }
 
 #[test]

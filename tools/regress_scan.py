@@ -7,8 +7,10 @@ For each baseline -> candidate pair of lean runs in ../shared/data/mmlu_pro/scor
         --format json -q [EXTRA...]
 
 and prints one Markdown row per pair: the whole-run change with its 95% interval, the exit
-code, the categories that regressed (change in points and pairs), and how many prompt-cluster
-slices regressed with the majority category of each. Stdlib only.
+code, the categories that regressed (change in points and pairs), how many prompt-cluster
+slices regressed with the majority category of each, and each regressed region of the
+regression scan with its pairs, change and the category make-up of its regressed cases.
+Stdlib only.
 
     python3 tools/regress_scan.py target/release/faultmap ../shared/data/mmlu_pro [EXTRA...]
 """
@@ -60,8 +62,8 @@ def main():
         for line in f:
             q = json.loads(line)
             category[q["id"]] = q["metadata"]["category"]
-    print("| baseline → candidate | whole run (pts) | 95% CI | exit | regressed categories (pts, pairs) | regressed cluster slices (majority category of their regressed cases) | s |")
-    print("|---|---:|---|---:|---|---|---:|")
+    print("| baseline → candidate | whole run (pts) | 95% CI | exit | regressed categories (pts, pairs) | regressed cluster slices (majority category of their regressed cases) | regression-scan regions (pairs, pts: categories of their regressed cases) | s |")
+    print("|---|---:|---|---:|---|---|---|---:|")
     for a, b in PAIRS:
         started = time.time()
         out = subprocess.run(
@@ -79,8 +81,15 @@ def main():
         cats = [f"{s['value']} ({pts(s['difference'])}, {s['pairs']})"
                 for s in regressed if s["source"] == "metadata.category"]
         clusters = []
+        regions = []
         for s in regressed:
             if s["source"] == "metadata.category":
+                continue
+            if s["source"] == "scan":
+                counts = Counter(category.get(k, "?") for k in s["regressed_cases"])
+                total = sum(counts.values()) or 1
+                makeup = ", ".join(f"{c} {100 * n / total:.0f}%" for c, n in counts.most_common(3))
+                regions.append(f"{s['pairs']}, {pts(s['difference'])}: {makeup}")
                 continue
             counts = Counter(category.get(k, "?") for k in s["regressed_cases"])
             top = counts.most_common(1)[0][0] if counts else "?"
@@ -88,7 +97,8 @@ def main():
         cluster_text = f"{len(clusters)}: " + ", ".join(
             f"{c} ×{n}" for c, n in Counter(clusters).most_common()) if clusters else "0"
         print(f"| {a} → {b} | {pts(g['difference'])} | [{pts(g['ci'][0])}, {pts(g['ci'][1])}] "
-              f"| {out.returncode} | {', '.join(cats) or '–'} | {cluster_text} | {secs:.1f} |",
+              f"| {out.returncode} | {', '.join(cats) or '–'} | {cluster_text} "
+              f"| {'; '.join(regions) or '–'} | {secs:.1f} |",
               flush=True)
 
 

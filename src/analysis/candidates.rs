@@ -101,18 +101,59 @@ fn scan_graph(
     k: usize,
     progress: &Progress,
 ) -> NeighbourGraph {
-    let lists = |m: &Matrix| -> Vec<Vec<usize>> {
-        neighbours::k_nearest_other(m, k, progress)
-            .into_iter()
-            .map(|l| l.into_iter().map(|(j, _)| j).collect())
-            .collect()
-    };
+    let lists = |m: &Matrix| neighbour_lists(m, k, progress);
     if reduced.rows() <= SCAN_ROW_LIMIT || tree.sample.len() == reduced.rows() {
         NeighbourGraph::of_rows(lists(reduced))
     } else {
         let points = reduced.select_rows(&tree.sample);
         NeighbourGraph::of_groups(lists(&points), tree.sample_rows.clone())
     }
+}
+
+/// Stream of the seeded sample of units for [`neighbour_graph`] beyond [`SCAN_ROW_LIMIT`] rows.
+const GRAPH_SAMPLE_STREAM: u64 = 6;
+
+/// The scan's units and their `k` nearest neighbours without a candidate tree (beside a flat
+/// clustering): the rows reduced as the tree reduces them; beyond [`SCAN_ROW_LIMIT`] rows the
+/// units are a seeded sample of [`cluster::tree::TREE_FIT_ROWS`] rows, each with the rows
+/// nearest to it. `None` below two rows.
+pub fn neighbour_graph(
+    embeddings: &Matrix,
+    seed: u64,
+    k: usize,
+    progress: &Progress,
+) -> Result<Option<NeighbourGraph>> {
+    let n = embeddings.rows();
+    if n < 2 || k == 0 {
+        return Ok(None);
+    }
+    let reduced = cluster::reduce_for_neighbours(embeddings, seed, progress)?;
+    if n <= SCAN_ROW_LIMIT {
+        return Ok(Some(NeighbourGraph::of_rows(neighbour_lists(
+            &reduced, k, progress,
+        ))));
+    }
+    let sample =
+        cluster::sample_indices(n, cluster::tree::TREE_FIT_ROWS, seed, GRAPH_SAMPLE_STREAM);
+    let points = reduced.select_rows(&sample);
+    let mut members = vec![Vec::new(); sample.len()];
+    let nearest = neighbours::nearest(&reduced, &points, progress, "assigning scan units");
+    for (row, near) in nearest.iter().enumerate() {
+        // every row has a nearest sample point: the sample is not empty
+        members[near.index.unwrap_or(0)].push(row);
+    }
+    Ok(Some(NeighbourGraph::of_groups(
+        neighbour_lists(&points, k, progress),
+        members,
+    )))
+}
+
+/// Each row's `k` nearest other rows, indices only.
+fn neighbour_lists(m: &Matrix, k: usize, progress: &Progress) -> Vec<Vec<usize>> {
+    neighbours::k_nearest_other(m, k, progress)
+        .into_iter()
+        .map(|l| l.into_iter().map(|(j, _)| j).collect())
+        .collect()
 }
 
 /// One candidate per node of the candidate tree, in node order (so candidate `i` is node `i`).

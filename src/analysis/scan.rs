@@ -24,12 +24,22 @@
 use super::selection::log_likelihood_ratio;
 use crate::disjoint_sets::DisjointSets;
 use rand::seq::SliceRandom;
+use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Nearest neighbours per unit in the scan's graph (as in the graph clustering).
+pub const NEIGHBOURS: usize = 15;
 
 /// Permutations for the Monte Carlo p-values.
 pub const PERMUTATIONS: usize = 199;
+
+/// The scan's share of the error budget `alpha` (the rest goes to Benjamini-Hochberg over the
+/// fixed candidates). A real region is usually far beyond every permutation's largest, so a
+/// small share costs the scan little, and the fixed candidates keep most of their power.
+pub const ALPHA_SHARE: f64 = 0.1;
 
 /// The p-value of `x` under a Gumbel distribution fitted by moments to the permutation maxima
 /// (Abrams, Kleinman and Kulldorff 2010, as SaTScan offers): unlike the rank among B maxima it
@@ -110,6 +120,109 @@ impl NeighbourGraph {
         }
     }
 
+    /// The graph in a form to store (a regress baseline): neighbour lists, and each unit's
+    /// rows when the units are not the rows.
+    pub fn to_stored(&self) -> StoredGraph {
+        StoredGraph {
+            neighbours: self.k,
+            lists: self
+                .lists
+                .chunks_exact(self.k.max(1))
+                .map(<[u32]>::to_vec)
+                .collect(),
+            unit_rows: self.members.clone(),
+        }
+    }
+
+    /// A stored graph over `rows` rows, checked: lists of `neighbours` units each, in range,
+    /// and units that are the rows or split them exactly. The error says what is wrong.
+    pub fn from_stored(stored: StoredGraph, rows: usize) -> std::result::Result<Self, String> {
+        let units = stored.lists.len();
+        match &stored.unit_rows {
+            None if units != rows => {
+                return Err(format!("{units} neighbour lists for {rows} cases"));
+            }
+            None => {}
+            Some(members) => {
+                if members.len() != units {
+                    return Err(format!(
+                        "{} units with cases for {units} neighbour lists",
+                        members.len()
+                    ));
+                }
+                let mut seen = vec![false; rows];
+                for row in members.iter().flatten() {
+                    match seen.get_mut(*row) {
+                        Some(s) if !*s => *s = true,
+                        Some(_) => return Err(format!("case {row} is in two units")),
+                        None => return Err(format!("unit case {row} is out of range")),
+                    }
+                }
+                if let Some(row) = seen.iter().position(|s| !s) {
+                    return Err(format!("case {row} is in no unit"));
+                }
+            }
+        }
+        for (u, list) in stored.lists.iter().enumerate() {
+            if list.len() != stored.neighbours {
+                return Err(format!(
+                    "unit {u} has {} neighbours, expected {}",
+                    list.len(),
+                    stored.neighbours
+                ));
+            }
+            if let Some(v) = list
+                .iter()
+                .find(|&&v| v as usize >= units || v as usize == u)
+            {
+                return Err(format!(
+                    "unit {u} lists neighbour {v}, which is not another unit"
+                ));
+            }
+        }
+        let lists = stored
+            .lists
+            .into_iter()
+            .map(|l| l.into_iter().map(|v| v as usize).collect())
+            .collect();
+        Ok(Self::new(lists, stored.unit_rows))
+    }
+
+    /// `rows` (ascending) with those at the core of their set first: ordered by how many of
+    /// their unit's neighbours lie in the set, most first (ties by row).
+    pub fn core_first(&self, rows: &[usize]) -> Vec<usize> {
+        let unit_of = |row: usize| match &self.members {
+            None => row,
+            Some(members) => members
+                .iter()
+                .position(|m| m.binary_search(&row).is_ok())
+                .unwrap_or(0),
+        };
+        let units: Vec<usize> = rows.iter().map(|&r| unit_of(r)).collect();
+        let mut inside: Vec<usize> = units.clone();
+        inside.sort_unstable();
+        inside.dedup();
+        let mut ranked: Vec<(usize, usize)> = rows
+            .iter()
+            .zip(&units)
+            .map(|(&row, &u)| {
+                let list = &self.lists[u * self.k..(u + 1) * self.k];
+                let within = list
+                    .iter()
+                    .filter(|&&v| inside.binary_search(&(v as usize)).is_ok())
+                    .count();
+                (row, within)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.into_iter().map(|(row, _)| row).collect()
+    }
+
+    /// Neighbours per unit.
+    pub fn neighbours(&self) -> usize {
+        self.k
+    }
+
     fn units(&self) -> usize {
         self.reverse_start.len() - 1
     }
@@ -122,39 +235,53 @@ impl NeighbourGraph {
             .map(|&j| j as usize)
     }
 
-    /// Rows and failing rows per unit.
-    fn unit_counts(&self, failed: &[bool]) -> (Vec<u32>, Vec<u32>) {
-        match &self.members {
-            None => (
-                vec![1; failed.len()],
-                failed.iter().map(|&f| u32::from(f)).collect(),
-            ),
+    /// Per unit: rows, trials and hits (see [`Outcomes`]).
+    fn unit_counts(&self, trial: &[bool], hit: &[bool]) -> Counts {
+        let count = |rows: &mut dyn Iterator<Item = usize>| {
+            let mut c = (0u32, 0u32, 0u32);
+            for i in rows {
+                c.0 += 1;
+                c.1 += u32::from(trial[i]);
+                c.2 += u32::from(hit[i]);
+            }
+            c
+        };
+        let per_unit: Vec<(u32, u32, u32)> = match &self.members {
+            None => (0..hit.len())
+                .map(|i| count(&mut std::iter::once(i)))
+                .collect(),
             Some(members) => members
                 .iter()
-                .map(|rows| {
-                    let fails = rows.iter().filter(|&&i| failed[i]).count();
-                    (rows.len() as u32, fails as u32)
-                })
-                .unzip(),
+                .map(|rows| count(&mut rows.iter().copied()))
+                .collect(),
+        };
+        let mut counts = Counts::default();
+        for (size, trials, hits) in per_unit {
+            counts.size.push(size);
+            counts.trials.push(trials);
+            counts.hits.push(hits);
         }
+        counts
     }
 
-    /// Each unit's level: the largest `j` with `j / k <=` its neighbourhood rate.
-    fn unit_levels(&self, size: &[u32], fails: &[u32]) -> Vec<usize> {
+    /// Each unit's level from its neighbours' trials and hits (own ones left out): for
+    /// failures, the largest `j` with `j / k <=` the neighbourhood's failure rate; for
+    /// changes, the neighbourhood's regressions less its improvements (0 at least).
+    fn unit_levels(&self, kind: Kind, counts: &Counts) -> Vec<usize> {
         (0..self.units())
             .map(|u| {
                 let list = &self.lists[u * self.k..(u + 1) * self.k];
-                let rows: u64 = list.iter().map(|&v| u64::from(size[v as usize])).sum();
-                let failing: u64 = list.iter().map(|&v| u64::from(fails[v as usize])).sum();
-                (self.k as u64 * failing).checked_div(rows).unwrap_or(0) as usize
+                let sum =
+                    |v: &[u32]| -> u64 { list.iter().map(|&w| u64::from(v[w as usize])).sum() };
+                let (trials, hits) = (sum(&counts.trials), sum(&counts.hits));
+                match kind {
+                    Kind::Failures => {
+                        (self.k as u64 * hits).checked_div(trials).unwrap_or(0) as usize
+                    }
+                    Kind::Changes => (2 * hits).saturating_sub(trials) as usize,
+                }
             })
             .collect()
-    }
-
-    /// The levels above the baseline rate `p0`, lowest first.
-    fn levels(&self, p0: f64) -> std::ops::RangeInclusive<usize> {
-        let first = ((p0 * self.k as f64).floor() as usize + 1).max(1);
-        first..=self.k
     }
 
     /// The rows of a set of units, ascending.
@@ -173,36 +300,82 @@ impl NeighbourGraph {
     }
 }
 
-/// One region: rows, failures, and its place in the forest of regions.
+/// A [`NeighbourGraph`] as stored in a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredGraph {
+    /// Neighbours per unit.
+    pub neighbours: usize,
+    /// Per unit, its nearest other units.
+    pub lists: Vec<Vec<u32>>,
+    /// Per unit, its rows; absent when the units are the rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_rows: Option<Vec<Vec<usize>>>,
+}
+
+/// What the scan looks for, one entry per row.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcomes<'a> {
+    /// Whether each row failed: regions failing above the baseline rate. Null: the outcomes
+    /// permuted over the rows.
+    Failures(&'a [bool]),
+    /// Each row's change between two runs: `Some(true)` regressed, `Some(false)` improved,
+    /// `None` neither (or unpaired): regions where regressions outnumber improvements, a Λ of
+    /// the regressions among the changed pairs against one half (the sign test). Null: each
+    /// changed pair regressed or improved with probability one half, independently.
+    Changes(&'a [Option<bool>]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Failures,
+    Changes,
+}
+
+/// Rows, trials and hits per unit. A trial is a row that counts for Λ (every row for
+/// failures, a changed pair for changes); a hit is a failing row or a regressed pair.
+#[derive(Debug, Default)]
+struct Counts {
+    size: Vec<u32>,
+    trials: Vec<u32>,
+    hits: Vec<u32>,
+}
+
+/// One region: rows, trials and hits, and its place in the forest of regions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Region {
     /// Row indices, ascending.
     pub rows: Vec<usize>,
-    pub failures: usize,
+    /// Rows that count for Λ: all of them for failures, the changed pairs for changes.
+    pub trials: usize,
+    /// Failing rows, or regressed pairs.
+    pub hits: usize,
     /// The region of the next lower level that holds this one (`None` at the lowest).
     pub parent: Option<usize>,
     pub children: Vec<usize>,
     /// Depth in the forest: 0 for a region with no parent.
     pub level: usize,
-    /// Λ against the baseline rate.
+    /// Λ of the hits among the trials against the null rate (the baseline failure rate, or
+    /// one half for changes).
     pub log_likelihood_ratio: f64,
     /// Monte Carlo p-value (family-wise over all regions).
     pub p_value: f64,
 }
 
-/// Connected sets of units, each root keeping its set's rows and failures.
+/// Connected sets of units, each root keeping its set's rows, trials and hits.
 struct Components {
     sets: DisjointSets,
-    size: Vec<u32>,
-    failures: Vec<u32>,
+    counts: Counts,
 }
 
 impl Components {
-    fn new(size: &[u32], failures: &[u32]) -> Self {
+    fn new(counts: &Counts) -> Self {
         Components {
-            sets: DisjointSets::new(size.len()),
-            size: size.to_vec(),
-            failures: failures.to_vec(),
+            sets: DisjointSets::new(counts.size.len()),
+            counts: Counts {
+                size: counts.size.clone(),
+                trials: counts.trials.clone(),
+                hits: counts.hits.clone(),
+            },
         }
     }
 
@@ -212,30 +385,187 @@ impl Components {
 
     fn union(&mut self, a: usize, b: usize) {
         if let Some((kept, absorbed)) = self.sets.union(a, b) {
-            self.size[kept] += self.size[absorbed];
-            self.failures[kept] += self.failures[absorbed];
+            let c = &mut self.counts;
+            c.size[kept] += c.size[absorbed];
+            c.trials[kept] += c.trials[absorbed];
+            c.hits[kept] += c.hits[absorbed];
         }
+    }
+
+    /// The root's rows, trials and hits.
+    fn totals(&self, root: usize) -> (usize, usize, usize) {
+        let c = &self.counts;
+        (
+            c.size[root] as usize,
+            c.trials[root] as usize,
+            c.hits[root] as usize,
+        )
     }
 }
 
-/// The regions of `failed` (one outcome per row) over `graph`, parents before children, with
-/// Monte Carlo p-values from `permutations` permutations of the outcomes (seeded by `seed`;
-/// the same at any thread count).
+/// The scan of one set of outcomes over one graph.
+struct Scan<'g> {
+    graph: &'g NeighbourGraph,
+    kind: Kind,
+    /// The null rate of hits among trials.
+    p0: f64,
+    min_size: usize,
+}
+
+impl Scan<'_> {
+    fn llr(&self, trials: usize, hits: usize) -> f64 {
+        log_likelihood_ratio(hits, trials, self.p0)
+    }
+
+    /// The levels that can hold a region, lowest first: for failures, the `j` with `j / k`
+    /// above the baseline rate; for changes, a net regression of at least one.
+    fn levels(&self, level: &[usize]) -> std::ops::RangeInclusive<usize> {
+        match self.kind {
+            Kind::Failures => {
+                let k = self.graph.k;
+                ((self.p0 * k as f64).floor() as usize + 1).max(1)..=k
+            }
+            Kind::Changes => 1..=level.iter().copied().max().unwrap_or(0),
+        }
+    }
+
+    /// Every region of every level, lowest level (largest regions) first; a component equal
+    /// to its parent is not repeated.
+    fn forest(&self, trial: &[bool], hit: &[bool]) -> Vec<Region> {
+        let graph = self.graph;
+        let units = graph.units();
+        let counts = graph.unit_counts(trial, hit);
+        let level = graph.unit_levels(self.kind, &counts);
+        let mut regions: Vec<Region> = Vec::new();
+        // The region each unit belongs to at the previous level.
+        let mut previous: Vec<Option<usize>> = vec![None; units];
+        for j in self.levels(&level) {
+            let active: Vec<bool> = level.iter().map(|&l| l >= j).collect();
+            let mut sets = Components::new(&counts);
+            for u in (0..units).filter(|&u| active[u]) {
+                for v in graph.adjacent(u) {
+                    if active[v] {
+                        sets.union(u, v);
+                    }
+                }
+            }
+            // Components keyed by their lowest unit.
+            let mut components: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+            for u in (0..units).filter(|&u| active[u]) {
+                let root = sets.find(u);
+                components.entry(root).or_default().push(u);
+            }
+            if components.is_empty() {
+                break;
+            }
+            let mut current: Vec<Option<usize>> = vec![None; units];
+            for (root, members) in components {
+                let (rows, trials, hits) = sets.totals(root);
+                if rows < self.min_size {
+                    continue;
+                }
+                let parent = previous[members[0]];
+                let id = match parent {
+                    Some(p) if regions[p].rows.len() == rows => p,
+                    _ => {
+                        let id = regions.len();
+                        regions.push(Region {
+                            rows: graph.rows_of(&members),
+                            trials,
+                            hits,
+                            parent,
+                            children: Vec::new(),
+                            level: parent.map_or(0, |p| regions[p].level + 1),
+                            log_likelihood_ratio: self.llr(trials, hits),
+                            p_value: 1.0,
+                        });
+                        if let Some(p) = parent {
+                            regions[p].children.push(id);
+                        }
+                        id
+                    }
+                };
+                for &u in &members {
+                    current[u] = Some(id);
+                }
+            }
+            previous = current;
+        }
+        regions
+    }
+
+    /// The largest Λ of any region of [`Scan::forest`], found by adding units from the
+    /// highest level down, so each permutation costs one pass over the graph.
+    fn largest_llr(&self, trial: &[bool], hit: &[bool]) -> f64 {
+        let graph = self.graph;
+        let counts = graph.unit_counts(trial, hit);
+        let level = graph.unit_levels(self.kind, &counts);
+        let levels = self.levels(&level);
+        let mut by_level: Vec<Vec<usize>> = vec![Vec::new(); *levels.end() + 1];
+        for (u, &l) in level.iter().enumerate() {
+            if levels.contains(&l) {
+                by_level[l].push(u);
+            }
+        }
+        let mut sets = Components::new(&counts);
+        let mut active = vec![false; graph.units()];
+        let mut best = 0.0f64;
+        for j in levels.rev() {
+            for &u in &by_level[j] {
+                active[u] = true;
+            }
+            for &u in &by_level[j] {
+                for v in graph.adjacent(u) {
+                    if active[v] {
+                        sets.union(u, v);
+                    }
+                }
+            }
+            // Only components holding a unit added at this level changed.
+            for &u in &by_level[j] {
+                let root = sets.find(u);
+                let (rows, trials, hits) = sets.totals(root);
+                if rows >= self.min_size {
+                    best = best.max(self.llr(trials, hits));
+                }
+            }
+        }
+        best
+    }
+}
+
+/// The regions of `outcomes` over `graph`, parents before children, with Monte Carlo p-values
+/// from `permutations` draws of the null (seeded by `seed`; the same at any thread count).
 pub fn regions(
     graph: &NeighbourGraph,
-    failed: &[bool],
+    outcomes: Outcomes,
     min_size: usize,
     permutations: usize,
     seed: u64,
 ) -> Vec<Region> {
-    let n = failed.len();
-    let total_failures = failed.iter().filter(|&&f| f).count();
-    if graph.units() == 0 || graph.k == 0 || total_failures == 0 || total_failures == n {
+    let (kind, trial, hit): (Kind, Vec<bool>, Vec<bool>) = match outcomes {
+        Outcomes::Failures(failed) => (Kind::Failures, vec![true; failed.len()], failed.to_vec()),
+        Outcomes::Changes(changes) => (
+            Kind::Changes,
+            changes.iter().map(Option::is_some).collect(),
+            changes.iter().map(|c| *c == Some(true)).collect(),
+        ),
+    };
+    let trials = trial.iter().filter(|&&t| t).count();
+    let hits = hit.iter().filter(|&&h| h).count();
+    if graph.units() == 0 || graph.k == 0 || hits == 0 || hits == trials {
         return Vec::new();
     }
-    let p0 = total_failures as f64 / n as f64;
-    let min_size = min_size.max(1);
-    let mut regions = build_forest(graph, failed, p0, min_size);
+    let scan = Scan {
+        graph,
+        kind,
+        p0: match kind {
+            Kind::Failures => hits as f64 / trials as f64,
+            Kind::Changes => 0.5,
+        },
+        min_size: min_size.max(1),
+    };
+    let mut regions = scan.forest(&trial, &hit);
     if regions.is_empty() {
         return regions;
     }
@@ -245,116 +575,22 @@ pub fn regions(
         .map(|b| {
             let mut rng = base.clone();
             rng.set_stream(b as u64 + 1);
-            let mut shuffled = failed.to_vec();
-            shuffled.shuffle(&mut rng);
-            largest_llr(graph, &shuffled, p0, min_size)
+            let mut drawn = hit.clone();
+            match kind {
+                Kind::Failures => drawn.shuffle(&mut rng),
+                Kind::Changes => {
+                    for (h, &t) in drawn.iter_mut().zip(&trial) {
+                        *h = t && rng.gen_bool(0.5);
+                    }
+                }
+            }
+            scan.largest_llr(&trial, &drawn)
         })
         .collect();
     for r in &mut regions {
         r.p_value = gumbel_p_value(r.log_likelihood_ratio, &maxima);
     }
     regions
-}
-
-/// Every region of every level, lowest level (largest regions) first; a component equal to
-/// its parent is not repeated.
-fn build_forest(graph: &NeighbourGraph, failed: &[bool], p0: f64, min_size: usize) -> Vec<Region> {
-    let units = graph.units();
-    let (size, fails) = graph.unit_counts(failed);
-    let level = graph.unit_levels(&size, &fails);
-    let mut regions: Vec<Region> = Vec::new();
-    // The region each unit belongs to at the previous level.
-    let mut previous: Vec<Option<usize>> = vec![None; units];
-    for j in graph.levels(p0) {
-        let active: Vec<bool> = level.iter().map(|&l| l >= j).collect();
-        let mut sets = Components::new(&size, &fails);
-        for u in (0..units).filter(|&u| active[u]) {
-            for v in graph.adjacent(u) {
-                if active[v] {
-                    sets.union(u, v);
-                }
-            }
-        }
-        // Components keyed by their lowest unit.
-        let mut components: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
-        for u in (0..units).filter(|&u| active[u]) {
-            let root = sets.find(u);
-            components.entry(root).or_default().push(u);
-        }
-        if components.is_empty() {
-            break;
-        }
-        let mut current: Vec<Option<usize>> = vec![None; units];
-        for (root, members) in components {
-            let (rows, failures) = (sets.size[root] as usize, sets.failures[root] as usize);
-            if rows < min_size {
-                continue;
-            }
-            let parent = previous[members[0]];
-            let id = match parent {
-                Some(p) if regions[p].rows.len() == rows => p,
-                _ => {
-                    let id = regions.len();
-                    regions.push(Region {
-                        rows: graph.rows_of(&members),
-                        failures,
-                        parent,
-                        children: Vec::new(),
-                        level: parent.map_or(0, |p| regions[p].level + 1),
-                        log_likelihood_ratio: log_likelihood_ratio(failures, rows, p0),
-                        p_value: 1.0,
-                    });
-                    if let Some(p) = parent {
-                        regions[p].children.push(id);
-                    }
-                    id
-                }
-            };
-            for &u in &members {
-                current[u] = Some(id);
-            }
-        }
-        previous = current;
-    }
-    regions
-}
-
-/// The largest Λ of any region of `failed`: the same family as [`build_forest`], found by
-/// adding units from the highest level down, so each permutation costs one pass over the graph.
-fn largest_llr(graph: &NeighbourGraph, failed: &[bool], p0: f64, min_size: usize) -> f64 {
-    let (size, fails) = graph.unit_counts(failed);
-    let level = graph.unit_levels(&size, &fails);
-    let levels = graph.levels(p0);
-    let mut by_level: Vec<Vec<usize>> = vec![Vec::new(); graph.k + 1];
-    for (u, &l) in level.iter().enumerate() {
-        if l >= *levels.start() {
-            by_level[l].push(u);
-        }
-    }
-    let mut sets = Components::new(&size, &fails);
-    let mut active = vec![false; graph.units()];
-    let mut best = 0.0f64;
-    for j in levels.rev() {
-        for &u in &by_level[j] {
-            active[u] = true;
-        }
-        for &u in &by_level[j] {
-            for v in graph.adjacent(u) {
-                if active[v] {
-                    sets.union(u, v);
-                }
-            }
-        }
-        // Only components holding a unit added at this level changed.
-        for &u in &by_level[j] {
-            let root = sets.find(u);
-            let rows = sets.size[root] as usize;
-            if rows >= min_size {
-                best = best.max(log_likelihood_ratio(sets.failures[root] as usize, rows, p0));
-            }
-        }
-    }
-    best
 }
 
 #[cfg(test)]
@@ -393,7 +629,13 @@ mod tests {
 
     #[test]
     fn a_failing_chain_is_one_region_and_significant() {
-        let regions = regions(&chains(), &first_chain_failing(), 5, 99, 1);
+        let regions = regions(
+            &chains(),
+            Outcomes::Failures(&first_chain_failing()),
+            5,
+            99,
+            1,
+        );
         let top = strongest(&regions);
         assert_eq!(top.rows, (0..20).collect::<Vec<_>>());
         assert!(top.p_value <= 0.05, "{}", top.p_value);
@@ -432,11 +674,57 @@ mod tests {
         // 30 units of two rows each (rows 2u and 2u + 1); units 0-9 and 10-29 form two chains.
         let members: Vec<Vec<usize>> = (0..30).map(|u| vec![2 * u, 2 * u + 1]).collect();
         let graph = NeighbourGraph::of_groups(two_chains(30, 10), members);
-        let regions = regions(&graph, &first_chain_failing(), 5, 99, 1);
+        let regions = regions(&graph, Outcomes::Failures(&first_chain_failing()), 5, 99, 1);
         let top = strongest(&regions);
         assert_eq!(top.rows, (0..20).collect::<Vec<_>>());
-        assert_eq!(top.failures, 18);
+        assert_eq!((top.trials, top.hits), (20, 18));
         assert!(top.p_value <= 0.05, "{}", top.p_value);
+    }
+
+    #[test]
+    fn a_stored_graph_round_trips_and_is_checked() {
+        let rows = chains();
+        assert_eq!(
+            NeighbourGraph::from_stored(rows.to_stored(), 60)
+                .unwrap()
+                .to_stored(),
+            rows.to_stored()
+        );
+        let members: Vec<Vec<usize>> = (0..30).map(|u| vec![2 * u, 2 * u + 1]).collect();
+        let groups = NeighbourGraph::of_groups(two_chains(30, 10), members);
+        let stored = groups.to_stored();
+        assert_eq!(stored.neighbours, 3);
+        assert_eq!(
+            NeighbourGraph::from_stored(stored.clone(), 60)
+                .unwrap()
+                .to_stored(),
+            stored
+        );
+        let fails = |edit: &dyn Fn(&mut StoredGraph), rows: usize| {
+            let mut bad = stored.clone();
+            edit(&mut bad);
+            NeighbourGraph::from_stored(bad, rows).unwrap_err()
+        };
+        assert_eq!(fails(&|_| {}, 61), "case 60 is in no unit");
+        assert_eq!(fails(&|_| {}, 59), "unit case 59 is out of range");
+        let twice = |g: &mut StoredGraph| g.unit_rows.as_mut().unwrap()[1][0] = 0;
+        assert_eq!(fails(&twice, 60), "case 0 is in two units");
+        let own = |g: &mut StoredGraph| g.lists[4][0] = 4;
+        assert_eq!(
+            fails(&own, 60),
+            "unit 4 lists neighbour 4, which is not another unit"
+        );
+        let fewer = |g: &mut StoredGraph| {
+            g.lists.pop();
+        };
+        assert_eq!(
+            fails(&fewer, 60),
+            "30 units with cases for 29 neighbour lists"
+        );
+        assert_eq!(
+            NeighbourGraph::from_stored(rows.to_stored(), 59).unwrap_err(),
+            "60 neighbour lists for 59 cases"
+        );
     }
 
     #[test]
@@ -446,22 +734,86 @@ mod tests {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let mut failed: Vec<bool> = (0..60).map(|i| i % 3 == 0).collect();
             failed.shuffle(&mut rng);
+            let changed: Vec<bool> = (0..60).map(|_| rng.gen_bool(0.4)).collect();
             let p0 = failed.iter().filter(|&&f| f).count() as f64 / 60.0;
-            let forest = build_forest(&graph, &failed, p0, 4);
-            let best = forest
-                .iter()
-                .map(|r| r.log_likelihood_ratio)
-                .fold(0.0, f64::max);
-            assert!((best - largest_llr(&graph, &failed, p0, 4)).abs() < 1e-9);
+            for (kind, trial, p0) in [
+                (Kind::Failures, vec![true; 60], p0),
+                (Kind::Changes, changed, 0.5),
+            ] {
+                let hit: Vec<bool> = failed.iter().zip(&trial).map(|(&f, &t)| f && t).collect();
+                let scan = Scan {
+                    graph: &graph,
+                    kind,
+                    p0,
+                    min_size: 4,
+                };
+                let best = scan
+                    .forest(&trial, &hit)
+                    .iter()
+                    .map(|r| r.log_likelihood_ratio)
+                    .fold(0.0, f64::max);
+                assert!((best - scan.largest_llr(&trial, &hit)).abs() < 1e-9);
+            }
         }
+    }
+
+    /// Pairs 0-19 mostly regressed, 20-59 mostly improved, a third of each unchanged.
+    fn first_chain_regressing() -> Vec<Option<bool>> {
+        (0..60)
+            .map(|i| match (i % 3, i < 20) {
+                (0, _) => None,
+                (1, first) => Some(first),
+                (_, first) => Some(first != (i % 10 == 2)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn regressions_gathering_in_a_chain_are_one_region() {
+        let changes = first_chain_regressing();
+        let regions = regions(&chains(), Outcomes::Changes(&changes), 5, 99, 1);
+        let top = strongest(&regions);
+        // most of the regressing chain; its counts are those of its rows
+        assert!(
+            top.rows.len() >= 15 && top.rows.iter().all(|&i| i < 20),
+            "{:?}",
+            top.rows
+        );
+        let changed = top.rows.iter().filter(|&&i| changes[i].is_some()).count();
+        let regressed = top
+            .rows
+            .iter()
+            .filter(|&&i| changes[i] == Some(true))
+            .count();
+        assert_eq!((top.trials, top.hits), (changed, regressed));
+        assert!(top.p_value <= 0.05, "{}", top.p_value);
+        // the improving chain never forms a region
+        assert!(regions.iter().all(|r| r.rows.iter().all(|&i| i < 20)));
+        // the same changes the other way round: no regression anywhere
+        let flipped: Vec<Option<bool>> = changes[..20]
+            .iter()
+            .map(|c| c.map(|_| false))
+            .chain(changes[20..].iter().copied())
+            .collect();
+        let none = super::regions(&chains(), Outcomes::Changes(&flipped), 5, 99, 1);
+        assert!(none.iter().all(|r| r.p_value > 0.05), "{none:?}");
     }
 
     #[test]
     fn degenerate_outcomes_give_no_region() {
         let graph = chains();
-        assert!(regions(&graph, &[false; 60], 5, 19, 1).is_empty());
-        assert!(regions(&graph, &[true; 60], 5, 19, 1).is_empty());
-        assert!(regions(&NeighbourGraph::of_rows(vec![]), &[], 5, 19, 1).is_empty());
+        assert!(regions(&graph, Outcomes::Failures(&[false; 60]), 5, 19, 1).is_empty());
+        assert!(regions(&graph, Outcomes::Failures(&[true; 60]), 5, 19, 1).is_empty());
+        assert!(regions(
+            &NeighbourGraph::of_rows(vec![]),
+            Outcomes::Failures(&[]),
+            5,
+            19,
+            1
+        )
+        .is_empty());
+        assert!(regions(&graph, Outcomes::Changes(&[None; 60]), 5, 19, 1).is_empty());
+        assert!(regions(&graph, Outcomes::Changes(&[Some(false); 60]), 5, 19, 1).is_empty());
     }
 
     #[test]
@@ -472,12 +824,12 @@ mod tests {
             .num_threads(1)
             .build()
             .unwrap()
-            .install(|| regions(&graph, &failed, 5, 49, 3));
+            .install(|| regions(&graph, Outcomes::Failures(&failed), 5, 49, 3));
         let two = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
             .unwrap()
-            .install(|| regions(&graph, &failed, 5, 49, 3));
+            .install(|| regions(&graph, Outcomes::Failures(&failed), 5, 49, 3));
         assert_eq!(one, two);
     }
 }

@@ -17,17 +17,11 @@ use crate::stats::{self, TestKind};
 use serde::Serialize;
 use std::time::Instant;
 
-/// Nearest neighbours per row in the failure scan's graph (as in the graph clustering).
-const SCAN_NEIGHBOURS: usize = 15;
 /// Where a scan region and tree slices overlap, the region pays this many slice penalties: its
 /// boundary was drawn around failing rows, so its Λ is optimistic against a tree node's, which
 /// was fixed before the outcomes were seen. With 1, a region merging three distinct failing
 /// topics beat the three topic nodes by 1.4 (support tickets, e5 embeddings).
 const SCAN_HANDICAP: f64 = 2.0;
-/// The failure scan's share of the error budget `alpha`. A real region is usually far beyond
-/// every permutation's largest, so a small share costs the scan little, and the tree's and
-/// `--group-by`'s Benjamini-Hochberg keeps most of its power (docs/benchmarks.md).
-const SCAN_ALPHA_SHARE: f64 = 0.1;
 
 /// Everything the analysis needs besides the data and the embedder.
 #[derive(Debug, Clone)]
@@ -222,7 +216,7 @@ pub fn analyze(
     } = candidates::from_embeddings(
         &embeddings,
         &config.cluster,
-        if config.scan { SCAN_NEIGHBOURS } else { 0 },
+        if config.scan { scan::NEIGHBOURS } else { 0 },
         progress,
     )?;
     timings.cluster = started.elapsed();
@@ -241,19 +235,19 @@ pub fn analyze(
     // The failure-scan regions come last, numbered after the tree's nodes.
     let fixed = candidates.len();
     // With the scan, the error budget is split: the scan's family-wise Monte Carlo test gets
-    // SCAN_ALPHA_SHARE of alpha, Benjamini-Hochberg over the other candidates the rest, so the
+    // scan::ALPHA_SHARE of alpha, Benjamini-Hochberg over the other candidates the rest, so the
     // false-discovery rate of the union stays at most alpha (docs/statistics.md).
     let (alpha_fixed, alpha_scan) = match &neighbours {
         Some(_) => (
-            config.alpha * (1.0 - SCAN_ALPHA_SHARE),
-            config.alpha * SCAN_ALPHA_SHARE,
+            config.alpha * (1.0 - scan::ALPHA_SHARE),
+            config.alpha * scan::ALPHA_SHARE,
         ),
         None => (config.alpha, 0.0),
     };
     let regions = neighbours.as_ref().map_or(vec![], |graph| {
         scan::regions(
             graph,
-            &failed,
+            scan::Outcomes::Failures(&failed),
             min_size,
             scan::PERMUTATIONS,
             config.cluster.seed,

@@ -302,6 +302,18 @@ pub fn candidate_tree<'a>(
     Ok((tree, info, Some(reduced.data)))
 }
 
+/// The rows reduced as [`candidate_tree`] reduces them by default ([`TREE_DIMS`], at most one
+/// dimension per [`ROWS_PER_TREE_DIM`] rows): the space of a neighbour graph built beside a
+/// flat clustering.
+pub fn reduce_for_neighbours<'a>(
+    embeddings: &'a Matrix,
+    seed: u64,
+    progress: &Progress,
+) -> Result<Cow<'a, Matrix>> {
+    let dims = TREE_DIMS.min((embeddings.rows() / ROWS_PER_TREE_DIM).max(FLAT_DIMS));
+    Ok(reduce::reduce_many(embeddings, dims, seed, progress)?.data)
+}
+
 fn validate(params: &ClusterParams) -> Result<()> {
     if params.min_cluster_size < 2 {
         return Err(Error::Usage(format!(

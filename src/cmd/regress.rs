@@ -60,6 +60,10 @@ pub struct SliceArgs {
     /// Representative prompts kept per slice.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub representatives: usize,
+    /// No regression scan: record stores no neighbour graph (a smaller baseline), compare
+    /// tests the fixed slices only.
+    #[arg(long)]
+    pub no_scan: bool,
     #[command(flatten)]
     pub clustering: ClusteringArgs,
     #[command(flatten)]
@@ -161,9 +165,13 @@ pub struct CheckArgs {
     /// The candidate run (JSONL or CSV), or `-` for stdin.
     #[arg(value_name = "CANDIDATE")]
     pub candidate: String,
-    /// Seed of the bootstrap; same input and seed give byte-identical JSON.
+    /// Seed of the bootstrap and the scan's permutations; same input and seed give
+    /// byte-identical JSON.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Skip the regression scan: test the baseline's fixed slices only.
+    #[arg(long)]
+    pub no_scan: bool,
     #[command(flatten)]
     pub input: RunInputArgs,
     #[command(flatten)]
@@ -261,6 +269,12 @@ fn check(args: CheckArgs) -> Result<i32> {
     }
     let key = baseline.key;
     let (baseline_run, slicing) = baseline.into_run(&args.baseline);
+    if slicing.graph.is_none() && !args.no_scan {
+        output.warn(&format!(
+            "{} has no neighbour graph (recorded with --no-scan, or by an older faultmap): no regression scan; re-record it to scan for regressions that no fixed slice matches",
+            args.baseline
+        ));
+    }
     let (_, candidate) = read_run(&args.candidate, &args.input, &[], false, output)?;
     if key == KeyKind::Prompt {
         candidate.check_prompts()?;
@@ -273,7 +287,10 @@ fn check(args: CheckArgs) -> Result<i32> {
         ));
     }
     candidate.check_unique(key)?;
-    let config = gate_config(&args.gate, args.seed, slicing.parameters.min_slice_size)?;
+    let config = RegressConfig {
+        scan: !args.no_scan,
+        ..gate_config(&args.gate, args.seed, slicing.parameters.min_slice_size)?
+    };
     let report = compare(&baseline_run, &candidate, key, &slicing, &config)?;
     finish(&report, &args.report)
 }
@@ -295,11 +312,15 @@ fn compare_runs(args: CompareArgs) -> Result<i32> {
     baseline.check_unique(key)?;
     candidate.check_unique(key)?;
     let slicing = make_slices(&data, &baseline, &args.slices, output)?;
-    let config = gate_config(
-        &args.gate,
-        args.slices.clustering.seed,
-        args.slices.min_slice_size as usize,
-    )?;
+    let config = RegressConfig {
+        scan: !args.slices.no_scan,
+        representatives: args.slices.representatives,
+        ..gate_config(
+            &args.gate,
+            args.slices.clustering.seed,
+            args.slices.min_slice_size as usize,
+        )?
+    };
     let report = compare(&baseline, &candidate, key, &slicing, &config)?;
     finish(&report, &args.report)
 }
@@ -380,6 +401,11 @@ fn make_slices(
             .params(min_size, crate::cluster::ClusterMethod::Hdbscan)?,
         group_by: args.group_by.clone(),
         representatives: args.representatives,
+        scan_neighbours: if args.no_scan {
+            0
+        } else {
+            crate::analysis::scan::NEIGHBOURS
+        },
     };
     let embedder = args
         .embed
@@ -419,6 +445,7 @@ fn gate_config(gate: &GateArgs, seed: u64, min_slice_size: usize) -> Result<Regr
         seed,
         gates,
         min_slice_size,
+        ..RegressConfig::default()
     })
 }
 

@@ -95,7 +95,7 @@ fn details(report: &RegressReport) -> String {
     format!(
         "{} pairs matched by {}; {} only in the baseline, {} only in the candidate. {} pass→fail, \
          {} fail→pass; {} cases regressed, {} improved. Margin {}, one-sided alpha {}. \
-         Slices: {} tested, {} regressed, {} improved, {} too small to test.\n",
+         Slices: {} tested{}, {} regressed, {} improved, {} too small to test.\n",
         report.num_pairs,
         match report.matched_by {
             crate::analysis::regress::cases::KeyKind::Id => "id",
@@ -113,6 +113,12 @@ fn details(report: &RegressReport) -> String {
         },
         p.alpha,
         report.num_slices_tested,
+        if p.regression_scan.ran {
+            let drawn = report.slices.iter().filter(|s| s.source == "scan").count();
+            format!(" ({drawn} drawn by the regression scan)")
+        } else {
+            " (no regression scan)".to_string()
+        },
         report.num_regressed_slices,
         report.num_improved_slices,
         report.num_slices_untested,

@@ -7,6 +7,7 @@
 
 use super::cases::{Case, KeyKind, Run};
 use super::slicing::{SliceDef, Slicing, SlicingParameters};
+use crate::analysis::scan::{NeighbourGraph, StoredGraph};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,9 @@ pub struct Baseline {
     pub slicing: SlicingParameters,
     pub slices: Vec<SliceDef>,
     pub cases: Vec<BaselineCase>,
+    /// The regression scan's neighbour graph over `cases` (absent: recorded with `--no-scan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_graph: Option<StoredGraph>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +80,7 @@ impl Baseline {
                     slices,
                 })
                 .collect(),
+            scan_graph: slicing.graph.as_ref().map(NeighbourGraph::to_stored),
         }
     }
 
@@ -164,6 +169,16 @@ impl Baseline {
                 ));
             }
         }
+        if let Some(stored) = &baseline.scan_graph {
+            NeighbourGraph::from_stored(stored.clone(), baseline.cases.len()).map_err(|e| {
+                Error::input(
+                    source,
+                    None,
+                    Some("scan_graph"),
+                    format!("malformed baseline: {e}"),
+                )
+            })?;
+        }
         Ok(baseline)
     }
 
@@ -192,10 +207,15 @@ impl Baseline {
                 })
                 .collect(),
         };
+        let cases = run.cases.len();
         let slicing = Slicing {
             slices: self.slices,
             members,
             parameters: self.slicing,
+            // checked by `from_slice`
+            graph: self
+                .scan_graph
+                .and_then(|g| NeighbourGraph::from_stored(g, cases).ok()),
         };
         (run, slicing)
     }

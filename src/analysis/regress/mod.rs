@@ -14,8 +14,10 @@
 
 pub mod baseline;
 pub mod cases;
+pub mod regions;
 pub mod slicing;
 
+use crate::analysis::scan::{self, NeighbourGraph};
 use crate::error::{Error, Result};
 use crate::stats::{
     self,
@@ -73,6 +75,10 @@ pub struct RegressConfig {
     pub gates: Gates,
     /// Slices with fewer pairs than this are not tested.
     pub min_slice_size: usize,
+    /// Run the regression scan when the slicing has a neighbour graph.
+    pub scan: bool,
+    /// Representative prompts per scan region.
+    pub representatives: usize,
 }
 
 impl Default for RegressConfig {
@@ -86,6 +92,8 @@ impl Default for RegressConfig {
             seed: 42,
             gates: Gates::default(),
             min_slice_size: 10,
+            scan: true,
+            representatives: 3,
         }
     }
 }
@@ -232,6 +240,7 @@ pub struct RegressParameters {
     pub fail_on: Gates,
     pub min_slice_size: usize,
     pub slicing: SlicingParameters,
+    pub regression_scan: regions::ScanSummary,
 }
 
 /// Compares `candidate` with `baseline`; `slicing` slices the baseline's cases. Both runs must
@@ -346,6 +355,17 @@ pub fn compare(
         .filter(|(_, pairs)| pairs.len() >= config.min_slice_size.max(1))
         .collect();
     let num_slices_untested = slicing.members.len() - slice_pairs.len();
+    // With the regression scan, the error budget for "worse" is split as in `slices`: the
+    // scan's family-wise test gets its share of alpha, Benjamini-Hochberg over the fixed
+    // slices the rest.
+    let graph = slicing.graph.as_ref().filter(|_| config.scan);
+    let (alpha_slices, alpha_scan) = match graph {
+        Some(_) => (
+            config.alpha * (1.0 - scan::ALPHA_SHARE),
+            config.alpha * scan::ALPHA_SHARE,
+        ),
+        None => (config.alpha, 0.0),
+    };
     let mut tested: Vec<Comparison> = slice_pairs
         .par_iter()
         .map(|(s, pairs)| test(pairs, config.seed.wrapping_add(1 + *s as u64)))
@@ -361,7 +381,11 @@ pub fn compare(
         .map(|(t, ((s, pairs), comparison))| {
             comparison.p_worse = adj_worse[t];
             comparison.p_better = adj_better[t];
-            comparison.change = change_of(adj_worse[t], adj_better[t], config.alpha);
+            comparison.change = if adj_worse[t] <= alpha_slices {
+                Change::Regressed
+            } else {
+                change_of(1.0, adj_better[t], config.alpha)
+            };
             let def: &SliceDef = &slicing.slices[*s];
             SliceComparison {
                 name: def.name.clone(),
@@ -380,6 +404,32 @@ pub fn compare(
             }
         })
         .collect();
+    let regions_built = match graph {
+        Some(graph) => {
+            let (regions, built) = regions::comparisons(
+                &regions::ScanInput {
+                    graph,
+                    baseline,
+                    pairs: &pairing.pairs,
+                    pair_of: &pair_of,
+                    changes: &changes,
+                },
+                config,
+                alpha_scan,
+                |pairs, i| {
+                    test(
+                        pairs,
+                        config
+                            .seed
+                            .wrapping_add(1 + (slicing.members.len() + i) as u64),
+                    )
+                },
+            );
+            slices.extend(regions);
+            built
+        }
+        None => 0,
+    };
     let rank = |c: Change| match c {
         Change::Regressed => 0,
         Change::Improved => 1,
@@ -460,6 +510,17 @@ pub fn compare(
             fail_on: config.gates,
             min_slice_size: config.min_slice_size,
             slicing: slicing.parameters.clone(),
+            regression_scan: regions::ScanSummary {
+                ran: graph.is_some(),
+                neighbours: graph.map_or(0, NeighbourGraph::neighbours),
+                permutations: if graph.is_some() {
+                    scan::PERMUTATIONS
+                } else {
+                    0
+                },
+                alpha: alpha_scan,
+                regions: regions_built,
+            },
         },
         cases: changes,
     })

@@ -6,6 +6,7 @@
 use super::cases::Case;
 use crate::analysis::candidates;
 use crate::analysis::representatives::{distinct_prompts, nearest_to_centroid};
+use crate::analysis::scan::NeighbourGraph;
 use crate::cluster::{ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
 use crate::error::Result;
@@ -21,6 +22,8 @@ pub struct SlicingConfig {
     pub group_by: Vec<String>,
     /// Representative prompts kept per slice.
     pub representatives: usize,
+    /// Nearest neighbours per case in the regression scan's graph; 0 builds no graph.
+    pub scan_neighbours: usize,
 }
 
 /// One slice as stored in a baseline and shown in reports.
@@ -55,6 +58,8 @@ pub struct Slicing {
     /// Per slice, the indices of its cases, ascending.
     pub members: Vec<Vec<usize>>,
     pub parameters: SlicingParameters,
+    /// The regression scan's neighbour graph over the cases (`None`: no scan).
+    pub graph: Option<NeighbourGraph>,
 }
 
 /// Embeds and clusters the prompts of `cases`, and adds the noise and group-by slices.
@@ -71,8 +76,24 @@ pub fn build(
         candidates: mut groups,
         info,
         classes,
+        neighbours,
         ..
-    } = candidates::from_embeddings(&embeddings, &config.cluster, 0, progress)?;
+    } = candidates::from_embeddings(
+        &embeddings,
+        &config.cluster,
+        config.scan_neighbours,
+        progress,
+    )?;
+    // A flat clustering has no tree to take the graph from.
+    let graph = match neighbours {
+        Some(graph) => Some(graph),
+        None => candidates::neighbour_graph(
+            &embeddings,
+            config.cluster.seed,
+            config.scan_neighbours,
+            progress,
+        )?,
+    };
     groups.extend(candidates::from_groups(
         &config.group_by,
         cases.len(),
@@ -122,6 +143,7 @@ pub fn build(
             seed: config.cluster.seed,
             group_by: config.group_by.clone(),
         },
+        graph,
     })
 }
 
