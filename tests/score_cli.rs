@@ -209,9 +209,9 @@ fn bad_input_rows_exit_2_naming_file_and_line() {
         ),
         ("malformed JSON", r#"{"prompt": "x", "response": "#, ""),
         (
-            "score above 1",
-            r#"{"prompt": "x", "response": "y", "score": 3}"#,
-            "score",
+            "response not text",
+            r#"{"prompt": "x", "response": 3}"#,
+            "response",
         ),
     ] {
         let content = format!("{good}\n{good}\n{bad}\n{good}\n");
@@ -226,6 +226,69 @@ fn bad_input_rows_exit_2_naming_file_and_line() {
             "{name}: rows printed despite the error"
         );
     }
+}
+
+#[test]
+fn outcomes_are_read_only_by_calibrate_and_label_map_names_other_words() {
+    let dir = tempfile::tempdir().unwrap();
+    // Labels in another vocabulary, and a score outside [0, 1]: scoring does not read them.
+    let mut rows = String::new();
+    for (i, row) in fixture_rows().iter().enumerate() {
+        let mut row = row.clone();
+        row["label"] = Value::from(if i % 3 == 0 {
+            "not_attributable"
+        } else {
+            "attributable"
+        });
+        row["score"] = Value::from(7);
+        rows.push_str(&format!("{row}\n"));
+    }
+    let path = temp_file(&dir, "begin_like.jsonl", rows.as_bytes());
+    let path = path.to_str().unwrap();
+    let out = faultmap(&["score", path, "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(lines(&out).len(), fixture_rows().len());
+
+    // --calibrate needs them: the error names the word and the remedy.
+    let mut unscored = String::new();
+    for line in rows.lines() {
+        let mut row: Value = serde_json::from_str(line).unwrap();
+        row.as_object_mut().unwrap().remove("score");
+        unscored.push_str(&format!("{row}\n"));
+    }
+    let path = temp_file(&dir, "labelled.jsonl", unscored.as_bytes());
+    let path = path.to_str().unwrap();
+    let out = faultmap(&["score", path, "--calibrate", "-q"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("labelled.jsonl:1") && err.contains("`label`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\"not_attributable\"") && err.contains("--label-map"),
+        "{err}"
+    );
+    let out = faultmap(&[
+        "score",
+        path,
+        "--calibrate",
+        "-q",
+        "--label-map",
+        "attributable=pass,Not_Attributable=fail",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["labelled_rows"], fixture_rows().len());
+
+    // A mapping must say pass or fail.
+    let out = faultmap(&["score", path, "--label-map", "attributable=ok"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("neither pass nor fail"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -73,8 +73,30 @@ pub struct ReadArgs {
     /// A row fails when its score is below this.
     #[arg(long, default_value_t = 0.5, value_name = "X", value_parser = unit_interval)]
     pub failure_threshold: f64,
+    /// Label words besides pass/fail, true/false, yes/no, ... (comma-separated WORD=pass or
+    /// WORD=fail; any case), e.g. `attributable=pass,not_attributable=fail`.
+    #[arg(long, value_delimiter = ',', value_name = "WORD=pass|fail,...", value_parser = label_mapping)]
+    pub label_map: Vec<(String, bool)>,
     #[command(flatten)]
     pub fields: FieldArgs,
+}
+
+/// One `--label-map` entry: `WORD=pass` or `WORD=fail`.
+fn label_mapping(s: &str) -> std::result::Result<(String, bool), String> {
+    let (word, meaning) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not WORD=pass or WORD=fail"))?;
+    let word = word.trim();
+    if word.is_empty() {
+        return Err(format!("`{s}` has no word before `=`"));
+    }
+    match meaning.trim().to_ascii_lowercase().as_str() {
+        "pass" => Ok((word.to_string(), true)),
+        "fail" => Ok((word.to_string(), false)),
+        other => Err(format!(
+            "`{other}` in `{s}` is neither pass nor fail (expected WORD=pass or WORD=fail)"
+        )),
+    }
 }
 
 /// Parses a number in the interval from `low` to `high`; each end is open or closed.
@@ -122,6 +144,8 @@ impl ReadArgs {
             keep_raw: false,
             extra_fields,
             weight: None,
+            label_words: self.label_map.clone(),
+            skip_outcomes: false,
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
     table::TableExporter, write_atomic, Exporter, Format,
 };
-use crate::input::{Dataset, Requirements};
+use crate::input::{Dataset, ReadOptions, Requirements};
 use clap::{Args as ClapArgs, ValueEnum};
 use std::path::PathBuf;
 
@@ -196,7 +196,11 @@ pub fn run(args: Args) -> Result<i32> {
     } else {
         None
     };
-    let options = args.read.options(Requirements::default(), Vec::new());
+    let options = ReadOptions {
+        // Coverage uses no outcome.
+        skip_outcomes: true,
+        ..args.read.options(Requirements::default(), Vec::new())
+    };
     let tests = read_input(&args.tests, &options, &args.output)?;
     let production_options = match &args.weight_field {
         Some(field) => options.clone().with_weight_field(field),

@@ -187,6 +187,8 @@ pub fn run(args: Args) -> Result<i32> {
     let mut options = args.read.options(requirements, Vec::new());
     // Rows are echoed only in JSONL; other formats do not need them in memory.
     options.keep_raw = format == Format::Jsonl;
+    // Labels matter only to --calibrate.
+    options.skip_outcomes = !calibrating;
     let data = read_input(input, &options, &args.output)?;
     let embedder = crate::analysis::score::scoring_embedder(args.embed.dims, args.scoring.seed);
     let report = analyze_with(

@@ -294,8 +294,15 @@ fn from_record(
             ))
         }
     };
-    let score = values::score_from_text(&f.score, cell(columns.score))?;
-    let label = values::label_from_text(&f.label, cell(columns.label))?;
+    // Outcomes are read only by the commands that use them (as for JSONL).
+    let (score, label) = if !options.skip_outcomes {
+        (
+            values::score_from_text(&f.score, cell(columns.score))?,
+            values::label_from_text(&f.label, cell(columns.label), &options.label_words)?,
+        )
+    } else {
+        (None, None)
+    };
     let embedding = values::embedding_from_text(&f.embedding, cell(columns.embedding))?;
     let extra = columns
         .extra

@@ -342,8 +342,16 @@ fn build<'v>(
     };
     let id = values::id_from_json(&f.id, get(ID))?;
     let response = values::string_from_json(&f.response, get(RESPONSE))?;
-    let score = values::score_from_json(&f.score, get(SCORE))?;
-    let label = values::label_from_json(&f.label, get(LABEL))?;
+    // Outcomes are read only by the commands that use them: a file whose labels are in
+    // another vocabulary can still be scored.
+    let (score, label) = if !options.skip_outcomes {
+        (
+            values::score_from_json(&f.score, get(SCORE))?,
+            values::label_from_json(&f.label, get(LABEL), &options.label_words)?,
+        )
+    } else {
+        (None, None)
+    };
     let embedding = values::embedding_from_json(&f.embedding, get(EMBEDDING))?;
     let context = values::context_from_json(&f.context, get(CONTEXT))?;
     let reference = values::reference_from_json(&f.reference, get(REFERENCE))?;

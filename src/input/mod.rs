@@ -104,6 +104,11 @@ pub struct ReadOptions {
     /// Index into `extra_fields` of the traffic-weight field (`--weight-field`), parsed into
     /// [`Record::weight`]; see [`ReadOptions::with_weight_field`].
     pub weight: Option<usize>,
+    /// Label words besides the built-in ones, and whether each means pass (`--label-map`).
+    pub label_words: Vec<(String, bool)>,
+    /// Leave `score` and `label` unread, for commands that use no outcome (`score` without
+    /// `--calibrate`, `coverage`): a file labelled in another vocabulary still reads.
+    pub skip_outcomes: bool,
 }
 
 impl ReadOptions {
@@ -127,6 +132,8 @@ impl Default for ReadOptions {
             keep_raw: false,
             extra_fields: Vec::new(),
             weight: None,
+            label_words: Vec::new(),
+            skip_outcomes: false,
         }
     }
 }

@@ -58,7 +58,7 @@ const SCORE_EXPECTED: &str = "expected a number in [0, 1] (higher is better)";
 
 /// What a label may be, for messages.
 pub(crate) const LABEL_EXPECTED: &str =
-    "expected a pass/fail label: a boolean, 0/1, or one of pass/fail, true/false, correct/incorrect, yes/no, good/bad, faithful/hallucinated";
+    "expected a pass/fail label: a boolean, 0/1, or one of pass/fail, true/false, correct/incorrect, yes/no, good/bad, faithful/hallucinated; other words: --label-map WORD=pass,WORD=fail";
 
 /// Checks a parsed score is a finite number in [0, 1].
 fn check_score(field: &str, score: f64, found: impl FnOnce() -> String) -> Result<f64, Bad> {
@@ -128,9 +128,13 @@ pub(crate) fn weight(field: &str, value: Option<&Value>) -> Result<f64, Bad> {
     }
 }
 
-/// Reads a label word (any case, surrounding whitespace ignored). `Some(true)` = pass.
-pub(crate) fn label_word(text: &str) -> Option<bool> {
+/// Reads a label word (any case, surrounding whitespace ignored): the user's `mapped` words
+/// (`--label-map`) first, then the built-in ones. `Some(true)` = pass.
+pub(crate) fn label_word(text: &str, mapped: &[(String, bool)]) -> Option<bool> {
     let t = text.trim();
+    if let Some(&(_, pass)) = mapped.iter().find(|(w, _)| t.eq_ignore_ascii_case(w)) {
+        return Some(pass);
+    }
     // faithful/hallucinated: the vocabulary of hallucination benchmarks (HaluEval, RAGTruth).
     const PASS: [&str; 7] = ["1", "pass", "true", "correct", "yes", "good", "faithful"];
     const FAIL: [&str; 7] = [
@@ -151,8 +155,12 @@ pub(crate) fn label_word(text: &str) -> Option<bool> {
     }
 }
 
-/// A label from JSON: boolean, 0/1, or a label word; `null` is no label.
-pub(crate) fn label_from_json(field: &str, value: Option<&Value>) -> Result<Option<bool>, Bad> {
+/// A label from JSON: boolean, 0/1, or a label word ([`label_word`]); `null` is no label.
+pub(crate) fn label_from_json(
+    field: &str,
+    value: Option<&Value>,
+    mapped: &[(String, bool)],
+) -> Result<Option<bool>, Bad> {
     let bad = |v: &Value| Bad::field(field, format!("{LABEL_EXPECTED}, found {}", describe(v)));
     match value {
         None | Some(Value::Null) => Ok(None),
@@ -162,17 +170,21 @@ pub(crate) fn label_from_json(field: &str, value: Option<&Value>) -> Result<Opti
             Some(0.0) => Ok(Some(false)),
             _ => Err(bad(v)),
         },
-        Some(v @ Value::String(s)) => label_word(s).map(Some).ok_or_else(|| bad(v)),
+        Some(v @ Value::String(s)) => label_word(s, mapped).map(Some).ok_or_else(|| bad(v)),
         Some(v) => Err(bad(v)),
     }
 }
 
 /// A label from CSV cell text; an empty (or all-whitespace) cell is no label.
-pub(crate) fn label_from_text(field: &str, cell: Option<&str>) -> Result<Option<bool>, Bad> {
+pub(crate) fn label_from_text(
+    field: &str,
+    cell: Option<&str>,
+    mapped: &[(String, bool)],
+) -> Result<Option<bool>, Bad> {
     let Some(text) = cell.filter(|t| !t.trim().is_empty()) else {
         return Ok(None);
     };
-    label_word(text).map(Some).ok_or_else(|| {
+    label_word(text, mapped).map(Some).ok_or_else(|| {
         Bad::field(
             field,
             format!("{LABEL_EXPECTED}, found {}", quoted(text.trim())),
@@ -336,7 +348,7 @@ mod tests {
         for w in [
             "pass", " PASS ", "True", "correct", "Yes", "1", "Good", "faithful",
         ] {
-            assert_eq!(label_word(w), Some(true), "{w}");
+            assert_eq!(label_word(w, &[]), Some(true), "{w}");
         }
         for w in [
             "fail",
@@ -347,23 +359,38 @@ mod tests {
             "bad",
             "Hallucinated",
         ] {
-            assert_eq!(label_word(w), Some(false), "{w}");
+            assert_eq!(label_word(w, &[]), Some(false), "{w}");
         }
-        assert_eq!(label_word("maybe"), None);
-        assert_eq!(label_word("2"), None);
+        assert_eq!(label_word("maybe", &[]), None);
+        assert_eq!(label_word("2", &[]), None);
+    }
+
+    #[test]
+    fn mapped_label_words_come_first() {
+        let mapped = [("attributable".to_string(), true), ("No".to_string(), true)];
+        assert_eq!(label_word(" Attributable ", &mapped), Some(true));
+        // a mapping overrides a built-in word
+        assert_eq!(label_word("no", &mapped), Some(true));
+        assert_eq!(label_word("generic", &mapped), None);
+        assert_eq!(
+            label_from_text("label", Some("attributable"), &mapped).unwrap(),
+            Some(true)
+        );
+        let err = label_from_json("label", Some(&json!("generic")), &mapped).unwrap_err();
+        assert!(format!("{err:?}").contains("--label-map"), "{err:?}");
     }
 
     #[test]
     fn label_numbers_only_zero_or_one() {
         assert_eq!(
-            label_from_json("label", Some(&json!(1))).unwrap(),
+            label_from_json("label", Some(&json!(1)), &[]).unwrap(),
             Some(true)
         );
         assert_eq!(
-            label_from_json("label", Some(&json!(0.0))).unwrap(),
+            label_from_json("label", Some(&json!(0.0)), &[]).unwrap(),
             Some(false)
         );
-        assert!(label_from_json("label", Some(&json!(2))).is_err());
+        assert!(label_from_json("label", Some(&json!(2)), &[]).is_err());
     }
 
     #[test]
