@@ -194,7 +194,14 @@ fn config_with_an_unknown_key_exits_2_naming_it() {
     let strict = temp_file(&dir, "strict.toml", b"[gates]\naccept_final = 1.0\n");
     let out = faultmap(&["score", FIXTURE, "--config", strict.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(lines(&out).iter().all(|r| r["decision"] != "ACCEPT"));
+    let accepted = |rows: &[Value]| rows.iter().filter(|r| r["decision"] == "ACCEPT").count();
+    let strict_rows = lines(&out);
+    // only fully supported rows (final 1) can pass, and fewer do than by default
+    assert!(strict_rows
+        .iter()
+        .filter(|r| r["decision"] == "ACCEPT")
+        .all(|r| r["scores"]["final"] == 1.0));
+    assert!(accepted(&strict_rows) < accepted(&scored_fixture()));
 }
 
 #[test]

@@ -200,14 +200,14 @@ fn judge_decides_only_the_review_rows() {
 fn judge_band_on_final_and_the_summary() {
     let api = FakeApi::with_chat(|_| Fault::None, scripted_judge);
     let base = api.base();
-    // final in [0.8, 0.9]: rag-01 (0.86), rag-03 (0.87), rag-12 (0.87), rag-15 (0.86).
+    // final in [0.8, 0.91]: rag-01 (0.90), rag-03 (0.85), rag-12 (0.82), rag-15 (0.85).
     let out = faultmap_env(
         &score_args(
             &base,
             &[
                 "--judge",
                 "--judge-band",
-                "0.8,0.9",
+                "0.8,0.91",
                 "--no-cache",
                 "--format",
                 "json",
@@ -219,7 +219,7 @@ fn judge_band_on_final_and_the_summary() {
     assert_eq!(api.requests(), 4);
     let summary = json(&out);
     let judge = &summary["judge"];
-    assert_eq!(judge["band"], "final in [0.8, 0.9]");
+    assert_eq!(judge["band"], "final in [0.8, 0.91]");
     assert_eq!(judge["rows_in_band"], 4);
     assert_eq!(judge["rows_judged"], 3);
     assert_eq!(judge["errors"], 1);
@@ -233,7 +233,7 @@ fn judge_band_on_final_and_the_summary() {
             &[
                 "--judge",
                 "--judge-band",
-                "0.8,0.9",
+                "0.8,0.91",
                 "--no-cache",
                 "--format",
                 "table",
@@ -243,7 +243,7 @@ fn judge_band_on_final_and_the_summary() {
     );
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
-        text.contains("LLM judge (band: final in [0.8, 0.9])"),
+        text.contains("LLM judge (band: final in [0.8, 0.91])"),
         "{text}"
     );
     assert!(text.contains("judge failed (heuristic kept)"), "{text}");
@@ -412,23 +412,32 @@ fn other_answer(_: &str) -> String {
 /// with the default weights and thresholds.
 fn documented(scores: &Value) -> (f64, f64) {
     let get = |k: &str| scores[k].as_f64();
-    let parts = [
+    let weighted = |parts: &[(Option<f64>, f64)]| {
+        let (sum, weight) = parts
+            .iter()
+            .filter_map(|(v, w)| v.map(|v| (v * w, *w)))
+            .fold((0.0, 0.0), |(s, t), (v, w)| (s + v, t + w));
+        (weight > 0.0).then(|| sum / weight)
+    };
+    // Grounding evidence (attribution, reference, consistency) when there is some, capped at
+    // attribution + 0.25; else relevance and specificity, pulled down below relevance 0.3.
+    let relevance = get("relevance").unwrap();
+    let grounding = weighted(&[
         (get("attribution"), 0.55),
-        (get("relevance"), 0.15),
-        (get("specificity"), 0.05),
-        (get("context_quality"), 0.1),
         (get("reference_similarity"), 0.15),
         (get("consistency"), 0.15),
-    ];
-    let (sum, weight) = parts
-        .iter()
-        .filter_map(|(v, w)| v.map(|v| (v * w, *w)))
-        .fold((0.0, 0.0), |(s, t), (v, w)| (s + v, t + w));
-    let mut fin = (sum / weight).min(get("attribution").unwrap() + 0.25);
-    let relevance = get("relevance").unwrap();
-    if relevance < 0.3 {
-        fin *= 0.5 + 0.5 * relevance / 0.3;
-    }
+    ]);
+    let fin = match grounding {
+        Some(g) => g.min(get("attribution").map_or(f64::INFINITY, |a| a + 0.25)),
+        None => {
+            let shape = weighted(&[(Some(relevance), 0.15), (get("specificity"), 0.05)]).unwrap();
+            if relevance < 0.3 {
+                shape * (0.5 + 0.5 * relevance / 0.3)
+            } else {
+                shape
+            }
+        }
+    };
     let margin = |s: f64, t: f64| ((s - t) / 0.5).clamp(-1.0, 1.0);
     let mut margins = vec![
         margin(relevance, 0.2),

@@ -115,25 +115,41 @@ pub fn scores(ev: &Evidence, config: &ScoreConfig) -> Scores {
     if ev.empty_response {
         return scores;
     }
-    let parts = [
+    // Grounding evidence (is the answer supported or correct?) decides `final` when a row has
+    // any: on every labelled set measured, adding relevance, specificity or context quality
+    // to attribution lowered the AUROC for "acceptable" (BEGIN 0.932 -> 0.789 with the old
+    // blend; docs/score.md, "What final is made of"). They still decide gates. A row with no
+    // grounding evidence (no context, reference or consistency) is scored on them instead.
+    let weighted = |parts: &[(Option<f64>, f64)]| {
+        let (sum, weight) = parts
+            .iter()
+            .filter_map(|&(v, w)| v.map(|v| (v * w, w)))
+            .fold((0.0, 0.0), |(s, t), (v, w)| (s + v, t + w));
+        (weight > 0.0).then(|| sum / weight)
+    };
+    let grounding = weighted(&[
         (ev.attribution, w.attribution),
-        (Some(ev.relevance), w.relevance),
-        (Some(ev.specificity), w.specificity),
-        (ev.context_quality, w.context_quality),
         (ev.reference_similarity, w.reference),
         (ev.consistency, w.consistency),
-    ];
-    let (sum, weight) = parts
-        .iter()
-        .filter_map(|&(v, w)| v.map(|v| (v * w, w)))
-        .fold((0.0, 0.0), |(s, t), (v, w)| (s + v, t + w));
-    let mut final_score = if weight > 0.0 { sum / weight } else { 0.0 };
+    ]);
     let f = &config.final_score;
+    let mut final_score = match grounding {
+        Some(g) => g,
+        None => {
+            let shape = weighted(&[
+                (Some(ev.relevance), w.relevance),
+                (Some(ev.specificity), w.specificity),
+            ])
+            .unwrap_or(0.0);
+            if ev.relevance < f.relevance_floor && f.relevance_floor > 0.0 {
+                shape * (0.5 + 0.5 * ev.relevance / f.relevance_floor)
+            } else {
+                shape
+            }
+        }
+    };
     if let Some(a) = ev.attribution {
         final_score = final_score.min(a + f.attribution_cap_margin);
-    }
-    if ev.relevance < f.relevance_floor && f.relevance_floor > 0.0 {
-        final_score *= 0.5 + 0.5 * ev.relevance / f.relevance_floor;
     }
     scores.final_score = final_score.clamp(0.0, 1.0);
 
@@ -576,8 +592,8 @@ mod tests {
     #[test]
     fn borderline_final_is_reviewed() {
         let v = run(&Evidence {
-            attribution: Some(0.55),
-            attribution_parts: Some((0.55, 0.55)),
+            attribution: Some(0.52),
+            attribution_parts: Some((0.52, 0.52)),
             relevance: 0.55,
             specificity: 0.3,
             context_quality: Some(0.3),
@@ -591,28 +607,47 @@ mod tests {
     }
 
     #[test]
-    fn final_is_capped_by_attribution_and_pulled_down_by_relevance() {
+    fn final_is_the_grounding_evidence_when_there_is_some() {
         let config = ScoreConfig::default();
-        let s = scores(
-            &Evidence {
-                attribution: Some(0.1),
-                relevance: 1.0,
-                specificity: 1.0,
-                context_quality: Some(1.0),
+        let final_of = |ev: Evidence| scores(&ev, &config).final_score;
+        // attribution alone: final is attribution, whatever relevance, specificity and context
+        for (relevance, specificity, context) in [(1.0, 1.0, 1.0), (0.0, 0.0, 0.0)] {
+            let f = final_of(Evidence {
+                attribution: Some(0.4),
+                relevance,
+                specificity,
+                context_quality: Some(context),
                 ..good()
-            },
-            &config,
-        );
-        assert!((s.final_score - 0.35).abs() < 1e-9, "{}", s.final_score);
-        let high = scores(&good(), &config).final_score;
-        let off = scores(
-            &Evidence {
-                relevance: 0.0,
+            });
+            assert!((f - 0.4).abs() < 1e-12, "{f}");
+        }
+        // with a reference: their weighted mean (0.55 and 0.15), capped at attribution + 0.25
+        let f = final_of(Evidence {
+            attribution: Some(0.6),
+            reference_similarity: Some(0.9),
+            ..good()
+        });
+        assert!((f - (0.55 * 0.6 + 0.15 * 0.9) / 0.7).abs() < 1e-12, "{f}");
+        let f = final_of(Evidence {
+            attribution: Some(0.1),
+            reference_similarity: Some(1.0),
+            consistency: Some(1.0),
+            ..good()
+        });
+        assert!((f - 0.35).abs() < 1e-12, "{f}");
+        // no grounding evidence: relevance and specificity (0.15 and 0.05), and low relevance
+        // pulls it down
+        let shape = |relevance: f64| {
+            final_of(Evidence {
+                attribution: None,
+                context_quality: None,
+                relevance,
+                specificity: 0.6,
                 ..good()
-            },
-            &config,
-        )
-        .final_score;
-        assert!(off < 0.5 * high + 1e-9, "{off} vs {high}");
+            })
+        };
+        assert!((shape(0.8) - (0.15 * 0.8 + 0.05 * 0.6) / 0.2).abs() < 1e-12);
+        let low = (0.15 * 0.15 + 0.05 * 0.6) / 0.2 * (0.5 + 0.5 * 0.15 / 0.3);
+        assert!((shape(0.15) - low).abs() < 1e-12, "{}", shape(0.15));
     }
 }
