@@ -191,48 +191,19 @@ fn config_with_an_unknown_key_exits_2_naming_it() {
     assert!(out.stdout.is_empty());
 
     // A good partial file changes the decisions it should.
-    let strict = temp_file(&dir, "strict.toml", b"[gates]\naccept_final = 1.0\n");
+    let strict = temp_file(&dir, "strict.toml", b"[gates]\nreject_attribution = 0.99\n");
     let out = faultmap(&["score", FIXTURE, "--config", strict.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let accepted = |rows: &[Value]| rows.iter().filter(|r| r["decision"] == "ACCEPT").count();
+    let rejected = |rows: &[Value]| rows.iter().filter(|r| r["decision"] == "REJECT").count();
     let strict_rows = lines(&out);
-    // only fully supported rows (final 1) can pass, and fewer do than by default
+    // every row with a context and attribution below 0.99 is rejected, more than by default
     assert!(strict_rows
         .iter()
-        .filter(|r| r["decision"] == "ACCEPT")
-        .all(|r| r["scores"]["final"] == 1.0));
-    assert!(accepted(&strict_rows) < accepted(&scored_fixture()));
-}
-
-#[test]
-fn bad_input_rows_exit_2_naming_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = r#"{"prompt": "How do I reset my password?", "context": "Click Forgot password.", "response": "Click Forgot password."}"#;
-    for (name, bad, field) in [
-        (
-            "missing response",
-            r#"{"prompt": "x", "context": "y"}"#,
-            "response",
-        ),
-        ("malformed JSON", r#"{"prompt": "x", "response": "#, ""),
-        (
-            "response not text",
-            r#"{"prompt": "x", "response": 3}"#,
-            "response",
-        ),
-    ] {
-        let content = format!("{good}\n{good}\n{bad}\n{good}\n");
-        let path = temp_file(&dir, "rows.jsonl", content.as_bytes());
-        let out = faultmap(&["score", path.to_str().unwrap()]);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
-        assert!(err.contains("rows.jsonl:3"), "{name}: {err}");
-        assert!(err.contains(field), "{name}: {err}");
-        assert!(
-            out.stdout.is_empty(),
-            "{name}: rows printed despite the error"
-        );
-    }
+        .filter(|r| r["scores"]["attribution"]
+            .as_f64()
+            .is_some_and(|a| a < 0.99))
+        .all(|r| r["decision"] == "REJECT"));
+    assert!(rejected(&strict_rows) > rejected(&scored_fixture()));
 }
 
 #[test]

@@ -11,6 +11,8 @@ use std::collections::BTreeSet;
 
 const SECRET: &str = "sk-faultmap-test-SECRET-score-4d1e";
 const INPUT: &str = "fixtures/rag_answers.jsonl";
+/// The gate thresholds the scripted judge expectations were written for (six REVIEW rows).
+const JUDGE_GATES: &str = "fixtures/score_judge_gates.toml";
 
 fn rows(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(stdout)
@@ -48,6 +50,8 @@ fn score_args<'a>(base: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "score",
         INPUT,
+        "--config",
+        JUDGE_GATES,
         "--api-base",
         base,
         "--llm-model",
@@ -73,7 +77,15 @@ fn scripted_judge(request: &Value) -> String {
 
 #[test]
 fn judge_decides_only_the_review_rows() {
-    let offline = faultmap(&["score", INPUT, "--format", "jsonl", "--quiet"]);
+    let offline = faultmap(&[
+        "score",
+        INPUT,
+        "--config",
+        JUDGE_GATES,
+        "--format",
+        "jsonl",
+        "--quiet",
+    ]);
     assert_eq!(offline.status.code(), Some(0));
     let offline = rows(&offline.stdout);
     let review: BTreeSet<String> = offline

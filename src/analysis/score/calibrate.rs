@@ -163,8 +163,9 @@ fn objective(m: &FlagMetrics, target: Option<f64>) -> f64 {
 /// The threshold knobs calibration turns, with how to read and write each.
 type Knob = (&'static str, fn(&mut Gates) -> &mut f64);
 
-const KNOBS: [Knob; 7] = [
+const KNOBS: [Knob; 8] = [
     ("accept_final", |g| &mut g.accept_final),
+    ("reject_attribution", |g| &mut g.reject_attribution),
     ("weak_attribution", |g| &mut g.weak_attribution),
     ("hallucination_attribution", |g| {
         &mut g.hallucination_attribution

@@ -54,6 +54,8 @@ pub struct Gates {
     pub unsupported_reject: u32,
     pub hallucination_attribution: f64,
     pub hallucination_specificity: f64,
+    /// REJECT below this attribution (unsupported); 0 turns the gate off.
+    pub reject_attribution: f64,
     pub weak_attribution: f64,
     pub vague_specificity: f64,
     pub poor_context_quality: f64,
@@ -193,6 +195,7 @@ impl ScoreConfig {
                 "gates.hallucination_specificity",
                 g.hallucination_specificity,
             ),
+            ("gates.reject_attribution", g.reject_attribution),
             ("gates.weak_attribution", g.weak_attribution),
             ("gates.vague_specificity", g.vague_specificity),
             ("gates.poor_context_quality", g.poor_context_quality),
@@ -244,7 +247,8 @@ mod tests {
     #[test]
     fn defaults_parse_and_validate() {
         let c = ScoreConfig::default();
-        assert_eq!(c.gates.accept_final, 0.55);
+        assert_eq!(c.gates.accept_final, 1.0);
+        assert_eq!(c.gates.reject_attribution, 0.64);
         assert_eq!(ScoreConfig::from_toml("", "x").unwrap(), c);
     }
 

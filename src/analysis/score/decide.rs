@@ -53,6 +53,7 @@ pub enum Gate {
     NoContext,
     UnsupportedSpecifics,
     ConfidentHallucination,
+    Unsupported,
     VagueUngrounded,
     PoorRetrieval,
     WeakGrounding,
@@ -194,6 +195,8 @@ pub fn gate(ev: &Evidence, s: &Scores, g: &Gates) -> Gate {
         && s.specificity >= g.hallucination_specificity
     {
         Gate::ConfidentHallucination
+    } else if attribution < g.reject_attribution {
+        Gate::Unsupported
     } else if weak && s.specificity < g.vague_specificity {
         Gate::VagueUngrounded
     } else if weak && s.context_quality.unwrap_or(1.0) < g.poor_context_quality {
@@ -282,6 +285,34 @@ pub fn decide(ev: &Evidence, s: &Scores, g: &Gates) -> Verdict {
                 r(g.hallucination_attribution)
             ),
             g.hallucination_attribution - attribution,
+        ),
+        // Unsupported; when the context itself misses the query, fetching better documents
+        // is the fix, not a new prompt.
+        Gate::Unsupported if context_quality < g.poor_context_quality => (
+            Reject,
+            F::PoorRetrieval,
+            H::Suspected,
+            N::RetrieveMoreDocuments,
+            format!(
+                "Not supported by the context (attribution {} < {}), which does not cover the query (context quality {} < {}).",
+                r(attribution),
+                r(g.reject_attribution),
+                r(context_quality),
+                r(g.poor_context_quality)
+            ),
+            g.reject_attribution - attribution,
+        ),
+        Gate::Unsupported => (
+            Reject,
+            F::Hallucination,
+            if unsupported > 0 { H::Confirmed } else { H::Suspected },
+            N::RegenerateWithGroundingPrompt,
+            format!(
+                "Not supported by the context: attribution {} < {}.",
+                r(attribution),
+                r(g.reject_attribution)
+            ),
+            g.reject_attribution - attribution,
         ),
         Gate::VagueUngrounded => (
             Review,
@@ -378,7 +409,9 @@ pub fn decide(ev: &Evidence, s: &Scores, g: &Gates) -> Verdict {
                 r(s.final_score),
                 r(g.accept_final)
             ),
-            s.final_score - g.accept_final,
+            // How far it is from the nearest gate that would not pass it: `accept_final` can
+            // be 1 (every claim supported), where a margin to it says nothing.
+            (s.final_score - g.reject_attribution).min(s.relevance - g.off_topic_relevance),
         ),
         // `gate` never returns it: the judge's verdict replaces the heuristic one afterwards.
         Gate::LlmJudge => (
@@ -418,8 +451,8 @@ mod tests {
     /// A grounded, relevant, specific answer; each test changes what its gate looks at.
     fn good() -> Evidence {
         Evidence {
-            attribution: Some(0.9),
-            attribution_parts: Some((0.9, 0.9)),
+            attribution: Some(1.0),
+            attribution_parts: Some((1.0, 1.0)),
             specificity: 0.7,
             relevance: 0.8,
             context_quality: Some(0.8),
@@ -445,6 +478,40 @@ mod tests {
     fn run(ev: &Evidence) -> Verdict {
         let config = ScoreConfig::default();
         decide(ev, &scores(ev, &config), &config.gates)
+    }
+
+    /// With the unsupported gate off, to reach the REVIEW gates of a weak attribution (with
+    /// the defaults, an attribution below `weak_attribution` is already rejected).
+    fn run_without_reject(ev: &Evidence) -> Verdict {
+        let mut config = ScoreConfig::default();
+        config.gates.reject_attribution = 0.0;
+        decide(ev, &scores(ev, &config), &config.gates)
+    }
+
+    #[test]
+    fn unsupported_answer_is_rejected_and_poor_context_asks_for_documents() {
+        let v = run(&Evidence {
+            attribution: Some(0.6),
+            ..good()
+        });
+        assert_eq!((v.decision, v.gate), (Decision::Reject, Gate::Unsupported));
+        assert_eq!(v.failure_type, FailureType::Hallucination);
+        assert_eq!(v.next_action, NextAction::RegenerateWithGroundingPrompt);
+        assert!(v.reason.contains("0.60 < 0.64"), "{}", v.reason);
+        let v = run(&Evidence {
+            attribution: Some(0.4),
+            context_quality: Some(0.1),
+            ..good()
+        });
+        assert_eq!((v.decision, v.gate), (Decision::Reject, Gate::Unsupported));
+        assert_eq!(v.failure_type, FailureType::PoorRetrieval);
+        assert_eq!(v.next_action, NextAction::RetrieveMoreDocuments);
+        // at the threshold the gate does not fire
+        let v = run(&Evidence {
+            attribution: Some(0.64),
+            ..good()
+        });
+        assert_eq!((v.decision, v.gate), (Decision::Review, Gate::Borderline));
     }
 
     #[test]
@@ -518,7 +585,7 @@ mod tests {
 
     #[test]
     fn vague_and_ungrounded_is_reviewed() {
-        let v = run(&Evidence {
+        let v = run_without_reject(&Evidence {
             attribution: Some(0.2),
             specificity: 0.1,
             ..good()
@@ -532,7 +599,7 @@ mod tests {
 
     #[test]
     fn poor_context_asks_for_more_documents() {
-        let v = run(&Evidence {
+        let v = run_without_reject(&Evidence {
             attribution: Some(0.4),
             context_quality: Some(0.1),
             ..good()
@@ -546,7 +613,7 @@ mod tests {
 
     #[test]
     fn weak_grounding_or_one_unsupported_specific_is_reviewed() {
-        let v = run(&Evidence {
+        let v = run_without_reject(&Evidence {
             attribution: Some(0.4),
             ..good()
         });
@@ -554,7 +621,7 @@ mod tests {
             (v.decision, v.gate),
             (Decision::Review, Gate::WeakGrounding)
         );
-        let v = run(&Evidence {
+        let v = run_without_reject(&Evidence {
             unsupported: vec![number("60")],
             ..good()
         });
@@ -592,8 +659,8 @@ mod tests {
     #[test]
     fn borderline_final_is_reviewed() {
         let v = run(&Evidence {
-            attribution: Some(0.52),
-            attribution_parts: Some((0.52, 0.52)),
+            attribution: Some(0.9),
+            attribution_parts: Some((0.9, 0.9)),
             relevance: 0.55,
             specificity: 0.3,
             context_quality: Some(0.3),

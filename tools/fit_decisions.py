@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Fits `score`'s decision thresholds to human and constructed labels, with cross-validation
+(issue 15; docs/score.md, "How the decisions were fitted").
+
+    python3 tools/fit_decisions.py target/release/faultmap ../shared/data
+
+Two thresholds are fitted: `reject_attribution` (REJECT below it: unsupported) and
+`accept_final` (ACCEPT at or above it, when no other gate fires). Each is chosen on a grid to
+recall the most of its class (unattributable rows for REJECT, attributable ones for ACCEPT)
+while its precision stays at least 0.9, with every labelled set weighted equally (so 1,148
+BEGIN rows count as much as 20,000 HaluEval QA rows).
+
+The sets are BEGIN dev (generic turns left out), HaluEval QA and summarization. HaluEval
+dialogue is scored and reported but not fitted: attribution is below chance there (its
+"faithful" turns are chit-chat the knowledge does not support), so it would only pull the
+thresholds towards nothing.
+
+The rows are scored once with both thresholds out of play (`reject_attribution = 0`,
+`accept_final = 0.55`, the lowest value the grid tries); each candidate pair is then applied
+to the output: a row with attribution below `reject_attribution` that no earlier gate
+rejected becomes REJECT (the grid stops at `weak_attribution`, 0.5, so no such row was
+ACCEPT), and an ACCEPT row whose `final` is below `accept_final` becomes REVIEW (borderline).
+This is exactly what `score` does with those thresholds.
+
+Folds: 5, by a hash of the input (prompt and context), so the two answers to one HaluEval
+input, or several systems' turns on one BEGIN dialogue, never straddle a fit and its held-out
+fold. Prints the thresholds of each fold, the held-out three-way table per set (every row
+held out once), and the thresholds fitted on all rows, which are the compiled-in defaults.
+Stdlib only.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zlib
+
+SETS = [
+    ("BEGIN dev", "begin_dev/begin_dev.jsonl", True),
+    ("HaluEval QA", "halueval/qa.jsonl", True),
+    ("HaluEval summarization", "halueval/summarization.jsonl", True),
+    ("HaluEval dialogue", "halueval/dialogue.jsonl", False),
+]
+FOLDS = 5
+PRECISION = 0.9
+REJECT_GRID = [i / 100 for i in range(0, 91, 2)]
+ACCEPT_GRID = [i / 100 for i in range(55, 101)]
+OPEN_CONFIG = "[gates]\nreject_attribution = 0.0\naccept_final = 0.55\n"
+
+
+def score_set(binary, data, path, config):
+    rows = []
+    with open(f"{data}/{path}") as f:
+        for line in f:
+            r = json.loads(line)
+            if r["label"] != "generic":
+                rows.append(r)
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as tmp:
+        for r in rows:
+            tmp.write(json.dumps({k: r[k] for k in ("id", "prompt", "response", "context")}) + "\n")
+    out = subprocess.run([binary, "score", tmp.name, "--format", "jsonl", "-q", "--config", config],
+                         capture_output=True, text=True, check=True)
+    os.unlink(tmp.name)
+    scored = []
+    for r, line in zip(rows, out.stdout.splitlines()):
+        s = json.loads(line)
+        scored.append({
+            "good": r["label"] in ("attributable", "faithful"),
+            "fold": zlib.crc32((r["prompt"] + "\x00" + (r["context"] or "")).encode()) % FOLDS,
+            "decision": s["decision"],
+            "attribution": s["scores"]["attribution"],
+            "final": s["scores"]["final"],
+        })
+    return scored
+
+
+def decide(row, reject_at, accept_at):
+    if row["decision"] == "REJECT":
+        return "REJECT"
+    if row["attribution"] is not None and row["attribution"] < reject_at:
+        return "REJECT"
+    if row["decision"] == "ACCEPT" and row["final"] < accept_at:
+        return "REVIEW"
+    return row["decision"]
+
+
+def weighted(sets, pick):
+    """(weighted precision, weighted recall) of decision `pick` for its class, each set
+    weighing 1 in all."""
+    hit = called = total = 0.0
+    for rows in sets:
+        w = 1.0 / len(rows)
+        for r, d in rows:
+            wanted = r["good"] if pick == "ACCEPT" else not r["good"]
+            total += w * wanted
+            if d == pick:
+                called += w
+                hit += w * wanted
+    return (hit / called if called else 0.0), (hit / total if total else 0.0)
+
+
+def fit(sets):
+    """The thresholds, fitted on `sets` (lists of rows)."""
+    best_reject = (0.0, -1.0, 0.0)
+    for t in REJECT_GRID:
+        p, r = weighted([[(row, decide(row, t, 0.0)) for row in rows] for rows in sets], "REJECT")
+        if p >= PRECISION and (r, p) > (best_reject[1], best_reject[2]):
+            best_reject = (t, r, p)
+    best_accept = (1.0, -1.0, 0.0)
+    for t in ACCEPT_GRID:
+        p, r = weighted([[(row, decide(row, 0.0, t)) for row in rows] for rows in sets], "ACCEPT")
+        if p >= PRECISION and (r, p) > (best_accept[1], best_accept[2]):
+            best_accept = (t, r, p)
+    return best_reject[0], best_accept[0]
+
+
+def table(name, decided):
+    counts = {(d, g): 0 for d in ("ACCEPT", "REVIEW", "REJECT") for g in (True, False)}
+    for r, d in decided:
+        counts[(d, r["good"])] += 1
+    good = sum(1 for r, _ in decided if r["good"])
+    bad = len(decided) - good
+    acc_n = counts[("ACCEPT", True)] + counts[("ACCEPT", False)]
+    rej_n = counts[("REJECT", True)] + counts[("REJECT", False)]
+    acc_p = counts[("ACCEPT", True)] / acc_n if acc_n else float("nan")
+    rej_p = counts[("REJECT", False)] / rej_n if rej_n else float("nan")
+    print(f"| {name} | {len(decided):,} | "
+          + " | ".join(f"{counts[(d, True)]:,} / {counts[(d, False)]:,}" for d in ("ACCEPT", "REVIEW", "REJECT"))
+          + f" | {acc_p:.2f} | {counts[('ACCEPT', True)] / good:.2f} | {rej_p:.2f} | {counts[('REJECT', False)] / bad:.2f} |")
+
+
+def main():
+    binary, data = sys.argv[1], sys.argv[2]
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as cfg:
+        cfg.write(OPEN_CONFIG)
+    scored = [(name, score_set(binary, data, path, cfg.name), fitted) for name, path, fitted in SETS]
+    os.unlink(cfg.name)
+    held_out = {name: [] for name, _, _ in scored}
+    print("| fold | reject_attribution | accept_final |")
+    print("|---:|---:|---:|")
+    for k in range(FOLDS):
+        train = [[r for r in rows if r["fold"] != k] for _, rows, fitted in scored if fitted]
+        reject_at, accept_at = fit(train)
+        print(f"| {k} | {reject_at:.2f} | {accept_at:.2f} |")
+        for name, rows, _ in scored:
+            held_out[name] += [(r, decide(r, reject_at, accept_at)) for r in rows if r["fold"] == k]
+    print()
+    print("Held out (each row decided by the thresholds fitted without its fold); "
+          "attributable / not attributable per decision:")
+    print()
+    print("| set | rows | ACCEPT | REVIEW | REJECT | ACCEPT precision | ACCEPT recall | REJECT precision | REJECT recall |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, _, _ in scored:
+        table(name, held_out[name])
+    reject_at, accept_at = fit([rows for _, rows, fitted in scored if fitted])
+    print()
+    print(f"Fitted on all rows: reject_attribution = {reject_at:.2f}, accept_final = {accept_at:.2f}")
+
+
+if __name__ == "__main__":
+    main()
