@@ -207,6 +207,37 @@ fn config_with_an_unknown_key_exits_2_naming_it() {
 }
 
 #[test]
+fn bad_input_rows_exit_2_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = r#"{"prompt": "How do I reset my password?", "context": "Click Forgot password.", "response": "Click Forgot password."}"#;
+    for (name, bad, field) in [
+        (
+            "missing response",
+            r#"{"prompt": "x", "context": "y"}"#,
+            "response",
+        ),
+        ("malformed JSON", r#"{"prompt": "x", "response": "#, ""),
+        (
+            "response not text",
+            r#"{"prompt": "x", "response": 3}"#,
+            "response",
+        ),
+    ] {
+        let content = format!("{good}\n{good}\n{bad}\n{good}\n");
+        let path = temp_file(&dir, "rows.jsonl", content.as_bytes());
+        let out = faultmap(&["score", path.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains("rows.jsonl:3"), "{name}: {err}");
+        assert!(err.contains(field), "{name}: {err}");
+        assert!(
+            out.stdout.is_empty(),
+            "{name}: rows printed despite the error"
+        );
+    }
+}
+
+#[test]
 fn outcomes_are_read_only_by_calibrate_and_label_map_names_other_words() {
     let dir = tempfile::tempdir().unwrap();
     // Labels in another vocabulary, and a score outside [0, 1]: scoring does not read them.
@@ -267,6 +298,53 @@ fn outcomes_are_read_only_by_calibrate_and_label_map_names_other_words() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A paraphrase the context supports must score above a verbatim copy of the context with one
+/// number changed: the invented number is the hallucination.
+#[test]
+fn a_supported_paraphrase_scores_above_a_copy_with_an_invented_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = [
+        (
+            "How long do I have to ask for a refund?",
+            "Refunds are available within 30 days of purchase. After 30 days, purchases cannot be refunded.",
+            "You can get a refund for up to 30 days after you buy.",
+            "Refunds are available within 45 days of purchase.",
+        ),
+        (
+            "When was the bridge opened?",
+            "The Golden Gate Bridge opened to traffic on May 27, 1937, after four years of construction.",
+            "It was opened in May 1937, following four years of building work.",
+            "The Golden Gate Bridge opened to traffic on May 27, 1939.",
+        ),
+    ];
+    let mut text = String::new();
+    for (prompt, context, paraphrase, invented) in rows {
+        for response in [paraphrase, invented] {
+            let row =
+                serde_json::json!({"prompt": prompt, "context": context, "response": response});
+            text.push_str(&format!("{row}\n"));
+        }
+    }
+    let path = temp_file(&dir, "paraphrase.jsonl", text.as_bytes());
+    let out = faultmap(&["score", path.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let scored = lines(&out);
+    for pair in scored.chunks(2) {
+        let (paraphrase, invented) = (&pair[0], &pair[1]);
+        let final_of = |r: &Value| r["scores"]["final"].as_f64().unwrap();
+        assert!(
+            final_of(paraphrase) > final_of(invented),
+            "{paraphrase} vs {invented}"
+        );
+        assert_eq!(invented["decision"], "REJECT", "{invented}");
+        assert_eq!(
+            invented["unsupported"].as_array().unwrap().len(),
+            1,
+            "{invented}"
+        );
+    }
 }
 
 #[test]
