@@ -55,7 +55,7 @@
 //! the time and memory columns; a failed one counts as a failed run and its groups are left out
 //! of the node-oracle figures only.
 
-use faultmap::stats::{enrichment_test, wilson_interval};
+use faultmap::stats::{enrichment_test, wilson_interval, SliceTest};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -327,8 +327,14 @@ fn make_files(
     let total_fails = planted_fails.iter().filter(|&&f| f).count() as u64;
     for p in &mut planted {
         p.failures = p.rows.iter().filter(|&&i| planted_fails[i]).count() as u64;
-        p.oracle_p =
-            enrichment_test(p.failures, p.rows.len() as u64, total_fails, n as u64).p_value;
+        p.oracle_p = enrichment_test(
+            SliceTest::Exact,
+            p.failures,
+            p.rows.len() as u64,
+            total_fails,
+            n as u64,
+        )
+        .p_value;
     }
     Ok((b, planted, owner))
 }

@@ -142,7 +142,12 @@ const CATEGORY_MODELS: [&str; 7] = [
 /// Issue 14's check, with the default command (which never reads the category): every
 /// category failing significantly above the rest (one-sided p <= 0.01 in
 /// `ground_truth_slices.json`) should be the majority (>= 60%) of some slice, and no slice may
-/// have a majority (> 50%) category failing significantly below the rest (z <= -2.58).
+/// have a majority (> 50%) category failing significantly below the rest (z <= -2.58) unless
+/// the slice's majority *source subject* (`metadata.src`, finer than the category) fails above
+/// the rest (one-sided p <= 0.05). Categories are coarse: gemma-7b does well on philosophy as
+/// a whole but fails 21 of the 22 formal-logic questions (symbolizing sentences in
+/// propositional logic) that one slice holds, and formal logic is hard for every model
+/// (`ori_mmlu-formal_logic` fails above the rest with p 0.002-0.03 for most of them).
 #[test]
 #[ignore = "needs ../shared/data; run by .ci/run"]
 fn mmlu_pro_categories_failing_above_the_rest_are_slice_majorities() {
@@ -169,6 +174,7 @@ fn mmlu_pro_categories_failing_above_the_rest_are_slice_majorities() {
     for model in CATEGORY_MODELS {
         // Lean run joined to the prompts: id, prompt, label only.
         let mut cats = Vec::new();
+        let mut srcs = Vec::new();
         let mut lines = String::new();
         for l in std::fs::read_to_string(dir.join(format!("scores/{model}.jsonl")))
             .unwrap()
@@ -177,6 +183,7 @@ fn mmlu_pro_categories_failing_above_the_rest_are_slice_majorities() {
             let v: Value = serde_json::from_str(l).unwrap();
             let q = &questions[v["id"].as_str().unwrap()];
             cats.push(q["metadata"]["category"].as_str().unwrap().to_string());
+            srcs.push(q["metadata"]["src"].as_str().unwrap().to_string());
             let row =
                 serde_json::json!({"id": v["id"], "prompt": q["prompt"], "label": v["label"]});
             lines.push_str(&row.to_string());
@@ -196,6 +203,8 @@ fn mmlu_pro_categories_failing_above_the_rest_are_slice_majorities() {
             .filter(|(_, v)| v["z"].as_f64().unwrap() <= -2.58)
             .map(|(c, _)| c.as_str())
             .collect();
+        let by_src = truth["models"][model]["by_src"].as_object().unwrap();
+        let src_above = |src: &str| by_src[src]["p_one_sided"].as_f64().unwrap() <= 0.05;
         let mut majorities = Vec::new();
         let mut below_majority = 0;
         let slices = report["slices"].as_array().unwrap();
@@ -205,7 +214,16 @@ fn mmlu_pro_categories_failing_above_the_rest_are_slice_majorities() {
                 majorities.push(top);
             }
             if share > 0.5 && below.contains(&top) {
-                below_majority += 1;
+                let (src, src_share) = majority(s, &srcs);
+                if src_share > 0.5 && src_above(src) {
+                    println!(
+                        "  {model}: slice {:?} is mostly {top} ({share:.2}), a category below \
+                         the rest, but mostly {src} ({src_share:.2}), a source failing above it",
+                        s["name"].as_str().unwrap_or("?")
+                    );
+                } else {
+                    below_majority += 1;
+                }
             }
         }
         let found: Vec<&str> = above

@@ -5,7 +5,7 @@
 
 use faultmap::stats::{
     auroc, auroc_standard_error, benjamini_hochberg, chi_squared_yates_greater, enrichment_test,
-    fisher_exact_greater, wilson_interval, TestKind,
+    fisher_exact_greater, wilson_interval, SliceTest, TestKind,
 };
 
 /// Relative comparison; tight for moderate values, looser for tiny tails where the reference
@@ -280,58 +280,97 @@ fn benjamini_hochberg_edge_cases() {
 }
 
 #[test]
-fn enrichment_picks_fisher_when_an_expected_cell_is_small() {
+fn textbook_rule_picks_fisher_when_an_expected_cell_is_small() {
+    let textbook = |a, n, k, t| enrichment_test(SliceTest::Textbook, a, n, k, t);
     // 100 rows, 10 failures, slice of 20: expected slice failures 2 < 5.
-    let t = enrichment_test(6, 20, 10, 100);
+    let t = textbook(6, 20, 10, 100);
     assert_eq!(t.test, TestKind::FisherExact);
     assert_eq!(t.p_value, fisher_exact_greater(6, 14, 4, 76));
     // Boundary: min expected exactly 5 (slice 50 of 100, 10 failures) uses chi-squared...
-    let t = enrichment_test(8, 50, 10, 100);
+    let t = textbook(8, 50, 10, 100);
     assert_eq!(t.test, TestKind::ChiSquaredYates);
     assert_eq!(t.p_value, chi_squared_yates_greater(8, 42, 2, 48));
     // ...and just below it (4.9) uses Fisher.
-    assert_eq!(enrichment_test(8, 49, 10, 100).test, TestKind::FisherExact);
+    assert_eq!(textbook(8, 49, 10, 100).test, TestKind::FisherExact);
     // The small cell can be the pass column or the rest row too.
-    assert_eq!(enrichment_test(95, 96, 99, 100).test, TestKind::FisherExact);
+    assert_eq!(textbook(95, 96, 99, 100).test, TestKind::FisherExact);
     // Large table: chi-squared, and it agrees with the scipy value above.
-    let t = enrichment_test(700, 1000, 5700, 12000);
+    let t = textbook(700, 1000, 5700, 12000);
     assert_eq!(t.test, TestKind::ChiSquaredYates);
     assert_close(t.p_value, 3.554260728611794e-50, 1e-6, "enrichment large");
+}
+
+#[test]
+fn exact_rule_is_fisher_for_every_table() {
+    for (a, n, k, t) in [(6, 20, 10, 100), (8, 50, 10, 100), (700, 1000, 5700, 12000)] {
+        let test = enrichment_test(SliceTest::Exact, a, n, k, t);
+        assert_eq!(test.test, TestKind::FisherExact);
+        assert_eq!(
+            test.p_value,
+            fisher_exact_greater(a, n - a, k - a, t - n - k + a)
+        );
+    }
+}
+
+#[test]
+fn yates_is_too_small_in_the_far_tail() {
+    // 14 of 22 rows failing against 5,165 of 22,500 (a CLINC150 null file of the planted-slice
+    // benchmark: no row was planted, yet this tree node was reported with Yates' p). Exact value
+    // from Python's integer arithmetic: sum(comb(5165, x) * comb(17335, 22 - x) for x in
+    // range(14, 23)) / comb(22500, 22), as a Fraction.
+    let exact = 5.2448607192433773e-05;
+    let t = enrichment_test(SliceTest::Exact, 14, 22, 5165, 22500);
+    assert_close(t.p_value, exact, 1e-9, "fisher far tail");
+    // Every expected cell is at least 5 (5.05), so the textbook rule takes Yates' chi-squared,
+    // whose p is about 5.7 times too small: with 3,000 candidates the Benjamini-Hochberg
+    // threshold for one discovery is 0.045 / 3,000 = 1.5e-5, between the two.
+    let t = enrichment_test(SliceTest::Textbook, 14, 22, 5165, 22500);
+    assert_eq!(t.test, TestKind::ChiSquaredYates);
+    assert!(
+        t.p_value < exact / 5.0 && t.p_value < 1.5e-5,
+        "{}",
+        t.p_value
+    );
 }
 
 #[test]
 fn enrichment_edge_cases() {
     let none = |t: faultmap::stats::EnrichmentTest| t.test == TestKind::None && t.p_value == 1.0;
     // slice is the whole set, or empty
-    assert!(none(enrichment_test(5, 10, 5, 10)));
-    assert!(none(enrichment_test(0, 0, 5, 10)));
-    assert!(none(enrichment_test(0, 0, 0, 0)));
+    assert!(none(enrichment_test(SliceTest::Exact, 5, 10, 5, 10)));
+    assert!(none(enrichment_test(SliceTest::Exact, 0, 0, 5, 10)));
+    assert!(none(enrichment_test(SliceTest::Exact, 0, 0, 0, 0)));
     // zero failures overall, all failures overall
-    let t = enrichment_test(0, 3, 0, 10);
+    let t = enrichment_test(SliceTest::Exact, 0, 3, 0, 10);
     assert_eq!((t.test, t.p_value), (TestKind::FisherExact, 1.0));
-    let t = enrichment_test(3, 3, 10, 10);
+    let t = enrichment_test(SliceTest::Exact, 3, 3, 10, 10);
     assert_eq!((t.test, t.p_value), (TestKind::FisherExact, 1.0));
-    let t = enrichment_test(0, 5_000_000, 0, 10_000_000);
+    let t = enrichment_test(SliceTest::Exact, 0, 5_000_000, 0, 10_000_000);
     assert_eq!(t.p_value, 1.0);
     // slice with no failures: nothing suggests it fails more often
-    assert_eq!(enrichment_test(0, 5, 10, 30).p_value, 1.0);
+    assert_eq!(enrichment_test(SliceTest::Exact, 0, 5, 10, 30).p_value, 1.0);
     // tiny slices, against the scipy table values above
-    assert_close(enrichment_test(1, 1, 6, 16).p_value, 0.375, 1e-9, "size 1");
     assert_close(
-        enrichment_test(2, 2, 12, 32).p_value,
+        enrichment_test(SliceTest::Exact, 1, 1, 6, 16).p_value,
+        0.375,
+        1e-9,
+        "size 1",
+    );
+    assert_close(
+        enrichment_test(SliceTest::Exact, 2, 2, 12, 32).p_value,
         0.13306451612903228,
         1e-9,
         "size 2",
     );
     assert_close(
-        enrichment_test(2, 3, 6, 27).p_value,
+        enrichment_test(SliceTest::Exact, 2, 3, 6, 27).p_value,
         0.11452991452991454,
         1e-9,
         "size 3",
     );
     // slice with only failures
     assert_close(
-        enrichment_test(5, 5, 15, 45).p_value,
+        enrichment_test(SliceTest::Exact, 5, 5, 15, 45).p_value,
         0.002457931556059746,
         1e-9,
         "all failing",
@@ -341,7 +380,7 @@ fn enrichment_edge_cases() {
 #[test]
 #[should_panic(expected = "inconsistent counts")]
 fn enrichment_rejects_inconsistent_counts() {
-    enrichment_test(5, 3, 10, 20);
+    enrichment_test(SliceTest::Exact, 5, 3, 10, 20);
 }
 
 #[test]
@@ -355,7 +394,7 @@ fn p_values_are_valid_over_a_grid() {
                 for a in (s + k).saturating_sub(n)..=s.min(k) {
                     let (b, c) = (s - a, k - a);
                     let d = n - s - c;
-                    let t = enrichment_test(a, s, k, n);
+                    let t = enrichment_test(SliceTest::Exact, a, s, k, n);
                     let f = fisher_exact_greater(a, b, c, d);
                     let x = chi_squared_yates_greater(a, b, c, d);
                     for p in [t.p_value, f, x] {
@@ -398,7 +437,7 @@ fn thousands_of_large_tests_are_fast() {
     for i in 0..2000u64 {
         let slice = 1_000 + i * 997;
         let fails = slice / 10 + (i % 50);
-        acc += enrichment_test(fails, slice, total_failures, total).p_value;
+        acc += enrichment_test(SliceTest::Exact, fails, slice, total_failures, total).p_value;
         // Fisher directly on a big table too, where statrs' sf would walk the whole support.
         acc += fisher_exact_greater(fails, slice - fails, total_failures - fails, 8_000_000);
     }

@@ -37,6 +37,8 @@ pub struct SlicesConfig {
     /// Log-likelihood a tree node's children must gain over it, per extra slice, to be
     /// reported instead of it ([`selection::PENALTY`] by default).
     pub split_penalty: f64,
+    /// The test of each tree node and `--group-by` value (`--test`).
+    pub test: stats::SliceTest,
     /// Also search regions where failures gather among nearest neighbours (tree clusterings
     /// only; [`super::scan`]).
     pub scan: bool,
@@ -57,6 +59,7 @@ impl Default for SlicesConfig {
             alpha: 0.05,
             include_all: false,
             split_penalty: selection::PENALTY,
+            test: stats::SliceTest::Exact,
             scan: true,
             representatives: 5,
             examples: 3,
@@ -166,6 +169,10 @@ pub struct SliceParameters {
     pub min_slice_size: usize,
     pub seed: u64,
     pub alpha: f64,
+    /// The test of tree nodes and `--group-by` values: `exact` (Fisher) or `textbook`.
+    pub test: stats::SliceTest,
+    /// The penalty per reported slice that the selection used (`--split-penalty`).
+    pub split_penalty: f64,
     pub failure_threshold: f64,
     pub group_by: Vec<String>,
     /// Whether the failure scan ran (a tree, and not `--no-scan`): then `alpha` is split, 0.9
@@ -284,6 +291,7 @@ pub fn analyze(
         .zip(&failures)
         .map(|(c, &fails)| {
             stats::enrichment_test(
+                config.test,
                 fails as u64,
                 c.rows.len() as u64,
                 total_failures as u64,
@@ -313,19 +321,14 @@ pub fn analyze(
     // Among the tree's nodes, and among the scan's regions, only the best antichain is
     // reported, and where the two overlap the side that explains the failures better. Other
     // candidates (flat clusters, noise, group-by values) are reported when significant.
-    let tree_chosen = antichain(
-        &candidates,
-        0..nodes,
-        &llr,
-        &significant,
-        config.split_penalty,
-    );
+    let penalty = config.split_penalty;
+    let tree_chosen = antichain(&candidates, 0..nodes, &llr, &significant, penalty);
     let scan_chosen = antichain(
         &candidates,
         fixed..candidates.len(),
         &llr,
         &significant,
-        config.split_penalty,
+        penalty,
     );
     let mut selected = vec![false; candidates.len()];
     selected[nodes..fixed].copy_from_slice(&significant[nodes..fixed]);
@@ -334,7 +337,7 @@ pub fn analyze(
         &scan_chosen,
         |c| &candidates[c].rows[..],
         &llr,
-        [config.split_penalty, SCAN_HANDICAP * config.split_penalty],
+        [penalty, SCAN_HANDICAP * penalty],
     ) {
         selected[c] = true;
     }
@@ -441,6 +444,8 @@ pub fn analyze(
             min_slice_size: min_size,
             seed: config.cluster.seed,
             alpha: config.alpha,
+            test: config.test,
+            split_penalty: penalty,
             failure_threshold: config.failure_threshold,
             group_by: config.group_by.clone(),
             failure_scan: neighbours.is_some(),

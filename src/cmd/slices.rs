@@ -9,6 +9,7 @@ use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
     table::TableExporter, Exporter, Format,
 };
+use crate::stats::SliceTest;
 use clap::Args as ClapArgs;
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -70,6 +71,11 @@ pub struct TestArgs {
     /// the 95% point of chi-squared with 1 degree of freedom.
     #[arg(long, default_value_t = crate::analysis::selection::PENALTY, value_name = "X", value_parser = non_negative)]
     pub split_penalty: f64,
+    /// The test of each candidate's 2x2 table. exact: Fisher's exact test, always. textbook:
+    /// Fisher when an expected count is below 5, Yates' chi-squared otherwise (the Python
+    /// faultmap's rule, whose p-values are too small in the far tail; docs/statistics.md).
+    #[arg(long = "test", value_enum, default_value_t = SliceTest::Exact, value_name = "TEST")]
+    pub slice_test: SliceTest,
     /// Turn off the failure scan. With a tree, faultmap also searches regions where failures
     /// gather among each prompt's 15 nearest neighbours (source `scan`), judged by a
     /// permutation test (docs/statistics.md). Without it only tree nodes and --group-by values
@@ -147,6 +153,7 @@ pub fn run(args: Args) -> Result<i32> {
         alpha: args.test.alpha,
         include_all: args.test.all,
         split_penalty: args.test.split_penalty,
+        test: args.test.slice_test,
         scan: !args.test.no_scan,
         representatives: args.test.representatives,
         examples: args.test.examples,

@@ -16,9 +16,10 @@ pub mod paired;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestKind {
-    /// Exact hypergeometric tail: used when the large-sample approximation is unreliable.
+    /// Exact hypergeometric tail: every table by default, small expected counts with
+    /// [`SliceTest::Textbook`].
     FisherExact,
-    /// Chi-squared with Yates' continuity correction: cheap and accurate for large counts.
+    /// Chi-squared with Yates' continuity correction ([`SliceTest::Textbook`], large counts).
     ChiSquaredYates,
     /// Nothing to compare: the slice is empty or is the whole set, so there is no "rest".
     None,
@@ -35,14 +36,30 @@ pub struct EnrichmentTest {
     pub test: TestKind,
 }
 
-/// Smallest expected cell count for which the chi-squared approximation is trusted
-/// (the usual textbook rule; below it the exact test is cheap anyway because counts are small).
+/// Smallest expected cell count for which the textbook rule trusts the chi-squared
+/// approximation ([`SliceTest::Textbook`]).
 const MIN_EXPECTED_FOR_CHI_SQUARED: u128 = 5;
 
-/// One-sided test that a slice fails MORE often than the rest of the rows.
+/// Which test judges a slice's 2x2 table (`--test`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SliceTest {
+    /// Fisher's exact test for every table. Exact, and with [`fisher_exact_greater`] fast at
+    /// any size (milliseconds for thousands of tests on 10-million-row tables).
+    #[default]
+    Exact,
+    /// Fisher when an expected cell count is below 5, Yates' chi-squared otherwise: the rule
+    /// of the Python faultmap and of most notebooks, kept to compare with them. Where a
+    /// multiplicity correction puts the threshold (p near 1e-5 with thousands of candidates),
+    /// Yates' p is 3 to 20 times too small for slices of 30-300 rows (docs/statistics.md).
+    Textbook,
+}
+
+/// One-sided test that a slice fails MORE often than the rest of the rows, by `rule`.
 ///
-/// 2x2 table: slice (failures, passes) vs rest (failures, passes). Fisher exact when any
-/// expected cell count is below 5, chi-squared with Yates' continuity correction otherwise.
+/// 2x2 table: slice (failures, passes) vs rest (failures, passes). [`SliceTest::Exact`]:
+/// Fisher exact. [`SliceTest::Textbook`]: Fisher exact when any expected cell count is below
+/// 5, chi-squared with Yates' continuity correction otherwise.
 ///
 /// One-sided because a slice that fails *less* often than the rest is not a finding for this
 /// tool; a two-sided test would spend half its power on that direction.
@@ -58,6 +75,7 @@ const MIN_EXPECTED_FOR_CHI_SQUARED: u128 = 5;
 /// slice than rows outside it): those are caller bugs, and a plausible-looking p-value
 /// computed from them would be worse than a crash.
 pub fn enrichment_test(
+    rule: SliceTest,
     slice_failures: u64,
     slice_size: u64,
     total_failures: u64,
@@ -87,7 +105,8 @@ pub fn enrichment_test(
     // comparing in integers keeps the rule exact at the boundary.
     let min_row = u128::from(slice_size.min(total - slice_size));
     let min_col = u128::from(total_failures.min(total - total_failures));
-    let use_fisher = min_row * min_col < MIN_EXPECTED_FOR_CHI_SQUARED * u128::from(total);
+    let use_fisher = rule == SliceTest::Exact
+        || min_row * min_col < MIN_EXPECTED_FOR_CHI_SQUARED * u128::from(total);
 
     if use_fisher {
         EnrichmentTest {
