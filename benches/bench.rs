@@ -20,6 +20,9 @@
 //! reported (VmHWM from /proc/self/status) belongs to that run alone. Data files go to
 //! `bench-data/`.
 
+// A harness, not the product: eprintln! (which panics when stderr cannot be written) is fine.
+#![allow(clippy::disallowed_macros)]
+
 mod coverage_bench;
 mod planted_bench;
 mod runs;

@@ -57,7 +57,7 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            faultmap::diag!("error: {e}");
             std::process::exit(if e.exit_code() == 0 {
                 EXIT_ERROR
             } else {

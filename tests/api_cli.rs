@@ -457,3 +457,34 @@ fn cli_killed_run_resumes_from_the_cache() {
     assert_eq!(fresh.stdout, out.stdout);
     assert_eq!(api.requests(), asked_before + missing + missing + 3);
 }
+
+/// Credentials written into --api-base (userinfo, `?api_key=`) never reach stderr or stdout:
+/// not in the budget line of a successful run, not in the error of a failing one.
+#[test]
+fn credentials_in_the_base_url_are_redacted() {
+    const PASSWORD: &str = "url-PASSWORD-91b2";
+    const TOKEN: &str = "url-TOKEN-5d0e";
+    for fails in [false, true] {
+        let api = FakeApi::start(move |_| {
+            if fails {
+                Fault::ServerError
+            } else {
+                Fault::None
+            }
+        });
+        let base = api
+            .base()
+            .replacen("http://", &format!("http://alice:{PASSWORD}@"), 1);
+        let base = format!("{base}?api_key={TOKEN}");
+        let out = faultmap_env(&api_args(&base, &["--no-cache", "--max-retries", "0"]), &[]);
+        let err = stderr(&out);
+        let expected = if fails { 2 } else { 0 };
+        assert_eq!(out.status.code(), Some(expected), "{err}");
+        let all = format!("{err}{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !all.contains(PASSWORD) && !all.contains(TOKEN) && !all.contains("alice"),
+            "{err}"
+        );
+        assert!(err.contains("[REDACTED]@127.0.0.1"), "{err}");
+    }
+}

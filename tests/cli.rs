@@ -522,3 +522,71 @@ fn static_embedder_from_a_model2vec_directory() {
         assert!(help.contains(choice), "{choice} missing from --help");
     }
 }
+
+/// Every subcommand keeps its exit code when stderr is a full device: diagnostics that cannot
+/// be written are dropped, not a panic (exit 101). Each command is run twice, with stderr
+/// captured and on /dev/full, and must exit the same way both times.
+#[test]
+fn a_full_stderr_keeps_the_exit_code() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        println!("no /dev/full: skipped");
+        return;
+    };
+    let cases: [(&[&str], i32); 8] = [
+        (&["slices", "missing.jsonl"], 2),
+        (&["slices", DEMO, "--no-such-flag"], 2),
+        (&["slices", DEMO, "--format", "json"], 0),
+        (&["score", "fixtures/rag_answers.jsonl"], 0),
+        (
+            &[
+                "score",
+                "fixtures/rag_answers.jsonl",
+                "--max-reject-rate",
+                "0",
+            ],
+            1,
+        ),
+        (
+            &[
+                "coverage",
+                "--tests",
+                "fixtures/coverage_tests.jsonl",
+                "--production",
+                "fixtures/coverage_production.jsonl",
+            ],
+            0,
+        ),
+        (
+            &[
+                "regress",
+                "compare",
+                "fixtures/regress_baseline.jsonl",
+                "fixtures/regress_candidate_drop.jsonl",
+            ],
+            1,
+        ),
+        (&["regress", "check", "missing.json", DEMO], 2),
+    ];
+    for (args, code) in cases {
+        let normal = faultmap(args);
+        assert_eq!(
+            normal.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            stderr(&normal)
+        );
+        let on_full = Command::new(env!("CARGO_BIN_EXE_faultmap"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(full.try_clone().unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(
+            on_full.status.code(),
+            Some(code),
+            "{args:?} with stderr on /dev/full"
+        );
+        assert_eq!(on_full.stdout, normal.stdout, "{args:?}: the same report");
+    }
+}

@@ -3,6 +3,9 @@
 //! Ignored by default; `.ci/run` runs it with `--ignored --nocapture` and it prints the figures
 //! docs/coverage.md records.
 
+// A harness, not the product: eprintln! (which panics when stderr cannot be written) is fine.
+#![allow(clippy::disallowed_macros)]
+
 mod common;
 
 use common::{faultmap_ok_timed, shared_data};

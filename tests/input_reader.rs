@@ -1,5 +1,8 @@
 //! The shared input reader: formats, field typing, bad-row errors, skipping, cross-row checks.
 
+// A harness, not the product: eprintln! (which panics when stderr cannot be written) is fine.
+#![allow(clippy::disallowed_macros)]
+
 use faultmap::input::{
     read_dataset, read_from_reader, summarize_skipped, Dataset, InputFormat, ReadOptions,
     Requirements, SkippedRow,

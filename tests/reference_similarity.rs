@@ -5,6 +5,9 @@
 //!
 //! `FAULTMAP_SHARED_DATA=DIR` points at the data when it is not at `../shared/data`.
 
+// A harness, not the product: eprintln! (which panics when stderr cannot be written) is fine.
+#![allow(clippy::disallowed_macros)]
+
 mod common;
 
 use faultmap::analysis::outcome::{reference_similarities, DEFAULT_MATCH_THRESHOLD};

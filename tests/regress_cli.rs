@@ -1576,3 +1576,49 @@ fn check_takes_a_lean_candidates_prompts_from_the_baseline() {
         .unwrap();
     assert!(case["prompt"].as_str().unwrap().contains("<script>"));
 }
+
+/// Duplicate ids and prompts are untrusted text: their errors must not carry terminal escape
+/// sequences (ESC, BEL, OSC) to stderr.
+#[test]
+fn duplicate_key_errors_escape_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = "x\u{1b}]0;owned\u{7}\u{1b}[31m";
+    let run = |name: &str, rows: &[serde_json::Value]| {
+        let path = dir.path().join(name);
+        let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let by_id = run(
+        "ids.jsonl",
+        &[
+            serde_json::json!({"id": evil, "prompt": "a", "label": "pass"}),
+            serde_json::json!({"id": evil, "prompt": "b", "label": "fail"}),
+        ],
+    );
+    let by_prompt = run(
+        "prompts.jsonl",
+        &[
+            serde_json::json!({"prompt": evil, "label": "pass"}),
+            serde_json::json!({"prompt": evil, "label": "fail"}),
+        ],
+    );
+    let lean = run(
+        "lean.jsonl",
+        &[serde_json::json!({"id": "a", "label": "pass"})],
+    );
+    for out in [
+        compare(&by_id, &by_id, &[]),
+        compare(&by_prompt, &by_prompt, &[]),
+        compare(&lean, &lean, &["--prompts", &by_id]),
+    ] {
+        assert_code(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains("duplicate"), "{err}");
+        assert!(
+            !err.contains('\u{1b}') && !err.contains('\u{7}'),
+            "raw control characters on stderr: {err:?}"
+        );
+        assert!(err.contains("\\u{1b}"), "escaped, still readable: {err}");
+    }
+}

@@ -1,6 +1,9 @@
 //! Quality checks on the real datasets in `../shared/data` (not part of the repo).
 //! Ignored by default; `.ci/run` runs them with `--ignored --nocapture` and they print figures.
 
+// A harness, not the product: eprintln! (which panics when stderr cannot be written) is fine.
+#![allow(clippy::disallowed_macros)]
+
 mod common;
 
 use common::{faultmap_ok_timed, shared_data};

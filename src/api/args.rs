@@ -65,6 +65,8 @@ pub struct ApiConfig {
     /// Base URL without a trailing slash.
     pub base: String,
     key: Option<String>,
+    /// Credentials written into `base` ([`super::redact::url_secrets`]), redacted like the key.
+    url_secrets: Vec<String>,
     pub timeout: Duration,
     pub max_retries: u32,
     pub max_concurrent: usize,
@@ -82,7 +84,7 @@ pub struct ApiConfig {
 impl std::fmt::Debug for ApiConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiConfig")
-            .field("base", &self.base)
+            .field("base", &self.redact(&self.base))
             .field("key", &self.key.as_ref().map(|_| super::redact::REDACTED))
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
@@ -100,6 +102,7 @@ impl ApiConfig {
         ApiConfig {
             base: base.trim_end_matches('/').to_string(),
             key: None,
+            url_secrets: super::redact::url_secrets(base),
             timeout: Duration::from_secs(60),
             max_retries: 5,
             max_concurrent: 16,
@@ -120,14 +123,26 @@ impl ApiConfig {
         self.key.as_deref()
     }
 
-    /// `text` with the key replaced (see [`super::redact`]).
+    /// `text` with the key and the base URL's credentials replaced (see [`super::redact`]).
     pub fn redact(&self, text: &str) -> String {
-        super::redact(text, self.key())
+        super::redact::redact_all(&super::redact(text, self.key()), &self.url_secrets)
     }
 
-    /// `{base}/{path}`.
+    /// `{base}/{path}`, credentials included: for the request only. A query string on the base
+    /// (`?api-version=...`, `?api_key=...`) stays at the end.
     pub fn endpoint(&self, path: &str) -> String {
-        format!("{}/{}", self.base, path.trim_start_matches('/'))
+        let (root, query) = match self.base.split_once('?') {
+            Some((root, query)) => (root, format!("?{query}")),
+            None => (self.base.as_str(), String::new()),
+        };
+        let root = root.trim_end_matches('/');
+        format!("{root}/{}{query}", path.trim_start_matches('/'))
+    }
+
+    /// `{base}/{path}` with the base URL's credentials redacted: for messages and cache keys
+    /// (so a changed password does not invalidate the cache, and no key derives from it).
+    pub fn shown_endpoint(&self, path: &str) -> String {
+        self.redact(&self.endpoint(path))
     }
 }
 
@@ -159,7 +174,8 @@ impl ApiArgs {
         let base = base.trim();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::Usage(format!(
-                "the API base URL `{base}` must start with http:// or https://"
+                "the API base URL `{}` must start with http:// or https://",
+                super::redact::redact_all(base, &super::redact::url_secrets(base))
             )));
         }
         let key = ENV_KEYS
@@ -222,5 +238,10 @@ mod tests {
         assert!(!shown.contains("sk-abc-123"), "{shown}");
         assert!(shown.contains("[REDACTED]"));
         assert_eq!(c.endpoint("embeddings"), "http://127.0.0.1:1/v1/embeddings");
+        let q = ApiConfig::new("http://h/v1/?api-version=2024-02-01");
+        assert_eq!(
+            q.endpoint("/chat/completions"),
+            "http://h/v1/chat/completions?api-version=2024-02-01"
+        );
     }
 }

@@ -24,7 +24,7 @@ impl Budget {
     /// is above `max_calls`.
     pub fn check(&self, what: &str, max_calls: Option<u64>, quiet: bool) -> Result<()> {
         if !quiet {
-            eprintln!(
+            crate::diag!(
                 "{what}: {} API call{} for {} text{} (~{} tokens); {} answered by the cache",
                 self.calls,
                 if self.calls == 1 { "" } else { "s" },

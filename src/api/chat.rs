@@ -71,7 +71,7 @@ pub fn cache_key(client: &Client, model: &str, messages: &[Message], params: Cha
         ),
     };
     let text = serde_json::to_string(messages).expect("messages serialize");
-    super::cache::key(&[&client.config().endpoint(PATH), model, &params, &text])
+    super::cache::key(&[&client.config().shown_endpoint(PATH), model, &params, &text])
 }
 
 /// The text of the first choice, from the cache when present.
@@ -100,7 +100,7 @@ pub fn complete(
         .pointer("/choices/0/message/content")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::Api {
-            endpoint: client.config().endpoint(PATH),
+            endpoint: client.config().shown_endpoint(PATH),
             message: "expected choices[0].message.content (a string) in the response".into(),
         })?
         .to_string();
@@ -198,7 +198,7 @@ impl Llm {
                 .sum(),
         };
         budget.check(
-            &format!("{what}: {} ({})", config.endpoint(PATH), self.model),
+            &format!("{what}: {} ({})", config.shown_endpoint(PATH), self.model),
             config.max_calls,
             config.quiet,
         )?;
@@ -221,7 +221,7 @@ impl Llm {
                 Some(text) => Ok(text),
                 None => fetched.next().flatten().unwrap_or_else(|| {
                     Err(Error::Api {
-                        endpoint: config.redact(&config.endpoint(PATH)),
+                        endpoint: config.shown_endpoint(PATH),
                         message: format!(
                             "not sent: {GIVE_UP_AFTER} completions in a row had failed"
                         ),

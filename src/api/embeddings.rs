@@ -22,7 +22,7 @@ pub fn embed(
     progress: &Progress,
 ) -> Result<Vec<Vec<f32>>> {
     let config = client.config();
-    let endpoint = config.endpoint(PATH);
+    let endpoint = config.shown_endpoint(PATH);
     let key_of = |text: &str| super::cache::key(&[&endpoint, model, "{}", text]);
     // Distinct non-empty texts, in first-seen order.
     let mut distinct: Vec<&str> = Vec::new();
@@ -101,7 +101,7 @@ fn request(client: &Client, model: &str, inputs: &[&str]) -> Result<Vec<Vec<f32>
     let body = json!({ "model": model, "input": inputs });
     let response = client.post(PATH, &body)?;
     let bad = |message: String| Error::Api {
-        endpoint: client.config().endpoint(PATH),
+        endpoint: client.config().shown_endpoint(PATH),
         message: client.config().redact(&message),
     };
     parse(&response, inputs.len()).map_err(bad)

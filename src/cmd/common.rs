@@ -190,7 +190,7 @@ impl OutputArgs {
     /// Prints a warning on stderr unless `--quiet`.
     pub fn warn(&self, message: &str) {
         if !self.quiet {
-            eprintln!("warning: {message}");
+            crate::diag!("warning: {message}");
         }
     }
 }
@@ -205,7 +205,7 @@ pub fn read_input(path: &str, options: &ReadOptions, output: &OutputArgs) -> Res
     }
     if !data.skipped.is_empty() {
         // Always shown, even with --quiet: rows were dropped from the analysis.
-        eprintln!(
+        crate::diag!(
             "{}: {}",
             data.source,
             crate::input::summarize_skipped(&data.skipped)

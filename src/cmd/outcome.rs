@@ -95,7 +95,7 @@ impl OutcomeArgs {
             .collect();
         if !left_out.is_empty() {
             // Always shown, even with --quiet: rows were dropped from the analysis.
-            eprintln!(
+            crate::diag!(
                 "{}: sampled answers failed: {}",
                 data.source,
                 crate::input::summarize_skipped(&left_out)

@@ -243,7 +243,7 @@ fn record(args: RecordArgs) -> Result<i32> {
     let baseline = Baseline::new(&run, key, &slicing, args.input.read.failure_threshold);
     write_atomic(&args.baseline, &baseline.to_bytes()?)?;
     if !args.quiet {
-        eprintln!(
+        crate::diag!(
             "recorded {} cases in {} slices to {}",
             run.cases.len(),
             slicing.slices.len(),
@@ -374,7 +374,7 @@ fn read_run(
         }
         if !data.skipped.is_empty() {
             // Always shown, even with --quiet (as `read_input` does).
-            eprintln!(
+            crate::diag!(
                 "{}: {}",
                 data.source,
                 crate::input::summarize_skipped(&data.skipped)

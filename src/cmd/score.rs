@@ -217,7 +217,7 @@ pub fn run(args: Args) -> Result<i32> {
             let header = config_header(&data.source, &calibration);
             write_atomic(path, calibration.config.to_toml(&header)?.as_bytes())?;
             if !args.output.quiet {
-                eprintln!("wrote the calibrated configuration to {}", path.display());
+                crate::diag!("wrote the calibrated configuration to {}", path.display());
             }
         }
         emit(
@@ -234,7 +234,7 @@ pub fn run(args: Args) -> Result<i32> {
     let summary = &report.summary;
     let count = |d: Decision| summary.decisions.get(&d).copied().unwrap_or(0);
     if format == Format::Jsonl && !args.output.quiet {
-        eprintln!(
+        crate::diag!(
             "scored {} rows in {:.2}s ({:.0} rows/s): {} ACCEPT, {} REVIEW, {} REJECT",
             summary.total_rows,
             summary.elapsed.as_secs_f64(),
@@ -246,13 +246,13 @@ pub fn run(args: Args) -> Result<i32> {
     }
     if !args.output.quiet {
         if let Some(j) = &summary.judge {
-            eprintln!(
+            crate::diag!(
                 "judge: {} of {} rows in the band ({}) decided by the LLM ({} changed); {} failed and kept the heuristic decision",
                 j.rows_judged, j.rows_in_band, j.band, j.decisions_changed, j.errors
             );
         }
         if let Some(c) = &summary.consistency {
-            eprintln!(
+            crate::diag!(
                 "consistency: {} rows checked with {} paraphrases each; {} failed and were scored without it",
                 c.rows_checked, c.paraphrases_per_row, c.errors
             );
@@ -263,7 +263,7 @@ pub fn run(args: Args) -> Result<i32> {
         let rate = rejected as f64 / summary.total_rows as f64;
         if rate > max {
             if !args.output.quiet {
-                eprintln!(
+                crate::diag!(
                     "gate: {rejected} of {} rows ({:.1}%) are REJECT, above --max-reject-rate {max}",
                     summary.total_rows,
                     100.0 * rate

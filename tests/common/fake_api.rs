@@ -149,7 +149,9 @@ impl Server<'_> {
             if reader.read_line(&mut line)? == 0 {
                 return Ok(());
             }
-            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            // Routed without the query string, as real servers ignore parameters they do not use.
+            let target = line.split_whitespace().nth(1).unwrap_or("");
+            let path = target.split('?').next().unwrap_or("").to_string();
             let mut length = 0usize;
             loop {
                 let mut h = String::new();

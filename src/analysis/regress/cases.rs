@@ -2,6 +2,7 @@
 
 use crate::analysis::candidates::group_value;
 use crate::error::{Error, Result};
+use crate::export::escape;
 use crate::input::Dataset;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -102,7 +103,8 @@ impl Run {
                 if duplicates.len() < 3 {
                     duplicates.push(format!(
                         "`{}` ({})",
-                        crate::export::escape::truncate(&crate::export::escape::one_line(key), 60),
+                        // Keys are untrusted text: control characters are made visible.
+                        escape::terminal(&escape::truncate(&escape::one_line(key), 60)),
                         match (earlier.line, case.line) {
                             (Some(a), Some(b)) => format!("lines {a} and {b}"),
                             _ => "twice".to_string(),
@@ -170,7 +172,10 @@ impl PromptIndex {
                     &data.source,
                     Some(r.line),
                     Some("id"),
-                    format!("duplicate id `{id}`: the prompts file must have one row per id"),
+                    format!(
+                        "duplicate id `{}`: the prompts file must have one row per id",
+                        escape::terminal(&escape::truncate(id, 60))
+                    ),
                 ));
             }
         }
