@@ -590,3 +590,121 @@ fn a_full_stderr_keeps_the_exit_code() {
         assert_eq!(on_full.stdout, normal.stdout, "{args:?}: the same report");
     }
 }
+
+/// Absurd sizes are usage errors (exit 2, naming the flag), not allocations of gigabytes.
+#[test]
+fn absurd_flag_values_are_usage_errors() {
+    const HUGE: &str = "1000000000";
+    let (t, p) = (
+        "fixtures/coverage_tests.jsonl",
+        "fixtures/coverage_production.jsonl",
+    );
+    let (a, b) = (
+        "fixtures/regress_baseline.jsonl",
+        "fixtures/regress_candidate_drop.jsonl",
+    );
+    let cases: [(&[&str], &str); 10] = [
+        (
+            &["slices", DEMO, "--representatives", HUGE],
+            "--representatives",
+        ),
+        (&["slices", DEMO, "--examples", HUGE], "--examples"),
+        (&["slices", DEMO, "--dims", HUGE], "--dims"),
+        (&["slices", DEMO, "--cluster-dims", HUGE], "--cluster-dims"),
+        (
+            &["slices", DEMO, "--clustering", "kmeans", "--k", HUGE],
+            "--k",
+        ),
+        (
+            &["score", "fixtures/rag_answers.jsonl", "--dims", HUGE],
+            "--dims",
+        ),
+        (
+            &[
+                "coverage",
+                "--tests",
+                t,
+                "--production",
+                p,
+                "--representatives",
+                HUGE,
+            ],
+            "--representatives",
+        ),
+        (
+            &["regress", "compare", a, b, "--representatives", HUGE],
+            "--representatives",
+        ),
+        (
+            &["regress", "compare", a, b, "--resamples", HUGE],
+            "--resamples",
+        ),
+        (
+            &["slices", DEMO, "--representatives=-1"],
+            "--representatives",
+        ),
+    ];
+    for (args, flag) in cases {
+        let started = std::time::Instant::now();
+        let out = faultmap(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(started.elapsed().as_secs() < 10, "{args:?} took long");
+    }
+}
+
+/// `--output` through a symlink writes the file it points to and keeps the link; `/dev/stdout`
+/// is written in place (a rename would have replaced the device link with a regular file);
+/// errors name the user's path, never a temporary file.
+#[cfg(unix)]
+#[test]
+fn output_follows_symlinks_and_writes_streams_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("report.json");
+    let link = dir.path().join("latest.json");
+    std::fs::write(&real, "old").unwrap();
+    std::os::unix::fs::symlink("report.json", &link).unwrap();
+    let out = faultmap(&[
+        "slices",
+        DEMO,
+        "--format",
+        "json",
+        "-q",
+        "-o",
+        link.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    assert_eq!(written["total_prompts"], 375);
+
+    let out = faultmap(&[
+        "slices",
+        DEMO,
+        "--format",
+        "json",
+        "-q",
+        "-o",
+        "/dev/stdout",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["total_prompts"],
+        375,
+        "the report went to stdout"
+    );
+    assert!(std::fs::symlink_metadata("/dev/stdout")
+        .map(|m| m.file_type().is_symlink() || !m.is_file())
+        .unwrap_or(true));
+
+    let missing = dir.path().join("no/such/dir/report.json");
+    let out = faultmap(&["slices", DEMO, "-q", "-o", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("no/such/dir/report.json"), "{err}");
+    assert!(!err.contains("faultmap-tmp"), "{err}");
+}

@@ -1622,3 +1622,40 @@ fn duplicate_key_errors_escape_control_characters() {
         assert!(err.contains("\\u{1b}"), "escaped, still readable: {err}");
     }
 }
+
+/// Several `regress record` runs to one new path without --force: exactly one writes it, the
+/// others exit 2 (before, every run exited 0 and the last rename won).
+#[test]
+fn concurrent_records_to_one_new_path_leave_exactly_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baseline.json");
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_faultmap"))
+                .args(["regress", "record", path.to_str().unwrap(), BASELINE, "-q"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<Option<i32>> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code())
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|&&c| c == Some(0)).count(),
+        1,
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|&&c| c == Some(2)).count(),
+        3,
+        "{codes:?}"
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["baseline.json"], "no temporary file left behind");
+}

@@ -63,10 +63,8 @@ impl Cache {
         bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         bytes.extend_from_slice(payload);
         bytes.extend_from_slice(&xxh3_64(payload).to_le_bytes());
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
+        let mut tmp =
+            crate::export::file::temp_file_in(dir, None).map_err(|e| Error::io(&path, e))?;
         tmp.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
         tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
         Ok(())

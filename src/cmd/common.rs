@@ -125,6 +125,22 @@ pub fn open_unit_interval(s: &str) -> std::result::Result<f64, String> {
     fraction(s, true, true)
 }
 
+/// A count of things shown per slice, gap or topic (representative prompts, examples): at
+/// most [`MAX_SHOWN`]. Larger values would only allocate (a billion asked for gigabytes).
+pub fn shown_count(s: &str) -> std::result::Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a whole number from 0 to {MAX_SHOWN}, found `{s}`"))?;
+    if n > MAX_SHOWN {
+        return Err(format!("at most {MAX_SHOWN} (found {n})"));
+    }
+    Ok(n)
+}
+
+/// The most representative prompts or examples one slice, gap or topic can show.
+pub const MAX_SHOWN: usize = 1000;
+
 /// A share of the rows: above 0, at most 1.
 pub fn share(s: &str) -> std::result::Result<f64, String> {
     fraction(s, true, false)
@@ -340,8 +356,8 @@ pub struct EmbedArgs {
     #[arg(long, default_value = "auto", value_parser = EmbedderParser)]
     pub embedder: EmbedderArg,
     /// Dimensions of the `hash` embedder's output (a static model has its own).
-    #[arg(long, default_value_t = 256, value_name = "N")]
-    pub dims: usize,
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u16).range(2..=4096))]
+    pub dims: u16,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -449,7 +465,7 @@ impl EmbedArgs {
 
     fn hashing(&self, seed: u64) -> Box<dyn Embedder> {
         Box::new(HashingEmbedder::new(crate::embed::hashing::HashingConfig {
-            dims: self.dims,
+            dims: usize::from(self.dims),
             seed,
             ..Default::default()
         }))
@@ -480,7 +496,7 @@ pub struct ClusteringArgs {
     #[arg(long, value_enum)]
     pub clustering: Option<ClusteringArg>,
     /// Number of clusters (k-means: required; agglomerative: skips the silhouette search).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=100_000))]
     pub k: Option<u64>,
     /// Above this many rows the clustering is fitted on a seeded sample of this size and the
     /// other rows are assigned to the nearest cluster (or noise) [default: 5000 for tree and
@@ -489,7 +505,7 @@ pub struct ClusteringArgs {
     pub max_fit_rows: Option<u64>,
     /// Dimensions the embeddings are reduced to (PCA) before clustering [default: 128 for tree
     /// and graph (at most one per 20 rows), 16 otherwise]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=4096))]
     pub cluster_dims: Option<u64>,
     /// HDBSCAN: clusters larger than this share of the rows are split into their sub-clusters
     /// (1 disables the cap). Coverage: applies to gaps; topics may hold up to half.

@@ -93,7 +93,7 @@ pub struct GapArgs {
     #[arg(long, default_value_t = 3.0, value_name = "X", value_parser = ratio)]
     pub thin_ratio: f64,
     /// Representative prompts per gap and topic.
-    #[arg(long, default_value_t = 5, value_name = "N")]
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = super::common::shown_count)]
     pub representatives: usize,
     /// Write suggested new test prompts (the most representative prompts of each gap, with the
     /// gap's name) to FILE as JSONL, ready to label.

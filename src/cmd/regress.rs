@@ -11,7 +11,7 @@ use crate::analysis::regress::{compare, Gates, Metric, RegressConfig, RegressRep
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
 use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, junit::JunitExporter,
-    markdown::MarkdownExporter, table::TableExporter, write_atomic, Exporter, Format,
+    markdown::MarkdownExporter, table::TableExporter, write_atomic, write_new, Exporter, Format,
 };
 use crate::input::{Dataset, ReadOptions, Requirements};
 use clap::{Args as ClapArgs, Subcommand, ValueEnum};
@@ -58,7 +58,7 @@ pub struct SliceArgs {
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
     pub min_slice_size: u64,
     /// Representative prompts kept per slice.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = super::common::shown_count)]
     pub representatives: usize,
     /// No regression scan: record stores no neighbour graph (a smaller baseline), compare
     /// tests the fixed slices only.
@@ -120,7 +120,7 @@ pub struct GateArgs {
     #[arg(long, default_value_t = 0.05, value_name = "X", value_parser = super::common::unit_interval)]
     pub case_threshold: f64,
     /// Bootstrap resamples for the mean-score test.
-    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     pub resamples: u64,
 }
 
@@ -241,7 +241,22 @@ fn record(args: RecordArgs) -> Result<i32> {
     run.check_unique(key)?;
     let slicing = make_slices(&data, &run, &args.slices, &output)?;
     let baseline = Baseline::new(&run, key, &slicing, args.input.read.failure_threshold);
-    write_atomic(&args.baseline, &baseline.to_bytes()?)?;
+    let bytes = baseline.to_bytes()?;
+    if args.force {
+        write_atomic(&args.baseline, &bytes)?;
+    } else {
+        // Created exclusively: another run that made the file meanwhile is not overwritten.
+        write_new(&args.baseline, &bytes).map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                Error::Usage(format!(
+                    "{} was created while this run worked; a baseline is replaced only on \
+                     purpose: pass --force",
+                    args.baseline.display()
+                ))
+            }
+            other => other,
+        })?;
+    }
     if !args.quiet {
         crate::diag!(
             "recorded {} cases in {} slices to {}",

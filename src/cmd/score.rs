@@ -190,7 +190,8 @@ pub fn run(args: Args) -> Result<i32> {
     // Labels matter only to --calibrate.
     options.skip_outcomes = !calibrating;
     let data = read_input(input, &options, &args.output)?;
-    let embedder = crate::analysis::score::scoring_embedder(args.embed.dims, args.scoring.seed);
+    let embedder =
+        crate::analysis::score::scoring_embedder(usize::from(args.embed.dims), args.scoring.seed);
     let report = analyze_with(
         &data,
         &embedder,

@@ -83,10 +83,10 @@ pub struct TestArgs {
     #[arg(long)]
     pub no_scan: bool,
     /// Representative prompts per slice.
-    #[arg(long, default_value_t = 5, value_name = "N")]
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = super::common::shown_count)]
     pub representatives: usize,
     /// Failing example rows per slice.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = super::common::shown_count)]
     pub examples: usize,
     /// Ask the chat model (--llm-model, --api-base) to name each reported slice from its
     /// representative prompts and failing examples: a 2-5 word name, a one-sentence

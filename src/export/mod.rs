@@ -7,12 +7,15 @@ use std::path::Path;
 
 pub mod coverage;
 pub mod escape;
+pub mod file;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod regress;
 pub mod score;
 pub mod table;
+
+pub use file::{write_atomic, write_new};
 
 /// Turns a report of type `R` into the bytes of one output format.
 pub trait Exporter<R: ?Sized> {
@@ -30,52 +33,6 @@ pub enum Format {
     Jsonl,
     /// Markdown, for pull-request comments and CI step summaries.
     Markdown,
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// crash never leaves a half-written report behind. A replaced file keeps its permissions; a
-/// new one gets what the shell would create (0666 less the umask), not the temporary file's
-/// private 0600.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    let permissions = match std::fs::metadata(path) {
-        Ok(meta) => Some(meta.permissions()),
-        Err(_) => new_file_permissions(),
-    };
-    if let Some(p) = permissions {
-        builder.permissions(p);
-    }
-    let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(path, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
-}
-
-/// 0666 less the process's umask (Linux reports it in /proc/self/status; elsewhere 022 is
-/// assumed), as `open(2)` would give a new file.
-#[cfg(unix)]
-fn new_file_permissions() -> Option<std::fs::Permissions> {
-    use std::os::unix::fs::PermissionsExt;
-    let umask = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Umask:"))
-                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        })
-        .unwrap_or(0o022);
-    Some(std::fs::Permissions::from_mode(0o666 & !umask))
-}
-
-#[cfg(not(unix))]
-fn new_file_permissions() -> Option<std::fs::Permissions> {
-    None
 }
 
 /// Writes a report to `--output` (atomically) or to stdout.
