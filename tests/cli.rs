@@ -708,3 +708,46 @@ fn output_follows_symlinks_and_writes_streams_in_place() {
     assert!(err.contains("no/such/dir/report.json"), "{err}");
     assert!(!err.contains("faultmap-tmp"), "{err}");
 }
+
+/// A line longer than --max-record-bytes stops the read with an error naming it (exit 2):
+/// `/dev/zero` used to grow until the allocator aborted.
+#[test]
+fn an_endless_line_is_an_error_naming_it() {
+    let good = "{\"prompt\": \"hello\", \"label\": \"pass\"}\n".repeat(3);
+    let long = format!(
+        "{good}{{\"prompt\": \"{}\", \"label\": \"fail\"}}\n",
+        "x".repeat(5000)
+    );
+    let (_dir, jsonl) = temp_file("long.jsonl", long.as_bytes());
+    let csv = format!("prompt,label\na,pass\n{},fail\n", "y".repeat(5000));
+    let (_dir2, csv_path) = temp_file("long.csv", csv.as_bytes());
+    for (path, line) in [
+        (jsonl.to_str().unwrap(), 4),
+        (csv_path.to_str().unwrap(), 3),
+    ] {
+        let out = faultmap(&["slices", path, "--max-record-bytes", "1000"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("line {line} is longer than 1000 bytes")),
+            "{err}"
+        );
+        // the default reads it
+        assert_ne!(faultmap(&["slices", path, "-q"]).status.code(), Some(2));
+    }
+    let out = faultmap_stdin(
+        &["slices", "-", "--max-record-bytes", "1000"],
+        long.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("<stdin>: line 4"), "{}", stderr(&out));
+    if Path::new("/dev/zero").exists() {
+        let out = faultmap(&["slices", "/dev/zero", "--max-record-bytes", "100000"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr(&out).contains("line 1 is longer"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -745,3 +745,28 @@ fn table_output_file_is_written_and_stdout_stays_empty() {
     // The same text as on stdout.
     assert_eq!(text, stdout(&demo(&["--format", "table"])));
 }
+
+/// Weights near the largest f64 are each valid, but their sum is not: a clear error (exit 2,
+/// naming the field), not a NaN panic (100 rows) or `total_traffic: null` with coverage 1.0
+/// (2 rows).
+#[test]
+fn weights_whose_sum_overflows_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for rows in [100, 2] {
+        let lines: String = read(PRODUCTION)
+            .lines()
+            .take(rows)
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                v["count"] = serde_json::json!(1e308);
+                format!("{v}\n")
+            })
+            .collect();
+        let path = dir.path().join(format!("huge-{rows}.jsonl"));
+        std::fs::write(&path, lines).unwrap();
+        let out = coverage(TESTS, path.to_str().unwrap(), &["--weight-field", "count"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{rows} rows: {err}");
+        assert!(err.contains("count") && err.contains("finite"), "{err}");
+    }
+}

@@ -1659,3 +1659,47 @@ fn concurrent_records_to_one_new_path_leave_exactly_one_winner() {
         .collect();
     assert_eq!(names, ["baseline.json"], "no temporary file left behind");
 }
+
+/// A baseline whose JSON is valid but whose schema is not: the error names the line and the
+/// JSON path, and says what was expected in words (no Rust type names).
+#[test]
+fn baseline_schema_errors_name_line_path_and_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = record(&dir, "b.json", BASELINE, &[]);
+    let good: Value = serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+    let cases: [(&str, Value, &str, &str); 3] = [
+        (
+            "/cases/200/pass",
+            serde_json::json!(0.5),
+            "cases[200].pass",
+            "expected a boolean",
+        ),
+        (
+            "/cases/3",
+            serde_json::json!("oops"),
+            "cases[3]",
+            "expected an object",
+        ),
+        (
+            "/cases/7/slices",
+            serde_json::json!([-1]),
+            "cases[7].slices[0]",
+            "expected a whole number",
+        ),
+    ];
+    for (pointer, bad, path, expected) in cases {
+        let mut doc = good.clone();
+        *doc.pointer_mut(pointer).unwrap() = bad;
+        let text = serde_json::to_string_pretty(&doc).unwrap();
+        let file = dir.path().join("bad.json");
+        std::fs::write(&file, &text).unwrap();
+        let out = regress(&["check", file.to_str().unwrap(), BASELINE]);
+        assert_code(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains(path) && err.contains(expected), "{err}");
+        assert!(err.contains("bad.json:"), "names the file and line: {err}");
+        for rust in ["struct", "BaselineCase", "u64", "usize", "Vec<"] {
+            assert!(!err.contains(rust), "{err}");
+        }
+    }
+}

@@ -77,6 +77,10 @@ pub struct ReadArgs {
     /// WORD=fail; any case), e.g. `attributable=pass,not_attributable=fail`.
     #[arg(long, value_delimiter = ',', value_name = "WORD=pass|fail,...", value_parser = label_mapping)]
     pub label_map: Vec<(String, bool)>,
+    /// The longest input line read, in bytes; a longer one stops the read with an error
+    /// naming it (exit 2) rather than filling memory.
+    #[arg(long, default_value_t = crate::input::MAX_LINE_BYTES, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_record_bytes: u64,
     #[command(flatten)]
     pub fields: FieldArgs,
 }
@@ -162,6 +166,7 @@ impl ReadArgs {
             weight: None,
             label_words: self.label_map.clone(),
             skip_outcomes: false,
+            max_line_bytes: self.max_record_bytes,
         }
     }
 }

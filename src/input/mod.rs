@@ -109,7 +109,13 @@ pub struct ReadOptions {
     /// Leave `score` and `label` unread, for commands that use no outcome (`score` without
     /// `--calibrate`, `coverage`): a file labelled in another vocabulary still reads.
     pub skip_outcomes: bool,
+    /// The longest line the reader accepts, in bytes (`--max-record-bytes`): past it the read
+    /// stops with an error naming the line, instead of growing without bound (`/dev/zero`).
+    pub max_line_bytes: u64,
 }
+
+/// Default of [`ReadOptions::max_line_bytes`]: 256 MiB.
+pub const MAX_LINE_BYTES: u64 = 256 << 20;
 
 impl ReadOptions {
     /// Reads `path` as every row's traffic weight: a non-negative number (CSV: its text),
@@ -133,6 +139,7 @@ impl Default for ReadOptions {
             extra_fields: Vec::new(),
             weight: None,
             label_words: Vec::new(),
+            max_line_bytes: MAX_LINE_BYTES,
             skip_outcomes: false,
         }
     }
@@ -272,12 +279,13 @@ pub fn read_from_reader<R: Read>(
 
 /// Reads with a known or sniffed format; `delimiter` is `None` when it must be sniffed.
 fn read_source<R: Read>(
-    mut reader: R,
+    reader: R,
     source: &str,
     format: Option<InputFormat>,
     delimiter: Option<u8>,
     options: &ReadOptions,
 ) -> Result<Dataset> {
+    let mut reader = LineLimit::new(reader, options.max_line_bytes);
     let needs_peek = format.is_none() || (format == Some(InputFormat::Csv) && delimiter.is_none());
     let prefix = if needs_peek {
         sniff::peek(&mut reader).map_err(|e| Error::io(source, e))?
@@ -295,6 +303,69 @@ fn read_source<R: Read>(
         InputFormat::Csv => csv::read(reader, delimiter, &mut asm)?,
     }
     asm.finish()
+}
+
+/// A reader that fails once a line runs past `max` bytes without a newline, naming the line:
+/// every reader above it (the JSONL chunker, the CSV parser, the sniffer) would otherwise
+/// buffer the line whole.
+struct LineLimit<R> {
+    inner: R,
+    max: u64,
+    /// Bytes since the last newline.
+    run: u64,
+    /// Newlines seen so far (the current line is `newlines + 1`).
+    newlines: usize,
+}
+
+impl<R: Read> LineLimit<R> {
+    fn new(inner: R, max: u64) -> Self {
+        LineLimit {
+            inner,
+            max,
+            run: 0,
+            newlines: 0,
+        }
+    }
+}
+
+impl<R: Read> LineLimit<R> {
+    fn too_long(&self) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "line {} is longer than {} bytes; is this a JSONL or CSV file? Raise \
+                 --max-record-bytes to read longer rows",
+                self.newlines + 1,
+                self.max
+            ),
+        )
+    }
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut rest = &buf[..n];
+        loop {
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    if self.run + i as u64 > self.max {
+                        return Err(self.too_long());
+                    }
+                    self.newlines += 1;
+                    self.run = 0;
+                    rest = &rest[i + 1..];
+                }
+                None => {
+                    self.run += rest.len() as u64;
+                    if self.run > self.max {
+                        return Err(self.too_long());
+                    }
+                    return Ok(n);
+                }
+            }
+        }
+    }
 }
 
 /// Read buffer size: large reads keep syscalls out of the profile.

@@ -274,6 +274,21 @@ pub fn embed<'a>(
         "one weight per row"
     );
     let total_traffic: f64 = weights.iter().sum();
+    // Each weight is finite, but their sum can pass the largest f64 (1e308 each): every share
+    // would then be inf / inf = NaN.
+    if !total_traffic.is_finite() {
+        return Err(Error::input(
+            &production.source,
+            None,
+            config.weight_field.as_deref(),
+            format!(
+                "expected production weights whose sum is a finite number; these {} weights \
+                 add up past {:e}: scale them down (only their ratios matter)",
+                weights.len(),
+                f64::MAX
+            ),
+        ));
+    }
     if total_traffic <= 0.0 {
         return Err(Error::input(
             &production.source,

@@ -146,8 +146,20 @@ impl Baseline {
                 ))
             }
         }
-        let baseline: Baseline = serde_json::from_value(value)
-            .map_err(|e| Error::input(source, None, None, format!("malformed baseline: {e}")))?;
+        // Read again from the bytes with the path tracked, so a schema error names its line and
+        // JSON path (`cases[200].pass`), not only what serde expected.
+        drop(value);
+        let mut json = serde_json::Deserializer::from_slice(bytes);
+        let baseline: Baseline = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            Error::input(
+                source,
+                Some(inner.line()),
+                Some(&path),
+                format!("malformed baseline: {}", plain_serde_message(&inner)),
+            )
+        })?;
         for (i, case) in baseline.cases.iter().enumerate() {
             if let Some(&s) = case.slices.iter().find(|&&s| s >= baseline.slices.len()) {
                 return Err(Error::input(
@@ -219,4 +231,46 @@ impl Baseline {
         };
         (run, slicing)
     }
+}
+
+/// serde's message in words, without Rust type names or the position (given apart):
+/// `invalid type: floating point `0.5`, expected a boolean`, with `struct BaselineCase` read as
+/// `an object` and `u64`/`usize` as `a whole number`.
+fn plain_serde_message(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => &message,
+    };
+    let mut words: Vec<String> = Vec::new();
+    let mut tokens = message.split(' ').peekable();
+    while let Some(t) = tokens.next() {
+        match t {
+            "struct" | "enum" if tokens.peek().is_some() => {
+                let name = tokens.next().unwrap_or_default();
+                let tail: String = name.chars().skip_while(|c| c.is_alphanumeric()).collect();
+                if words.last().is_some_and(|w| w == "a" || w == "an") {
+                    words.pop();
+                }
+                let what = if t == "struct" {
+                    "an object"
+                } else {
+                    "one of the known values"
+                };
+                words.push(format!("{what}{tail}"));
+            }
+            _ => {
+                let trimmed = t.trim_end_matches([',', '.']);
+                let tail = &t[trimmed.len()..];
+                let plain = match trimmed {
+                    "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number",
+                    "i8" | "i16" | "i32" | "i64" | "isize" => "an integer",
+                    "f32" | "f64" => "a number",
+                    other => other,
+                };
+                words.push(format!("{plain}{tail}"));
+            }
+        }
+    }
+    words.join(" ")
 }
