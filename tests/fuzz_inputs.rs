@@ -10,7 +10,9 @@
 //! runs each target for that many seconds (the seed is the time unless FAULTMAP_FUZZ_SEED is
 //! set) and prints the number of executions; a failing case is written to
 //! `target/fuzz-failure-*` and its seed printed, so it can be replayed with
-//! FAULTMAP_FUZZ_SEED. `.ci/run` runs 20 seconds per target with a fixed seed.
+//! FAULTMAP_FUZZ_SEED. A case that runs over 30 seconds is a hang: its input is written to
+//! `target/fuzz-hang-*` and the test process exits with an error. `.ci/run` runs 20 seconds
+//! per target with a fixed seed.
 //!
 //! Stable Rust, no cargo-fuzz: the harness must run wherever the tests do. Written by hand
 //! because the mutations are a screenful; coverage guidance is what cargo-fuzz would add.
@@ -22,6 +24,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Cases per target in the default (fixed-seed) pass.
@@ -146,6 +150,44 @@ fn reader_options() -> Vec<ReadOptions> {
     vec![slices, score, coverage, csv, lenient]
 }
 
+/// A case running longer than this is a hang.
+const HANG_SECONDS: u64 = 30;
+
+/// What the watchdog sees: how many cases started, the current input, whether fuzzing ended.
+#[derive(Default)]
+struct Watch {
+    started: AtomicUsize,
+    input: Mutex<Vec<u8>>,
+    finished: AtomicBool,
+}
+
+impl Watch {
+    fn start(&self, input: &[u8]) {
+        *self.input.lock().unwrap() = input.to_vec();
+        self.started.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Polls until fuzzing ends; if one case runs past [`HANG_SECONDS`], saves its input to
+    /// `target/fuzz-hang-<name>` and exits the test process with an error.
+    fn run(&self, name: &str, seed: u64) {
+        let mut last = (usize::MAX, Instant::now());
+        while !self.finished.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(200));
+            let started = self.started.load(Ordering::SeqCst);
+            if started != last.0 {
+                last = (started, Instant::now());
+            } else if last.1.elapsed() > Duration::from_secs(HANG_SECONDS) {
+                let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+                let _ = std::fs::create_dir_all(&dir);
+                let path = dir.join(format!("fuzz-hang-{name}"));
+                let _ = std::fs::write(&path, &*self.input.lock().unwrap());
+                println!("{name}: case {started} (seed {seed}) ran over {HANG_SECONDS} s; input in {path:?}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
 /// Runs `target` on mutations of `seeds` until the case budget or the time is spent; panics
 /// (with the seed and a saved input) on the first case that panics.
 fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) {
@@ -164,6 +206,14 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
     let mut executions = 0usize;
+    // A hang is a finding too: a watchdog saves the current input and exits when one case
+    // runs past HANG_SECONDS.
+    let watch = Arc::new(Watch::default());
+    let watchdog = {
+        let watch = Arc::clone(&watch);
+        let name = name.to_string();
+        std::thread::spawn(move || watch.run(&name, seed))
+    };
     // Panics are the finding; keep the default hook from printing each caught one.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -178,6 +228,7 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) {
         }
         let input = mutate(&seeds[rng.gen_range(0..seeds.len())], &mut rng);
         executions += 1;
+        watch.start(&input);
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| target(&input))) {
             let message = payload
                 .downcast_ref::<String>()
@@ -189,6 +240,8 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8])) {
         }
     }
     std::panic::set_hook(hook);
+    watch.finished.store(true, Ordering::SeqCst);
+    let _ = watchdog.join();
     if let Some((input, message)) = failure {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
         let _ = std::fs::create_dir_all(&dir);
