@@ -335,42 +335,38 @@ fn yates_is_too_small_in_the_far_tail() {
 
 #[test]
 fn enrichment_edge_cases() {
+    let exact = |a, n, k, t| enrichment_test(SliceTest::Exact, a, n, k, t);
     let none = |t: faultmap::stats::EnrichmentTest| t.test == TestKind::None && t.p_value == 1.0;
     // slice is the whole set, or empty
-    assert!(none(enrichment_test(SliceTest::Exact, 5, 10, 5, 10)));
-    assert!(none(enrichment_test(SliceTest::Exact, 0, 0, 5, 10)));
-    assert!(none(enrichment_test(SliceTest::Exact, 0, 0, 0, 0)));
+    assert!(none(exact(5, 10, 5, 10)));
+    assert!(none(exact(0, 0, 5, 10)));
+    assert!(none(exact(0, 0, 0, 0)));
     // zero failures overall, all failures overall
-    let t = enrichment_test(SliceTest::Exact, 0, 3, 0, 10);
+    let t = exact(0, 3, 0, 10);
     assert_eq!((t.test, t.p_value), (TestKind::FisherExact, 1.0));
-    let t = enrichment_test(SliceTest::Exact, 3, 3, 10, 10);
+    let t = exact(3, 3, 10, 10);
     assert_eq!((t.test, t.p_value), (TestKind::FisherExact, 1.0));
-    let t = enrichment_test(SliceTest::Exact, 0, 5_000_000, 0, 10_000_000);
+    let t = exact(0, 5_000_000, 0, 10_000_000);
     assert_eq!(t.p_value, 1.0);
     // slice with no failures: nothing suggests it fails more often
-    assert_eq!(enrichment_test(SliceTest::Exact, 0, 5, 10, 30).p_value, 1.0);
+    assert_eq!(exact(0, 5, 10, 30).p_value, 1.0);
     // tiny slices, against the scipy table values above
+    assert_close(exact(1, 1, 6, 16).p_value, 0.375, 1e-9, "size 1");
     assert_close(
-        enrichment_test(SliceTest::Exact, 1, 1, 6, 16).p_value,
-        0.375,
-        1e-9,
-        "size 1",
-    );
-    assert_close(
-        enrichment_test(SliceTest::Exact, 2, 2, 12, 32).p_value,
+        exact(2, 2, 12, 32).p_value,
         0.13306451612903228,
         1e-9,
         "size 2",
     );
     assert_close(
-        enrichment_test(SliceTest::Exact, 2, 3, 6, 27).p_value,
+        exact(2, 3, 6, 27).p_value,
         0.11452991452991454,
         1e-9,
         "size 3",
     );
     // slice with only failures
     assert_close(
-        enrichment_test(SliceTest::Exact, 5, 5, 15, 45).p_value,
+        exact(5, 5, 15, 45).p_value,
         0.002457931556059746,
         1e-9,
         "all failing",

@@ -22,6 +22,10 @@ pub const TEMP_PREFIX: &str = ".faultmap-tmp-";
 /// Without `/proc`, a temporary file this old is taken to be left by a killed process.
 const STALE_AFTER: Duration = Duration::from_secs(24 * 3600);
 
+/// Directories whose stale temporary files this process has already removed.
+static CLEANED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
 /// Symlinks followed before giving up (the kernel's own limit is 40).
 const MAX_LINKS: usize = 40;
 
@@ -98,13 +102,21 @@ fn without_temp_path(e: std::io::Error) -> std::io::Error {
     }
 }
 
-/// A new temporary file in `dir`, named with [`TEMP_PREFIX`] and this process's id, after
-/// removing the stale ones other faultmap processes left there.
+/// A new temporary file in `dir`, named with [`TEMP_PREFIX`] and this process's id. The first
+/// time this process writes to `dir`, the stale ones other faultmap processes left there are
+/// removed: once, because the cache writes thousands of entries to a few directories, and
+/// listing a directory per entry would make a run quadratic in its cache size.
 pub fn temp_file_in(
     dir: &Path,
     permissions: Option<std::fs::Permissions>,
 ) -> std::io::Result<tempfile::NamedTempFile> {
-    remove_stale(dir);
+    let first_visit = CLEANED
+        .lock()
+        .map(|mut seen| seen.insert(dir.to_path_buf()))
+        .unwrap_or(false);
+    if first_visit {
+        remove_stale(dir);
+    }
     let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix);
