@@ -20,12 +20,42 @@ use crate::progress::Progress;
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::sync::Mutex;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Query rows per parallel work item.
 const QUERY_ROWS: usize = 256;
 /// Reference rows per product: a 256 × 1024 block of `f32` is 1 MiB, which stays in L2.
 const REF_ROWS: usize = 1024;
+
+/// The query rows of a search: all rows of a matrix, or the listed ones. A subset is gathered
+/// one chunk at a time, so searching part of a large matrix never copies the whole part.
+#[derive(Clone, Copy)]
+pub struct Queries<'a> {
+    matrix: &'a Matrix,
+    subset: Option<&'a [usize]>,
+}
+
+impl<'a> Queries<'a> {
+    pub fn all(matrix: &'a Matrix) -> Self {
+        Queries {
+            matrix,
+            subset: None,
+        }
+    }
+
+    /// The listed rows of `matrix`, in the order given.
+    pub fn rows(matrix: &'a Matrix, rows: &'a [usize]) -> Self {
+        Queries {
+            matrix,
+            subset: Some(rows),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.subset.map_or(self.matrix.rows(), <[usize]>::len)
+    }
+}
 
 /// The most similar reference row of a query.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,7 +103,7 @@ impl Nearest {
 /// `init` makes each chunk's state and `visit` gets it mutably. Returns the states in query
 /// chunk order.
 fn fold_blocks<S, I, V>(
-    queries: &Matrix,
+    queries: Queries,
     references: &Matrix,
     progress: &Progress,
     message: &str,
@@ -86,24 +116,33 @@ where
     V: Fn(&mut S, usize, usize, &[f32], usize) + Sync,
 {
     assert_eq!(
-        queries.cols(),
+        queries.matrix.cols(),
         references.cols(),
         "embeddings of different dimensions"
     );
-    let dims = queries.cols();
-    let chunks = queries.rows().div_ceil(QUERY_ROWS);
-    let bar = progress.bar(queries.rows() as u64, message);
+    let dims = references.cols();
+    let total = queries.len();
+    let chunks = total.div_ceil(QUERY_ROWS);
+    let bar = progress.bar(total as u64, message);
     let states = (0..chunks)
         .into_par_iter()
         .map(|chunk| {
             let start = chunk * QUERY_ROWS;
-            let rows = QUERY_ROWS.min(queries.rows() - start);
+            let rows = QUERY_ROWS.min(total - start);
             let mut state = init(start, rows);
-            let q = ArrayView2::from_shape(
-                (rows, dims),
-                &queries.as_slice()[start * dims..(start + rows) * dims],
-            )
-            .expect("query block shape");
+            let gathered;
+            let q_data = match queries.subset {
+                None => &queries.matrix.as_slice()[start * dims..(start + rows) * dims],
+                Some(subset) => {
+                    gathered = subset[start..start + rows]
+                        .iter()
+                        .flat_map(|&i| queries.matrix.row(i))
+                        .copied()
+                        .collect::<Vec<f32>>();
+                    &gathered
+                }
+            };
+            let q = ArrayView2::from_shape((rows, dims), q_data).expect("query block shape");
             let mut block = vec![0.0f32; rows * REF_ROWS];
             for first_ref in (0..references.rows()).step_by(REF_ROWS) {
                 let width = REF_ROWS.min(references.rows() - first_ref);
@@ -133,6 +172,19 @@ pub fn nearest_both_ways(
     b: &Matrix,
     progress: &Progress,
 ) -> (Vec<Nearest>, Vec<Nearest>) {
+    nearest_both_ways_of(Queries::all(a), b, progress)
+}
+
+/// [`nearest_both_ways`] for the given query rows; indices into `a` are positions among them.
+fn nearest_both_ways_of(
+    a: Queries,
+    b: &Matrix,
+    progress: &Progress,
+) -> (Vec<Nearest>, Vec<Nearest>) {
+    // Each chunk merges its column bests here after its last tile, so that thousands of chunk
+    // states do not each keep one per reference row until the end. The merge is a max with
+    // ties to the lower index: its result does not depend on the order chunks finish in.
+    let b_to_a = Mutex::new(vec![Nearest::NONE; b.rows()]);
     let states = fold_blocks(
         a,
         b,
@@ -144,25 +196,30 @@ pub fn nearest_both_ways(
             col_sim: vec![f32::NEG_INFINITY; REF_ROWS],
             col_row: vec![0; REF_ROWS],
         },
-        |state, first_a, first_b, block, width| state.fold(first_a, first_b, block, width),
-    );
-    let mut a_to_b = Vec::with_capacity(a.rows());
-    let mut b_to_a = vec![Nearest::NONE; b.rows()];
-    for state in states {
-        a_to_b.extend(state.row_best);
-        for (best, candidate) in b_to_a.iter_mut().zip(state.col_best) {
-            if let Some(i) = candidate.index {
-                best.offer(i, candidate.similarity);
+        |state, first_a, first_b, block, width| {
+            state.fold(first_a, first_b, block, width);
+            if first_b + width == b.rows() {
+                let col_best = std::mem::take(&mut state.col_best);
+                let mut merged = b_to_a.lock().unwrap_or_else(|e| e.into_inner());
+                for (best, candidate) in merged.iter_mut().zip(col_best) {
+                    if let Some(i) = candidate.index {
+                        best.offer(i, candidate.similarity);
+                    }
+                }
             }
-        }
-    }
-    (a_to_b, b_to_a)
+        },
+    );
+    let a_to_b = states.into_iter().flat_map(|s| s.row_best).collect();
+    (
+        a_to_b,
+        b_to_a.into_inner().unwrap_or_else(|e| e.into_inner()),
+    )
 }
 
 /// For each row of `a`, its nearest row of `b` (ties to the lower index).
 pub fn nearest(a: &Matrix, b: &Matrix, progress: &Progress, message: &str) -> Vec<Nearest> {
     fold_blocks(
-        a,
+        Queries::all(a),
         b,
         progress,
         message,
@@ -191,7 +248,7 @@ pub fn k_nearest_other(a: &Matrix, k: usize, progress: &Progress) -> Vec<Vec<(us
         return vec![Vec::new(); a.rows()];
     }
     fold_blocks(
-        a,
+        Queries::all(a),
         a,
         progress,
         "nearest neighbours",
@@ -231,7 +288,8 @@ pub fn nearest_both_ways_distinct(
     if first.len() == a.rows() {
         return nearest_both_ways(a, b, progress);
     }
-    let (distinct_to_b, b_to_distinct) = nearest_both_ways(&a.select_rows(&first), b, progress);
+    let (distinct_to_b, b_to_distinct) =
+        nearest_both_ways_of(Queries::rows(a, &first), b, progress);
     let a_to_b = distinct_of.iter().map(|&d| distinct_to_b[d]).collect();
     let b_to_a = b_to_distinct
         .into_iter()
@@ -337,7 +395,7 @@ fn row_max(values: &[f32]) -> f32 {
 /// so duplicated test prompts do not make the suite look denser than it is).
 pub fn nearest_other(a: &Matrix, duplicate_similarity: f32, progress: &Progress) -> Vec<Nearest> {
     fold_blocks(
-        a,
+        Queries::all(a),
         a,
         progress,
         "test spread",
@@ -361,15 +419,15 @@ pub fn nearest_other(a: &Matrix, duplicate_similarity: f32, progress: &Progress)
 /// `bounds[i]`, counting at most `cap`; reference `exclude[i]` (the query itself, when the
 /// references contain it) is not counted.
 pub fn count_closer(
-    queries: &Matrix,
+    queries: Queries,
     references: &Matrix,
     bounds: &[f32],
     exclude: &[Option<usize>],
     cap: usize,
     progress: &Progress,
 ) -> Vec<usize> {
-    assert_eq!(bounds.len(), queries.rows());
-    assert_eq!(exclude.len(), queries.rows());
+    assert_eq!(bounds.len(), queries.len());
+    assert_eq!(exclude.len(), queries.len());
     fold_blocks(
         queries,
         references,
@@ -538,7 +596,14 @@ mod tests {
         let bounds: Vec<f32> = (0..q.rows()).map(|i| 0.2 + 0.01 * i as f32).collect();
         let exclude: Vec<Option<usize>> = (0..q.rows()).map(|i| Some(i * 3)).collect();
         for cap in [5, usize::MAX] {
-            let got = count_closer(&q, &refs, &bounds, &exclude, cap, &Progress::hidden());
+            let got = count_closer(
+                Queries::all(&q),
+                &refs,
+                &bounds,
+                &exclude,
+                cap,
+                &Progress::hidden(),
+            );
             for i in 0..q.rows() {
                 let want = (0..refs.rows())
                     .filter(|&j| j != i * 3 && dot(q.row(i), refs.row(j)) > bounds[i])

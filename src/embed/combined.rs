@@ -24,32 +24,18 @@ impl Embedder for CombinedEmbedder {
 
     fn embed(&self, texts: &[&str], progress: &Progress) -> Result<Matrix> {
         let (wa, wb) = (self.weight.sqrt(), (1.0 - self.weight).sqrt());
-        // The second embedder's width is known up front (a fixed model), so the output is
-        // allocated once and each part is dropped after it is copied: at a million rows the
-        // peak holds the output and one part, not both parts and the output.
+        // The second embedder's width is known up front (a fixed model): the first part is
+        // widened in place and the second written into it, so at a million rows the peak holds
+        // the output alone, not the output and a part.
         let a = self.first.embed(texts, progress)?;
-        let a_cols = a.cols();
         let Some(b_cols) = self.second.dims() else {
             let b = self.second.embed(texts, progress)?;
             return Ok(concatenate(&a, wa, &b, wb));
         };
-        let cols = a_cols + b_cols;
-        let mut out = Matrix::zeros(texts.len(), cols);
-        for i in 0..texts.len() {
-            let row = out.row_mut(i);
-            for (o, x) in row[..a_cols].iter_mut().zip(a.row(i)) {
-                *o = x * wa;
-            }
-        }
-        drop(a);
-        let b = self.second.embed(texts, progress)?;
-        assert_eq!(b.cols(), b_cols, "dims() promised {b_cols} columns");
-        for i in 0..texts.len() {
-            let row = out.row_mut(i);
-            for (o, x) in row[a_cols..].iter_mut().zip(b.row(i)) {
-                *o = x * wb;
-            }
-        }
+        let a_cols = a.cols();
+        let mut out = a.widen(a_cols + b_cols, wa);
+        self.second
+            .embed_into(texts, &mut out, a_cols, wb, progress)?;
         Ok(out)
     }
 

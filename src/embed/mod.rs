@@ -27,4 +27,25 @@ pub trait Embedder: Send + Sync {
     fn dims(&self) -> Option<usize> {
         None
     }
+    /// Writes each text's row, times `scale`, into columns `offset..` of `out` (one row per
+    /// text). The default embeds and copies; an embedder that can write in place overrides it,
+    /// so that a caller filling a wider matrix never holds a second one of the whole corpus.
+    fn embed_into(
+        &self,
+        texts: &[&str],
+        out: &mut Matrix,
+        offset: usize,
+        scale: f32,
+        progress: &Progress,
+    ) -> Result<()> {
+        let rows = self.embed(texts, progress)?;
+        assert_eq!(rows.rows(), out.rows(), "one output row per text");
+        for i in 0..rows.rows() {
+            let part = &mut out.row_mut(i)[offset..offset + rows.cols()];
+            for (o, &x) in part.iter_mut().zip(rows.row(i)) {
+                *o = x * scale;
+            }
+        }
+        Ok(())
+    }
 }

@@ -377,31 +377,52 @@ impl StaticEmbedder {
 
     /// Tokenizes and pools every text into one row of the output, in parallel.
     fn run(&self, texts: &[&str], progress: &Progress, unit_rows: bool) -> Result<Matrix> {
+        let mut out = Matrix::zeros(texts.len(), self.dims);
+        self.write_rows(texts, &mut out, 0, 1.0, unit_rows, progress)?;
+        Ok(out)
+    }
+
+    /// Writes each text's row, times `scale`, into columns `offset..offset + dims` of `out`.
+    fn write_rows(
+        &self,
+        texts: &[&str],
+        out: &mut Matrix,
+        offset: usize,
+        scale: f32,
+        unit_rows: bool,
+        progress: &Progress,
+    ) -> Result<()> {
         let dims = self.dims;
-        let mut out = Matrix::zeros(texts.len(), dims);
+        let width = out.cols();
+        assert_eq!(out.rows(), texts.len(), "one output row per text");
+        assert!(offset + dims <= width, "the rows fit in the output");
         if texts.is_empty() {
-            return Ok(out);
+            return Ok(());
         }
         let bar = progress.bar(texts.len() as u64, "embedding");
         out.as_mut_slice()
-            .par_chunks_mut(dims * CHUNK_ROWS)
+            .par_chunks_mut(width * CHUNK_ROWS)
             .zip(texts.par_chunks(CHUNK_ROWS))
             .try_for_each(|(block, texts)| -> Result<()> {
                 let mut ids = Vec::with_capacity(64);
-                for (row, text) in block.chunks_mut(dims).zip(texts) {
+                let mut row = vec![0.0f32; dims];
+                for (out_row, text) in block.chunks_mut(width).zip(texts) {
                     self.tokenize(text, &mut ids)?;
-                    self.pool(&ids, row);
+                    self.pool(&ids, &mut row);
                     if unit_rows {
-                        finish_row(row);
+                        finish_row(&mut row);
                     } else if self.normalize {
-                        normalize(row);
+                        normalize(&mut row);
+                    }
+                    for (o, &x) in out_row[offset..offset + dims].iter_mut().zip(&row) {
+                        *o = x * scale;
                     }
                 }
                 bar.inc(texts.len() as u64);
                 Ok(())
             })?;
         bar.finish_and_clear();
-        Ok(out)
+        Ok(())
     }
 
     /// Fills `ids` with the ids `text` is pooled over (see [`Self::token_ids`]).
@@ -463,6 +484,17 @@ impl Embedder for StaticEmbedder {
 
     fn dims(&self) -> Option<usize> {
         Some(StaticEmbedder::dims(self))
+    }
+
+    fn embed_into(
+        &self,
+        texts: &[&str],
+        out: &mut Matrix,
+        offset: usize,
+        scale: f32,
+        progress: &Progress,
+    ) -> Result<()> {
+        self.write_rows(texts, out, offset, scale, true, progress)
     }
 }
 

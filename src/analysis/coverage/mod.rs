@@ -753,13 +753,20 @@ fn apply_neighbour_rule(
         .collect();
     let position: HashMap<usize, usize> = sample.iter().enumerate().map(|(p, &d)| (d, p)).collect();
     let references = prod_emb.select_rows(&sample.iter().map(|&d| distinct[d]).collect::<Vec<_>>());
-    let query_emb = prod_emb.select_rows(&queries.iter().map(|&d| distinct[d]).collect::<Vec<_>>());
+    let query_rows: Vec<usize> = queries.iter().map(|&d| distinct[d]).collect();
     let bounds: Vec<f32> = queries
         .iter()
         .map(|&d| nearest.production[distinct[d]].similarity)
         .collect();
     let exclude: Vec<Option<usize>> = queries.iter().map(|d| position.get(d).copied()).collect();
-    let closer = neighbours::count_closer(&query_emb, &references, &bounds, &exclude, k, progress);
+    let closer = neighbours::count_closer(
+        neighbours::Queries::rows(prod_emb, &query_rows),
+        &references,
+        &bounds,
+        &exclude,
+        k,
+        progress,
+    );
     let mut flagged = vec![false; distinct.len()];
     for (q, &d) in queries.iter().enumerate() {
         flagged[d] = closer[q] >= k;
