@@ -324,7 +324,7 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
     let read = started.elapsed().as_secs_f64();
     let embedder = args.embed.build(
         &[&tests, &production],
-        &args.read.fields.embedding_field,
+        &args.read.fields.names().embedding,
         args.clustering.seed,
         args.output.quiet,
     )?;

@@ -202,8 +202,11 @@ const SAMPLE: &[&str] = &[
     REFERENCE_ONLY,
     "--format",
     "json",
+    // Hides the references, so every row is scored by sampling; the field is in no row on
+    // purpose.
     "--reference-field",
     "no_reference_here",
+    "--allow-missing-fields",
     "--sample",
     "4",
     "--llm-model",

@@ -8,49 +8,80 @@ use crate::embed::{
 };
 use crate::error::{Error, Result};
 use crate::export::Format;
-use crate::input::{Dataset, FieldNames, InputFormat, ReadOptions, Requirements};
+use crate::input::{Dataset, Field, FieldNames, InputFormat, ReadOptions, Requirements};
 use crate::progress::Progress;
 use clap::{Args, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Where each field is found in a row. Dotted paths reach nested fields (`metadata.category`).
+/// A field named here that no row of the input has is an error (a misspelling would otherwise
+/// quietly drop it), unless `--allow-missing-fields`.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Input fields")]
 pub struct FieldArgs {
-    #[arg(long, default_value = "id", value_name = "PATH")]
-    pub id_field: String,
-    #[arg(long, default_value = "prompt", value_name = "PATH")]
-    pub prompt_field: String,
-    #[arg(long, default_value = "response", value_name = "PATH")]
-    pub response_field: String,
-    /// Number in [0, 1], higher is better; wins over the label when both are present.
-    #[arg(long, default_value = "score", value_name = "PATH")]
-    pub score_field: String,
-    /// bool, 0/1, pass/fail, true/false, correct/incorrect, yes/no, good/bad, faithful/hallucinated (any case).
-    #[arg(long, default_value = "label", value_name = "PATH")]
-    pub label_field: String,
-    /// Array of numbers: used instead of embedding the prompts when every row has one.
-    #[arg(long, default_value = "embedding", value_name = "PATH")]
-    pub embedding_field: String,
-    #[arg(long, default_value = "context", value_name = "PATH")]
-    pub context_field: String,
-    #[arg(long, default_value = "reference", value_name = "PATH")]
-    pub reference_field: String,
+    /// [default: id]
+    #[arg(long, value_name = "PATH")]
+    pub id_field: Option<String>,
+    /// [default: prompt]
+    #[arg(long, value_name = "PATH")]
+    pub prompt_field: Option<String>,
+    /// [default: response]
+    #[arg(long, value_name = "PATH")]
+    pub response_field: Option<String>,
+    /// Number in [0, 1], higher is better; wins over the label when both are present [default:
+    /// score]
+    #[arg(long, value_name = "PATH")]
+    pub score_field: Option<String>,
+    /// bool, 0/1, pass/fail, true/false, correct/incorrect, yes/no, good/bad,
+    /// faithful/hallucinated (any case) [default: label]
+    #[arg(long, value_name = "PATH")]
+    pub label_field: Option<String>,
+    /// Array of numbers: used instead of embedding the prompts when every row has one
+    /// [default: embedding]
+    #[arg(long, value_name = "PATH")]
+    pub embedding_field: Option<String>,
+    /// [default: context]
+    #[arg(long, value_name = "PATH")]
+    pub context_field: Option<String>,
+    /// [default: reference]
+    #[arg(long, value_name = "PATH")]
+    pub reference_field: Option<String>,
 }
 
 impl FieldArgs {
+    /// The paths, defaults filled in.
     pub fn names(&self) -> FieldNames {
+        let d = FieldNames::default();
+        let pick = |given: &Option<String>, default: String| given.clone().unwrap_or(default);
         FieldNames {
-            id: self.id_field.clone(),
-            prompt: self.prompt_field.clone(),
-            response: self.response_field.clone(),
-            score: self.score_field.clone(),
-            label: self.label_field.clone(),
-            embedding: self.embedding_field.clone(),
-            context: self.context_field.clone(),
-            reference: self.reference_field.clone(),
+            id: pick(&self.id_field, d.id),
+            prompt: pick(&self.prompt_field, d.prompt),
+            response: pick(&self.response_field, d.response),
+            score: pick(&self.score_field, d.score),
+            label: pick(&self.label_field, d.label),
+            embedding: pick(&self.embedding_field, d.embedding),
+            context: pick(&self.context_field, d.context),
+            reference: pick(&self.reference_field, d.reference),
         }
+    }
+
+    /// The fields given on the command line.
+    pub fn named(&self) -> Vec<Field> {
+        [
+            (&self.id_field, Field::Id),
+            (&self.prompt_field, Field::Prompt),
+            (&self.response_field, Field::Response),
+            (&self.score_field, Field::Score),
+            (&self.label_field, Field::Label),
+            (&self.embedding_field, Field::Embedding),
+            (&self.context_field, Field::Context),
+            (&self.reference_field, Field::Reference),
+        ]
+        .into_iter()
+        .filter(|(given, _)| given.is_some())
+        .map(|(_, field)| field)
+        .collect()
     }
 }
 
@@ -81,6 +112,10 @@ pub struct ReadArgs {
     /// naming it (exit 2) rather than filling memory.
     #[arg(long, default_value_t = crate::input::MAX_LINE_BYTES, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_record_bytes: u64,
+    /// Read on when a field named by a flag (`--context-field`, `--group-by`, ...) is in no
+    /// row, with a warning, instead of stopping with an error.
+    #[arg(long)]
+    pub allow_missing_fields: bool,
     #[command(flatten)]
     pub fields: FieldArgs,
 }
@@ -167,6 +202,7 @@ impl ReadArgs {
             label_words: self.label_map.clone(),
             skip_outcomes: false,
             max_line_bytes: self.max_record_bytes,
+            named: self.fields.named(),
         }
     }
 }
@@ -233,6 +269,74 @@ pub fn read_input(path: &str, options: &ReadOptions, output: &OutputArgs) -> Res
         );
     }
     Ok(data)
+}
+
+/// Fails when a field named by a flag is in no row of any of `datasets` (the files one
+/// command read: a group-by field may live in the prompts file only), listing the fields rows
+/// have and the likeliest one meant. With `--allow-missing-fields` it warns instead.
+pub fn check_named_fields(
+    datasets: &[&Dataset],
+    read: &ReadArgs,
+    output: &OutputArgs,
+) -> Result<()> {
+    let mut missing: Vec<&crate::input::NamedField> = Vec::new();
+    for data in datasets {
+        for named in &data.named_fields {
+            let seen_anywhere = datasets.iter().any(|d| {
+                d.named_fields
+                    .iter()
+                    .any(|n| n.flag == named.flag && n.path == named.path && n.seen)
+            });
+            let listed = missing
+                .iter()
+                .any(|m| m.flag == named.flag && m.path == named.path);
+            if !seen_anywhere && !listed {
+                missing.push(named);
+            }
+        }
+    }
+    let Some(first) = missing.first() else {
+        return Ok(());
+    };
+    let sources: Vec<&str> = datasets.iter().map(|d| d.source.as_str()).collect();
+    let mut names: Vec<String> = Vec::new();
+    for data in datasets {
+        for n in &data.field_names {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    let mut message = format!(
+        "`{} {}`: no row of {} has a value in `{}`",
+        first.flag,
+        first.path,
+        sources.join(" or "),
+        first.path
+    );
+    if !names.is_empty() {
+        message.push_str(&format!(
+            "; rows have fields {}",
+            crate::input::backticked(&names)
+        ));
+    }
+    if let Some(guess) = crate::input::suggest(&first.path, &names, &[]) {
+        message.push_str(&format!(" (did you mean `{} {guess}`?)", first.flag));
+    }
+    if missing.len() > 1 {
+        let others: Vec<String> = missing[1..]
+            .iter()
+            .map(|m| format!("`{} {}`", m.flag, m.path))
+            .collect();
+        message.push_str(&format!("; also in no row: {}", others.join(", ")));
+    }
+    // Field names come from the files: escaped, so a key cannot drive the terminal.
+    if read.allow_missing_fields {
+        output.warn(&crate::export::escape::terminal(&message));
+        return Ok(());
+    }
+    message.push_str(". Give --allow-missing-fields to read on without it");
+    Err(Error::Usage(crate::export::escape::terminal(&message)))
 }
 
 /// Which embedder turns prompts into vectors (`--embedder`).

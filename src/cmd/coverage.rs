@@ -1,7 +1,8 @@
 //! `faultmap coverage`: which production topics the test suite never touches, or barely.
 
 use super::common::{
-    open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs, ReadArgs,
+    check_named_fields, open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs,
+    ReadArgs,
 };
 use crate::analysis::coverage::rules::ThresholdSource;
 use crate::analysis::coverage::{analyze, CoverageConfig, CoverageReport};
@@ -207,9 +208,10 @@ pub fn run(args: Args) -> Result<i32> {
         None => options,
     };
     let production = read_input(&args.production, &production_options, &args.output)?;
+    check_named_fields(&[&tests, &production], &args.read, &args.output)?;
     let embedder = args.embed.build(
         &[&tests, &production],
-        &args.read.fields.embedding_field,
+        &args.read.fields.names().embedding,
         args.clustering.seed,
         args.output.quiet,
     )?;

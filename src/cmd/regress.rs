@@ -2,7 +2,8 @@
 //! with paired statistics per run and per slice; exit 1 when a gate trips.
 
 use super::common::{
-    open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs, ReadArgs,
+    check_named_fields, open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs,
+    ReadArgs,
 };
 use crate::analysis::regress::baseline::Baseline;
 use crate::analysis::regress::cases::{run_from_dataset, KeyKind, PromptIndex, Run};
@@ -358,13 +359,13 @@ fn read_run(
     require_prompt: bool,
     output: &OutputArgs,
 ) -> Result<(Dataset, Run)> {
-    let prompts = match &input.prompts {
+    let prompts_data = match &input.prompts {
         Some(file) => {
             let options = ReadOptions {
                 extra_fields: group_by.to_vec(),
                 ..input.read.options(Requirements::default(), Vec::new())
             };
-            Some(PromptIndex::new(&read_input(file, &options, output)?)?)
+            Some(read_input(file, &options, output)?)
         }
         None => None,
     };
@@ -374,31 +375,12 @@ fn read_run(
         ..Requirements::default()
     };
     let options = input.read.options(requirements, group_by.to_vec());
-    let data = if prompts.is_some() {
-        // Group-by fields may live in the prompts file only: its reader warns when a field is
-        // in neither, so the run's own "not found" warnings would be noise.
-        let spinner = output.progress().spinner(&format!("reading {path}"));
-        let data = crate::input::read_dataset(path, &options)?;
-        spinner.finish_and_clear();
-        let absent: Vec<String> = group_by
-            .iter()
-            .map(|f| format!("{}: `{f}` was not found in any row", data.source))
-            .collect();
-        for warning in data.warnings.iter().filter(|w| !absent.contains(w)) {
-            output.warn(warning);
-        }
-        if !data.skipped.is_empty() {
-            // Always shown, even with --quiet (as `read_input` does).
-            crate::diag!(
-                "{}: {}",
-                data.source,
-                crate::input::summarize_skipped(&data.skipped)
-            );
-        }
-        data
-    } else {
-        read_input(path, &options, output)?
-    };
+    let data = read_input(path, &options, output)?;
+    // A field named by a flag (a group-by field, say) may be in either file.
+    let mut read: Vec<&Dataset> = vec![&data];
+    read.extend(prompts_data.as_ref());
+    check_named_fields(&read, &input.read, output)?;
+    let prompts = prompts_data.as_ref().map(PromptIndex::new).transpose()?;
     let run = run_from_dataset(&data, prompts.as_ref(), require_prompt)?;
     Ok((data, run))
 }

@@ -2,8 +2,8 @@
 //! `--calibrate`, fits the gate thresholds to labelled rows instead.
 
 use super::common::{
-    open_unit_interval, read_input, share, unit_interval, EmbedArgs, EmbedderArg, OutputArgs,
-    ReadArgs,
+    check_named_fields, open_unit_interval, read_input, share, unit_interval, EmbedArgs,
+    EmbedderArg, OutputArgs, ReadArgs,
 };
 use crate::analysis::score::calibrate::{calibrate, Auroc, CalibrationOptions, CalibrationReport};
 use crate::analysis::score::config::{ScoreConfig, DEFAULT_CONFIG_TOML};
@@ -190,6 +190,7 @@ pub fn run(args: Args) -> Result<i32> {
     // Labels matter only to --calibrate.
     options.skip_outcomes = !calibrating;
     let data = read_input(input, &options, &args.output)?;
+    check_named_fields(&[&data], &args.read, &args.output)?;
     let embedder =
         crate::analysis::score::scoring_embedder(usize::from(args.embed.dims), args.scoring.seed);
     let report = analyze_with(

@@ -1,7 +1,8 @@
 //! `faultmap slices`: which input slices fail significantly more often than the rest.
 
 use super::common::{
-    open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs, ReadArgs,
+    check_named_fields, open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs,
+    ReadArgs,
 };
 use crate::analysis::slices::{analyze, SliceReport, SlicesConfig};
 use crate::error::{Result, EXIT_GATE, EXIT_OK};
@@ -131,9 +132,10 @@ pub fn run(args: Args) -> Result<i32> {
         .read
         .options(args.outcome.requirements(), args.group_by.clone());
     let mut data = read_input(&args.input, &options, &args.output)?;
+    check_named_fields(&[&data], &args.read, &args.output)?;
     let embedder = args.embed.build(
         &[&data],
-        &args.read.fields.embedding_field,
+        &args.read.fields.names().embedding,
         args.cluster.clustering.seed,
         args.output.quiet,
     )?;

@@ -55,6 +55,7 @@ pub(super) fn read<R: Read>(reader: R, delimiter: u8, asm: &mut Assembler<'_>) -
     }
     let header_line = start_line(&mut rdr, &header);
     let columns = columns(&header, options).map_err(|bad| asm.fatal(Some(header_line), bad))?;
+    asm.set_field_names(columns.names.iter().map(|n| n.trim().to_string()).collect());
 
     let mut batch: Vec<ByteRecord> = Vec::new();
     let mut lines: Vec<usize> = Vec::with_capacity(CHUNK_ROWS);
@@ -190,9 +191,15 @@ fn columns(header: &ByteRecord, options: &ReadOptions) -> std::result::Result<Co
         return Err(Bad::field(
             &f.prompt,
             format!(
-                "no `{}` column: expected a header column with the prompt text, found columns {}",
+                "no `{}` column: expected a header column with the prompt text, found columns {}{}",
                 f.prompt,
-                listing()
+                listing(),
+                super::suggest(&f.prompt, &names, super::PROMPT_NAMES)
+                    .map(|g| format!(
+                        " (did you mean `--prompt-field {}`?)",
+                        crate::export::escape::terminal(g)
+                    ))
+                    .unwrap_or_default()
             ),
         ));
     }

@@ -31,6 +31,7 @@ pub(super) fn read<R: BufRead>(mut reader: R, asm: &mut Assembler<'_>) -> Result
     let mut prev_first_line = 1;
     cur.fill(&mut reader, 1)
         .map_err(|e| Error::io(asm.source(), e))?;
+    asm.set_field_names(cur.first_row_fields());
     loop {
         // The pool parses `cur` while this thread assembles the previous chunk and reads the
         // next one (the reader need not be `Send`: stdin's lock is not).
@@ -94,6 +95,32 @@ impl Chunk {
             self.ends.push(self.buf.len());
         }
         Ok(())
+    }
+
+    /// The fields of the first non-blank line, if it is a JSON object: its keys, and the keys
+    /// of its nested objects as dotted paths (`metadata.topic`). For messages only.
+    fn first_row_fields(&self) -> Vec<String> {
+        let mut start = 0;
+        for &end in &self.ends {
+            let line = &self.buf[start..end];
+            start = end;
+            let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            let Ok(Value::Object(row)) = serde_json::from_slice::<Value>(line) else {
+                return Vec::new();
+            };
+            let mut names = Vec::new();
+            for (key, value) in &row {
+                names.push(key.clone());
+                if let Value::Object(inner) = value {
+                    names.extend(inner.keys().map(|k| format!("{key}.{k}")));
+                }
+            }
+            return names;
+        }
+        Vec::new()
     }
 
     /// Parses every line in parallel, in order, into `rows`.

@@ -60,6 +60,74 @@ impl Default for FieldNames {
     }
 }
 
+/// A field a command-line flag can name (`--context-field`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Id,
+    Prompt,
+    Response,
+    Score,
+    Label,
+    Embedding,
+    Context,
+    Reference,
+}
+
+impl Field {
+    /// The flag that names it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Field::Id => "--id-field",
+            Field::Prompt => "--prompt-field",
+            Field::Response => "--response-field",
+            Field::Score => "--score-field",
+            Field::Label => "--label-field",
+            Field::Embedding => "--embedding-field",
+            Field::Context => "--context-field",
+            Field::Reference => "--reference-field",
+        }
+    }
+
+    fn path(self, names: &FieldNames) -> &str {
+        match self {
+            Field::Id => &names.id,
+            Field::Prompt => &names.prompt,
+            Field::Response => &names.response,
+            Field::Score => &names.score,
+            Field::Label => &names.label,
+            Field::Embedding => &names.embedding,
+            Field::Context => &names.context,
+            Field::Reference => &names.reference,
+        }
+    }
+
+    /// The record holds a value for it.
+    fn has_value(self, r: &Record) -> bool {
+        match self {
+            Field::Id => r.id.is_some(),
+            Field::Prompt => !r.prompt.is_empty(),
+            Field::Response => r.response.is_some(),
+            Field::Score => r.score.is_some(),
+            Field::Label => r.label.is_some(),
+            Field::Embedding => r.embedding.is_some(),
+            Field::Context => r.context.is_some(),
+            Field::Reference => r.reference.is_some(),
+        }
+    }
+}
+
+/// A field some flag named, and whether any row of the file held a value for it. The command
+/// checks these over all the files it read ([`Dataset::named_fields`]): a misspelled name
+/// would otherwise read as "no row has it" and quietly weaken the analysis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedField {
+    /// The flag (`--context-field`, `--group-by`).
+    pub flag: String,
+    /// The path it gave.
+    pub path: String,
+    pub seen: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputFormat {
     Jsonl,
@@ -112,6 +180,9 @@ pub struct ReadOptions {
     /// The longest line the reader accepts, in bytes (`--max-record-bytes`): past it the read
     /// stops with an error naming the line, instead of growing without bound (`/dev/zero`).
     pub max_line_bytes: u64,
+    /// Fields named on the command line: whether any row holds them is reported in
+    /// [`Dataset::named_fields`] (with the extra fields, which are always named).
+    pub named: Vec<Field>,
 }
 
 /// Default of [`ReadOptions::max_line_bytes`]: 256 MiB.
@@ -141,6 +212,7 @@ impl Default for ReadOptions {
             label_words: Vec::new(),
             max_line_bytes: MAX_LINE_BYTES,
             skip_outcomes: false,
+            named: Vec::new(),
         }
     }
 }
@@ -221,6 +293,12 @@ pub struct Dataset {
     pub skipped: Vec<SkippedRow>,
     /// Warnings to show once on stderr (e.g. "both score and label present: score wins").
     pub warnings: Vec<String>,
+    /// The fields named by flags ([`ReadOptions::named`], then the extra fields) and whether
+    /// any row held each.
+    pub named_fields: Vec<NamedField>,
+    /// The fields a row has, for messages: the CSV header, or the first JSONL row's keys (and
+    /// the keys of its nested objects, dotted).
+    pub field_names: Vec<String>,
 }
 
 impl Dataset {
@@ -522,6 +600,9 @@ pub(crate) struct Assembler<'a> {
     embedding: Option<EmbeddingShape>,
     warned_both: bool,
     extra_seen: Vec<bool>,
+    /// Parallel to [`ReadOptions::named`].
+    named_seen: Vec<bool>,
+    field_names: Vec<String>,
 }
 
 impl<'a> Assembler<'a> {
@@ -536,7 +617,15 @@ impl<'a> Assembler<'a> {
             embedding: None,
             warned_both: false,
             extra_seen: vec![false; options.extra_fields.len()],
+            named_seen: vec![false; options.named.len()],
+            field_names: Vec::new(),
         }
+    }
+
+    /// Records the fields a row has, for messages (the format reader calls it before the
+    /// first row).
+    pub(crate) fn set_field_names(&mut self, names: Vec<String>) {
+        self.field_names = names;
     }
 
     pub(crate) fn source(&self) -> &str {
@@ -572,6 +661,9 @@ impl<'a> Assembler<'a> {
                 for (seen, value) in self.extra_seen.iter_mut().zip(&record.extra) {
                     *seen |= value.is_some();
                 }
+                for (seen, field) in self.named_seen.iter_mut().zip(&self.options.named) {
+                    *seen |= field.has_value(&record);
+                }
                 record.row = row;
                 record.line = line;
                 self.records.push(record);
@@ -585,8 +677,34 @@ impl<'a> Assembler<'a> {
                 self.skipped.push(SkippedRow { line, message });
                 Ok(())
             }
-            Err(bad) => Err(self.fatal(Some(line), bad)),
+            Err(bad) => {
+                let bad = self.hint_prompt_field(bad);
+                Err(self.fatal(Some(line), bad))
+            }
         }
+    }
+
+    /// A row without the prompt field: lists the fields rows have, and names the one that
+    /// looks like the prompt (`--prompt-field question`), as the CSV header error does.
+    fn hint_prompt_field(&self, mut bad: Bad) -> Bad {
+        let prompt = &self.options.fields.prompt;
+        if bad.field.as_deref() != Some(prompt.as_str())
+            || !bad.message.starts_with("missing:")
+            || self.field_names.is_empty()
+        {
+            return bad;
+        }
+        bad.message.push_str(&format!(
+            "; rows have fields {}",
+            values::truncate(&backticked(&self.field_names))
+        ));
+        if let Some(guess) = suggest(prompt, &self.field_names, PROMPT_NAMES) {
+            bad.message.push_str(&format!(
+                " (did you mean `--prompt-field {}`?)",
+                crate::export::escape::terminal(guess)
+            ));
+        }
+        bad
     }
 
     /// Every row has an embedding or none does; all have the first one's dimension.
@@ -621,7 +739,7 @@ impl<'a> Assembler<'a> {
         }
     }
 
-    fn finish(mut self) -> Result<Dataset> {
+    fn finish(self) -> Result<Dataset> {
         if self.records.is_empty() {
             let message = match self.skipped.first() {
                 None => format!("no rows in {}", self.source),
@@ -632,19 +750,43 @@ impl<'a> Assembler<'a> {
             };
             return Err(Error::input(self.source, None, None, message));
         }
-        for (path, seen) in self.options.extra_fields.iter().zip(&self.extra_seen) {
-            if !seen {
-                self.warnings.push(format!(
-                    "{}: `{path}` was not found in any row",
-                    self.source
-                ));
-            }
+        let options = self.options;
+        let mut named_fields: Vec<NamedField> = options
+            .named
+            .iter()
+            .zip(&self.named_seen)
+            .map(|(&field, &seen)| NamedField {
+                flag: field.flag().to_string(),
+                path: field.path(&options.fields).to_string(),
+                // Outcomes left unread are not looked for.
+                seen: seen
+                    || (options.skip_outcomes && matches!(field, Field::Score | Field::Label)),
+            })
+            .collect();
+        for (i, (path, &seen)) in options
+            .extra_fields
+            .iter()
+            .zip(&self.extra_seen)
+            .enumerate()
+        {
+            let flag = if options.weight == Some(i) {
+                "--weight-field"
+            } else {
+                "--group-by"
+            };
+            named_fields.push(NamedField {
+                flag: flag.to_string(),
+                path: path.clone(),
+                seen,
+            });
         }
         Ok(Dataset {
             source: self.source.to_string(),
             records: self.records,
             skipped: self.skipped,
             warnings: self.warnings,
+            named_fields,
+            field_names: self.field_names,
         })
     }
 }
@@ -665,4 +807,63 @@ pub fn lookup<'a>(row: &'a Map<String, Value>, path: &str) -> Option<&'a Value> 
         };
     }
     Some(current)
+}
+
+/// Names a prompt field often has in other tools' files, for the "did you mean" hint.
+const PROMPT_NAMES: &[&str] = &[
+    "question",
+    "query",
+    "input",
+    "instruction",
+    "text",
+    "user_input",
+    "message",
+    "prompt",
+];
+
+/// `a`, `b`, `c`: names for a message, escaped for the terminal (keys come from the file).
+pub(crate) fn backticked(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{}`", crate::export::escape::terminal(n)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The name among `names` that `wanted` most likely meant: the same name in another case, else
+/// the closest spelling (Jaro-Winkler similarity at least 0.8, as shells and clap suggest),
+/// else the shortest one it abbreviates or that abbreviates it, else the first that is one of
+/// `synonyms`.
+pub fn suggest<'a>(wanted: &str, names: &'a [String], synonyms: &[&str]) -> Option<&'a str> {
+    if let Some(same) = names.iter().find(|n| n.eq_ignore_ascii_case(wanted)) {
+        return Some(same);
+    }
+    let closest = names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(wanted, n), n))
+        .filter(|&(similarity, _)| similarity >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some((_, name)) = closest {
+        return Some(name);
+    }
+    // An abbreviation (`ctx` for `context`): its letters in order, the first one first.
+    let abbreviates = |short: &str, long: &str| {
+        let mut rest = long.chars().map(|c| c.to_ascii_lowercase());
+        short.chars().next().map(|c| c.to_ascii_lowercase())
+            == long.chars().next().map(|c| c.to_ascii_lowercase())
+            && short
+                .chars()
+                .all(|c| rest.any(|l| l == c.to_ascii_lowercase()))
+    };
+    let abbreviated = names
+        .iter()
+        .filter(|n| abbreviates(wanted, n) || abbreviates(n, wanted))
+        .min_by_key(|n| n.len());
+    if let Some(name) = abbreviated {
+        return Some(name);
+    }
+    names
+        .iter()
+        .find(|n| synonyms.iter().any(|s| n.eq_ignore_ascii_case(s)))
+        .map(String::as_str)
 }
