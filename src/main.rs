@@ -9,7 +9,8 @@ Exit codes:
   0  success, no gate tripped
   1  a gate tripped (slices: --fail-on-slice found a significant slice; coverage: the covered
      share of traffic is below --min-coverage; score: the share of REJECT rows is above
-     --max-reject-rate; regress: a gate of --fail-on tripped)
+     --max-reject-rate; regress: a gate of --fail-on tripped); a `gate:` line on stderr says
+     which gate and why
   2  usage error, invalid input, or any other error";
 
 /// Find where and why an LLM feature fails.

@@ -141,3 +141,150 @@ fn field_names_from_the_file_are_escaped_in_messages() {
     assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
     assert!(err.contains("\\u{1b}"), "{err}");
 }
+
+#[test]
+fn every_gate_says_on_stderr_which_gate_tripped_even_when_quiet() {
+    let out = faultmap(&[
+        "slices",
+        TICKETS,
+        "--fail-on-slice",
+        "-q",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("gate: --fail-on-slice: ") && err.contains("significantly more often"),
+        "{err}"
+    );
+    let out = faultmap(&[
+        "coverage",
+        "--tests",
+        "fixtures/coverage_tests.jsonl",
+        "--production",
+        "fixtures/coverage_production.jsonl",
+        "--min-coverage",
+        "0.99",
+        "-q",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("gate: coverage 0.") && err.contains("below --min-coverage 0.99"),
+        "{err}"
+    );
+    let out = faultmap(&[
+        "score",
+        RAG,
+        "--max-reject-rate",
+        "0.05",
+        "-q",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("gate: 8 of 17 rows"),
+        "{}",
+        stderr(&out)
+    );
+    let out = faultmap(&[
+        "regress",
+        "compare",
+        "fixtures/regress_baseline.jsonl",
+        "fixtures/regress_candidate_slice.jsonl",
+        "-q",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("gate: REGRESSION (gates: slice)") && err.contains("Regressed slices: \""),
+        "{err}"
+    );
+    // A run that passes says nothing.
+    let out = faultmap(&["slices", TICKETS, "-q", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn the_output_extension_chooses_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, starts) in [
+        ("r.md", "## faultmap"),
+        ("r.json", "{"),
+        ("r.jsonl", "{\"name\""),
+        ("r.txt", "375 prompts"),
+    ] {
+        let path = dir.path().join(name);
+        let out = faultmap(&["slices", TICKETS, "-q", "-o", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with(starts),
+            "{name}: {}",
+            &text[..80.min(text.len())]
+        );
+    }
+    // --format wins, and an unknown extension is warned about.
+    let path = dir.path().join("r.md");
+    let out = faultmap(&[
+        "slices",
+        TICKETS,
+        "-q",
+        "--format",
+        "json",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with('{'));
+    let path = dir.path().join("r.out");
+    let out = faultmap(&["slices", TICKETS, "-o", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("no report format is known by `.out`; writing json"));
+}
+
+#[test]
+fn fail_on_missing_fails_an_incomplete_candidate() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::read_to_string("fixtures/regress_baseline.jsonl").unwrap();
+    // The same run without its last 60 cases: nothing regressed, 60 cases missing.
+    let lines: Vec<&str> = full.lines().collect();
+    let partial = dir.path().join("partial.jsonl");
+    std::fs::write(&partial, lines[..lines.len() - 60].join("\n")).unwrap();
+    let partial = partial.to_str().unwrap();
+    let base = [
+        "regress",
+        "compare",
+        "fixtures/regress_baseline.jsonl",
+        partial,
+        "-q",
+    ];
+    let out = faultmap(&[&base[..], &["--format", "json"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let junit = dir.path().join("junit.xml");
+    let out = faultmap(
+        &[
+            &base[..],
+            &["--format", "json", "--fail-on", "global,slice,missing"],
+            &["--junit", junit.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["gates_tripped"], serde_json::json!(["missing"]));
+    assert!(stderr(&out).contains("60 baseline cases are missing from the candidate"));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("classname=\"faultmap.regress.missing\""),
+        "{xml}"
+    );
+    assert!(xml.contains("60 baseline cases are missing"), "{xml}");
+}

@@ -211,7 +211,8 @@ impl ReadArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// Output format [default: table on a terminal; otherwise json (score: jsonl)]
+    /// Output format [default: from the --output extension (.json, .jsonl, .md, .txt); else
+    /// table on a terminal, otherwise json (score: jsonl)]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
     /// Write the report to FILE (atomically) instead of stdout.
@@ -228,16 +229,39 @@ impl OutputArgs {
         self.format_or(Format::Json)
     }
 
-    /// `--format`, or by default `table` on a terminal and `piped` otherwise (a file given
-    /// with `--output` counts as piped).
+    /// `--format`; else the `--output` file's extension (`.json`, `.jsonl`/`.ndjson`,
+    /// `.md`/`.markdown`, `.txt` for the table); else `table` on a terminal and `piped`
+    /// otherwise. An extension that names no format gets `piped`, with a warning.
     pub fn format_or(&self, piped: Format) -> Format {
-        self.format.unwrap_or_else(|| {
-            if self.output.is_none() && std::io::stdout().is_terminal() {
+        if let Some(format) = self.format {
+            return format;
+        }
+        let Some(path) = &self.output else {
+            return if std::io::stdout().is_terminal() {
                 Format::Table
             } else {
                 piped
+            };
+        };
+        let extension = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("json") => Format::Json,
+            Some("jsonl" | "ndjson") => Format::Jsonl,
+            Some("md" | "markdown") => Format::Markdown,
+            Some("txt") => Format::Table,
+            None => piped,
+            Some(other) => {
+                self.warn(&format!(
+                    "{}: no report format is known by `.{}`; writing {} (choose one with --format)",
+                    crate::export::escape::terminal(&path.display().to_string()),
+                    crate::export::escape::terminal(other),
+                    piped.name()
+                ));
+                piped
             }
-        })
+        }
     }
 
     pub fn progress(&self) -> Progress {
@@ -250,6 +274,13 @@ impl OutputArgs {
             crate::diag!("warning: {message}");
         }
     }
+}
+
+/// Says on stderr which gate tripped and why, before the command exits 1. Always shown, even
+/// with --quiet: a CI log must say why the job failed. Names in it come from the data, so the
+/// line is escaped.
+pub fn report_gate(message: &str) {
+    crate::diag!("gate: {}", crate::export::escape::terminal(message));
 }
 
 /// Reads the dataset and reports skipped rows and reader warnings on stderr.

@@ -1,8 +1,8 @@
 //! `faultmap coverage`: which production topics the test suite never touches, or barely.
 
 use super::common::{
-    check_named_fields, open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs,
-    ReadArgs,
+    check_named_fields, open_unit_interval, read_input, report_gate, ClusteringArgs, EmbedArgs,
+    OutputArgs, ReadArgs,
 };
 use crate::analysis::coverage::rules::ThresholdSource;
 use crate::analysis::coverage::{analyze, CoverageConfig, CoverageReport};
@@ -246,7 +246,18 @@ pub fn run(args: Args) -> Result<i32> {
     let bytes = exporter(args.output.format()).export(&report)?;
     emit(&bytes, args.output.output.as_deref())?;
     Ok(match args.rules.min_coverage {
-        Some(min) if report.overall_coverage_score < min => EXIT_GATE,
+        Some(min) if report.overall_coverage_score < min => {
+            report_gate(&format!(
+                "coverage {:.4} is below --min-coverage {min}: {} of {} production prompts \
+                 ({:.1}% of traffic) have no nearby test, in {} gaps",
+                report.overall_coverage_score,
+                report.num_uncovered_total,
+                report.num_production,
+                100.0 * report.uncovered_traffic_share,
+                report.num_gaps
+            ));
+            EXIT_GATE
+        }
         _ => EXIT_OK,
     })
 }

@@ -2,8 +2,8 @@
 //! with paired statistics per run and per slice; exit 1 when a gate trips.
 
 use super::common::{
-    check_named_fields, open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs,
-    ReadArgs,
+    check_named_fields, open_unit_interval, read_input, report_gate, ClusteringArgs, EmbedArgs,
+    OutputArgs, ReadArgs,
 };
 use crate::analysis::regress::baseline::Baseline;
 use crate::analysis::regress::cases::{run_from_dataset, KeyKind, PromptIndex, Run};
@@ -89,6 +89,8 @@ pub enum GateArg {
     Slice,
     /// Some case regressed (strict: any pass-to-fail flip or drop above --case-threshold).
     Case,
+    /// Some baseline case is missing from the candidate (an incomplete run).
+    Missing,
     /// Never fail (report only).
     None,
 }
@@ -421,12 +423,14 @@ fn gate_config(gate: &GateArgs, seed: u64, min_slice_size: usize) -> Result<Regr
             global: false,
             slice: false,
             case: false,
+            missing: false,
         }
     } else {
         Gates {
             global: gate.fail_on.contains(&GateArg::Global),
             slice: gate.fail_on.contains(&GateArg::Slice),
             case: gate.fail_on.contains(&GateArg::Case),
+            missing: gate.fail_on.contains(&GateArg::Missing),
         }
     };
     Ok(RegressConfig {
@@ -482,6 +486,9 @@ fn finish(report: &RegressReport, args: &ReportArgs) -> Result<i32> {
     emit(&bytes, args.output.output.as_deref())?;
     Ok(match report.verdict {
         Verdict::Pass => EXIT_OK,
-        Verdict::Regression => EXIT_GATE,
+        Verdict::Regression => {
+            report_gate(&crate::export::regress::gate_summary(report));
+            EXIT_GATE
+        }
     })
 }

@@ -2,8 +2,8 @@
 //! `--calibrate`, fits the gate thresholds to labelled rows instead.
 
 use super::common::{
-    check_named_fields, open_unit_interval, read_input, share, unit_interval, EmbedArgs,
-    EmbedderArg, OutputArgs, ReadArgs,
+    check_named_fields, open_unit_interval, read_input, report_gate, share, unit_interval,
+    EmbedArgs, EmbedderArg, OutputArgs, ReadArgs,
 };
 use crate::analysis::score::calibrate::{calibrate, Auroc, CalibrationOptions, CalibrationReport};
 use crate::analysis::score::config::{ScoreConfig, DEFAULT_CONFIG_TOML};
@@ -264,13 +264,11 @@ pub fn run(args: Args) -> Result<i32> {
         let rejected = count(Decision::Reject);
         let rate = rejected as f64 / summary.total_rows as f64;
         if rate > max {
-            if !args.output.quiet {
-                crate::diag!(
-                    "gate: {rejected} of {} rows ({:.1}%) are REJECT, above --max-reject-rate {max}",
-                    summary.total_rows,
-                    100.0 * rate
-                );
-            }
+            report_gate(&format!(
+                "{rejected} of {} rows ({:.1}%) are REJECT, above --max-reject-rate {max}",
+                summary.total_rows,
+                100.0 * rate
+            ));
             return Ok(EXIT_GATE);
         }
     }

@@ -1,8 +1,8 @@
 //! `faultmap slices`: which input slices fail significantly more often than the rest.
 
 use super::common::{
-    check_named_fields, open_unit_interval, read_input, ClusteringArgs, EmbedArgs, OutputArgs,
-    ReadArgs,
+    check_named_fields, open_unit_interval, read_input, report_gate, ClusteringArgs, EmbedArgs,
+    OutputArgs, ReadArgs,
 };
 use crate::analysis::slices::{analyze, SliceReport, SlicesConfig};
 use crate::error::{Result, EXIT_GATE, EXIT_OK};
@@ -170,8 +170,52 @@ pub fn run(args: Args) -> Result<i32> {
     let bytes = exporter(args.output.format()).export(&report)?;
     emit(&bytes, args.output.output.as_deref())?;
     Ok(if args.fail_on_slice && report.num_significant > 0 {
+        report_gate(&slices_gate_message(&report));
         EXIT_GATE
     } else {
         EXIT_OK
     })
+}
+
+/// Why `--fail-on-slice` tripped: the reported slices, worst first (at most three named).
+fn slices_gate_message(report: &SliceReport) -> String {
+    const NAMED: usize = 3;
+    let reported: Vec<&crate::analysis::slices::Slice> = report
+        .slices
+        .iter()
+        .filter(|s| s.significant && s.selected)
+        .collect();
+    let named: Vec<String> = reported
+        .iter()
+        .take(NAMED)
+        .map(|s| {
+            format!(
+                "\"{}\" ({:.1}% of {} rows fail)",
+                s.name,
+                100.0 * s.failure_rate,
+                s.size
+            )
+        })
+        .collect();
+    let more = reported.len().saturating_sub(NAMED);
+    format!(
+        "--fail-on-slice: {} {} significantly more often than the {:.1}% baseline ({} of {} \
+         candidates significant){}{}{}",
+        reported.len(),
+        if reported.len() == 1 {
+            "slice fails"
+        } else {
+            "slices fail"
+        },
+        100.0 * report.baseline_failure_rate,
+        report.num_significant,
+        report.num_candidates,
+        if named.is_empty() { "" } else { ": " },
+        named.join(", "),
+        if more > 0 {
+            format!(", and {more} more in the report")
+        } else {
+            String::new()
+        }
+    )
 }

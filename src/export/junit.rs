@@ -59,13 +59,42 @@ impl Exporter<RegressReport> for JunitExporter {
         let confidence = report.parameters.confidence;
         let gates = report.parameters.fail_on;
         let global_text = comparison_text(metric, &report.global, confidence);
-        let global = [TestCase {
+        let missing = &report.only_in_baseline;
+        let missing_text = format!(
+            "{} baseline cases are missing from the candidate{}",
+            missing.len(),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                let keys: Vec<&str> = missing.iter().take(20).map(|c| c.key.as_str()).collect();
+                format!(
+                    ": {}{}",
+                    keys.join(", "),
+                    if missing.len() > keys.len() {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+                )
+            }
+        );
+        let mut global = vec![TestCase {
             name: "whole run".into(),
             classname: "faultmap.regress.global",
             regressed: (report.global.change == Change::Regressed).then(|| global_text.clone()),
             fails: gates.global && report.global.change == Change::Regressed,
             details: global_text,
         }];
+        // Shown when it can fail or there is something to show.
+        if gates.missing || !missing.is_empty() {
+            global.push(TestCase {
+                name: "missing cases".into(),
+                classname: "faultmap.regress.missing",
+                regressed: (!missing.is_empty()).then(|| missing_text.clone()),
+                fails: gates.missing && !missing.is_empty(),
+                details: missing_text,
+            });
+        }
         let slices: Vec<TestCase> = report
             .slices
             .iter()
@@ -103,7 +132,7 @@ impl Exporter<RegressReport> for JunitExporter {
                 }
             })
             .collect();
-        let total = 1 + slices.len() + cases.len();
+        let total = global.len() + slices.len() + cases.len();
         let failures = [&global[..], &slices, &cases]
             .iter()
             .flat_map(|s| s.iter())

@@ -89,6 +89,41 @@ fn headline(report: &RegressReport) -> String {
     )
 }
 
+/// One line for stderr when the run regressed: the gates, the whole-run numbers and the
+/// regressed slices (at most three named).
+pub fn gate_summary(report: &RegressReport) -> String {
+    const NAMED: usize = 3;
+    let mut line = headline(report).trim_end().to_string();
+    let regressed: Vec<&str> = report
+        .slices
+        .iter()
+        .filter(|s| s.comparison.change == Change::Regressed)
+        .map(|s| s.name.as_str())
+        .collect();
+    if !regressed.is_empty() {
+        let named: Vec<String> = regressed
+            .iter()
+            .take(NAMED)
+            .map(|n| format!("\"{n}\""))
+            .collect();
+        line.push_str(&format!(" Regressed slices: {}", named.join(", ")));
+        if regressed.len() > NAMED {
+            line.push_str(&format!(" and {} more", regressed.len() - NAMED));
+        }
+        line.push('.');
+    }
+    if report.num_regressed_cases > 0 {
+        line.push_str(&format!(" {} cases regressed.", report.num_regressed_cases));
+    }
+    if !report.only_in_baseline.is_empty() {
+        line.push_str(&format!(
+            " {} baseline cases are missing from the candidate.",
+            report.only_in_baseline.len()
+        ));
+    }
+    line
+}
+
 /// Pairing, flips and settings, in plain text.
 fn details(report: &RegressReport) -> String {
     let p = &report.parameters;

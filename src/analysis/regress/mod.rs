@@ -47,6 +47,8 @@ pub struct Gates {
     pub global: bool,
     pub slice: bool,
     pub case: bool,
+    /// Baseline cases absent from the candidate (an incomplete run) fail it.
+    pub missing: bool,
 }
 
 impl Default for Gates {
@@ -55,6 +57,7 @@ impl Default for Gates {
             global: true,
             slice: true,
             case: false,
+            missing: false,
         }
     }
 }
@@ -472,6 +475,9 @@ pub fn compare(
     }
     if config.gates.case && num_regressed_cases > 0 {
         gates_tripped.push("case".to_string());
+    }
+    if config.gates.missing && !pairing.only_in_baseline.is_empty() {
+        gates_tripped.push("missing".to_string());
     }
     Ok(RegressReport {
         verdict: if gates_tripped.is_empty() {
