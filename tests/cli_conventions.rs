@@ -288,3 +288,60 @@ fn fail_on_missing_fails_an_incomplete_candidate() {
     );
     assert!(xml.contains("60 baseline cases are missing"), "{xml}");
 }
+
+#[test]
+fn compressed_input_and_semicolon_csv_are_recognized() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("t.jsonl.gz");
+    // A gzip member by hand (stored, no compression): magic, method 8, no flags.
+    let mut f = std::fs::File::create(&gz).unwrap();
+    f.write_all(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03")
+        .unwrap();
+    f.write_all(&[0u8; 16]).unwrap();
+    drop(f);
+    let out = faultmap(&["slices", gz.to_str().unwrap(), "-q"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("gzip-compressed input")
+            && stderr(&out).contains("decompress it first"),
+        "{}",
+        stderr(&out)
+    );
+    let mut csv = String::from("id;prompt;label\n");
+    for i in 0..40 {
+        let label = if i % 4 == 0 { "fail" } else { "pass" };
+        csv.push_str(&format!(
+            "{i};\"question {i}, about topic {}\";{label}\n",
+            i % 5
+        ));
+    }
+    let (_dir, path) = temp_file("semi.csv", &csv);
+    let out = faultmap(&["slices", &path, "-q", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["total_prompts"], 40);
+    assert_eq!(report["total_failures"], 10);
+    // --delimiter overrides the sniffing.
+    let out = faultmap(&["slices", &path, "-q", "--delimiter", ","]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no `prompt` column"));
+}
+
+#[test]
+fn counts_out_of_range_are_refused_in_words() {
+    let out = faultmap(&["slices", TICKETS, "--min-slice-size", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("'--min-slice-size <N>': must be at least 2"),
+        "{}",
+        stderr(&out)
+    );
+    let out = faultmap(&["slices", TICKETS, "--dims", "5000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("must be from 2 to 4096"),
+        "{}",
+        stderr(&out)
+    );
+}

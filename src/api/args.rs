@@ -35,17 +35,17 @@ pub struct ApiArgs {
     #[arg(long, value_name = "NAME")]
     pub llm_model: Option<String>,
     /// Texts per embeddings request.
-    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = crate::cmd::common::whole::<1, 100_000>)]
     pub embedding_batch: u64,
     /// Seconds before a request is abandoned (and retried).
-    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = crate::cmd::common::whole::<1, { u64::MAX }>)]
     pub timeout: u64,
     /// Retries of a request after a 429, a 5xx, a timeout or a connection error
     /// (exponential backoff with full jitter; Retry-After is honoured).
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_retries: u32,
     /// Requests in flight at once.
-    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = crate::cmd::common::whole::<1, 1024>)]
     pub max_concurrent: u64,
     /// Where API responses are cached [default: $XDG_CACHE_HOME/faultmap or ~/.cache/faultmap]
     #[arg(long, value_name = "DIR")]

@@ -98,6 +98,10 @@ pub struct ReadArgs {
     /// Input format; by default chosen from the extension (`.csv`, `.tsv`) or sniffed on stdin.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub input_format: Option<InputFormatArg>,
+    /// CSV delimiter: one character, or `tab` [default: tab for .tsv, else the commonest of
+    /// comma, tab and semicolon in the header line]
+    #[arg(long, value_name = "CHAR", value_parser = delimiter)]
+    pub delimiter: Option<u8>,
     /// Skip invalid rows (reported on stderr) instead of stopping at the first.
     #[arg(long)]
     pub skip_invalid: bool,
@@ -110,7 +114,7 @@ pub struct ReadArgs {
     pub label_map: Vec<(String, bool)>,
     /// The longest input line read, in bytes; a longer one stops the read with an error
     /// naming it (exit 2) rather than filling memory.
-    #[arg(long, default_value_t = crate::input::MAX_LINE_BYTES, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = crate::input::MAX_LINE_BYTES, value_name = "N", value_parser = whole::<1, { u64::MAX }>)]
     pub max_record_bytes: u64,
     /// Read on when a field named by a flag (`--context-field`, `--group-by`, ...) is in no
     /// row, with a warning, instead of stopping with an error.
@@ -118,6 +122,20 @@ pub struct ReadArgs {
     pub allow_missing_fields: bool,
     #[command(flatten)]
     pub fields: FieldArgs,
+}
+
+/// A `--delimiter`: one ASCII character (not a quote or a line break), or `tab`.
+fn delimiter(s: &str) -> std::result::Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ => match s.as_bytes() {
+            [b'"' | b'\n' | b'\r'] => Err(format!("{s:?} cannot separate CSV fields")),
+            [c] if c.is_ascii() => Ok(*c),
+            _ => Err(format!(
+                "expected one ASCII character or `tab`, found `{s}`"
+            )),
+        },
+    }
 }
 
 /// One `--label-map` entry: `WORD=pass` or `WORD=fail`.
@@ -180,6 +198,22 @@ pub fn shown_count(s: &str) -> std::result::Result<usize, String> {
 /// The most representative prompts or examples one slice, gap or topic can show.
 pub const MAX_SHOWN: usize = 1000;
 
+/// A whole number from `MIN` to `MAX`, refused in words ("must be at least 2") rather than
+/// as a Rust range ("0 is not in 2..18446744073709551615").
+pub fn whole<const MIN: u64, const MAX: u64>(s: &str) -> std::result::Result<u64, String> {
+    let n: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a whole number, found `{s}`"))?;
+    if (MIN..=MAX).contains(&n) {
+        Ok(n)
+    } else if MAX == u64::MAX {
+        Err(format!("must be at least {MIN}"))
+    } else {
+        Err(format!("must be from {MIN} to {MAX}"))
+    }
+}
+
 /// A share of the rows: above 0, at most 1.
 pub fn share(s: &str) -> std::result::Result<f64, String> {
     fraction(s, true, false)
@@ -203,6 +237,7 @@ impl ReadArgs {
             skip_outcomes: false,
             max_line_bytes: self.max_record_bytes,
             named: self.fields.named(),
+            delimiter: self.delimiter,
         }
     }
 }
@@ -496,8 +531,8 @@ pub struct EmbedArgs {
     #[arg(long, default_value = "auto", value_parser = EmbedderParser)]
     pub embedder: EmbedderArg,
     /// Dimensions of the `hash` embedder's output (a static model has its own).
-    #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u16).range(2..=4096))]
-    pub dims: u16,
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = whole::<2, 4096>)]
+    pub dims: u64,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -605,7 +640,7 @@ impl EmbedArgs {
 
     fn hashing(&self, seed: u64) -> Box<dyn Embedder> {
         Box::new(HashingEmbedder::new(crate::embed::hashing::HashingConfig {
-            dims: usize::from(self.dims),
+            dims: self.dims as usize,
             seed,
             ..Default::default()
         }))
@@ -636,16 +671,16 @@ pub struct ClusteringArgs {
     #[arg(long, value_enum)]
     pub clustering: Option<ClusteringArg>,
     /// Number of clusters (k-means: required; agglomerative: skips the silhouette search).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    #[arg(long, value_name = "N", value_parser = whole::<2, 100_000>)]
     pub k: Option<u64>,
     /// Above this many rows the clustering is fitted on a seeded sample of this size and the
     /// other rows are assigned to the nearest cluster (or noise) [default: 5000 for tree and
     /// graph, 6000 otherwise]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(100..))]
+    #[arg(long, value_name = "N", value_parser = whole::<100, { u64::MAX }>)]
     pub max_fit_rows: Option<u64>,
     /// Dimensions the embeddings are reduced to (PCA) before clustering [default: 128 for tree
     /// and graph (at most one per 20 rows), 16 otherwise]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=4096))]
+    #[arg(long, value_name = "N", value_parser = whole::<2, 4096>)]
     pub cluster_dims: Option<u64>,
     /// HDBSCAN: clusters larger than this share of the rows are split into their sub-clusters
     /// (1 disables the cap). Coverage: applies to gaps; topics may hold up to half.

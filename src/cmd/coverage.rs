@@ -73,7 +73,7 @@ pub struct RuleArgs {
     pub rule: RuleArg,
     /// The neighbour rule looks among at most this many distinct production prompts (a seeded
     /// sample above it).
-    #[arg(long, default_value_t = 20_000, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(long, default_value_t = 20_000, value_name = "N", value_parser = super::common::whole::<2, { u64::MAX }>)]
     pub max_reference_prompts: u64,
     /// Exit with code 1 when the covered share of traffic is below X (a CI gate).
     #[arg(long, value_name = "X", value_parser = super::common::unit_interval)]
@@ -84,10 +84,10 @@ pub struct RuleArgs {
 #[command(next_help_heading = "Gaps and thin topics")]
 pub struct GapArgs {
     /// Smallest group of uncovered prompts reported as a gap.
-    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = super::common::whole::<2, { u64::MAX }>)]
     pub min_gap_size: u64,
     /// Smallest production topic tested for thin coverage.
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = super::common::whole::<2, { u64::MAX }>)]
     pub min_topic_size: u64,
     /// Thin coverage: report topics whose traffic share is at least X times their test share
     /// (and significantly so).
@@ -101,7 +101,7 @@ pub struct GapArgs {
     #[arg(long, value_name = "FILE")]
     pub emit_tests: Option<PathBuf>,
     /// Suggested tests per gap with --emit-tests.
-    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = super::common::whole::<1, { u64::MAX }>)]
     pub tests_per_gap: u64,
     /// Ask the chat model (--llm-model, --api-base) to name each gap from its representative
     /// prompts: a 2-5 word name and a one-sentence description. One call per gap (cached); a

@@ -21,7 +21,7 @@ pub struct OutcomeArgs {
     /// Rows with a response but no score, label or reference: sample N answers per prompt from
     /// the LLM (--llm-model) and score the row by sampling agreement (fails below
     /// --failure-threshold).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=100))]
+    #[arg(long, value_name = "N", value_parser = super::common::whole::<2, 100>)]
     pub sample: Option<u64>,
     /// Temperature of the sampled answers.
     #[arg(long, default_value_t = 1.0, value_name = "T", value_parser = temperature)]

@@ -56,7 +56,7 @@ pub struct SliceArgs {
     pub group_by: Vec<String>,
     /// Smallest slice: smaller clusters and groups are not made, smaller paired slices not
     /// tested.
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = super::common::whole::<2, { u64::MAX }>)]
     pub min_slice_size: u64,
     /// Representative prompts kept per slice.
     #[arg(long, default_value_t = 3, value_name = "N", value_parser = super::common::shown_count)]
@@ -123,7 +123,7 @@ pub struct GateArgs {
     #[arg(long, default_value_t = 0.05, value_name = "X", value_parser = super::common::unit_interval)]
     pub case_threshold: f64,
     /// Bootstrap resamples for the mean-score test.
-    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = super::common::whole::<100, 1_000_000>)]
     pub resamples: u64,
 }
 

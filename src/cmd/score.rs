@@ -79,7 +79,7 @@ pub struct LlmCheckArgs {
     /// Ask the LLM for N paraphrases of each query and answer each; `scores.consistency` is
     /// the answers' agreement with the response, a scorer in `final` (weights.consistency)
     /// and in `disagreement`. Makes 1 + N calls per row.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=20))]
+    #[arg(long, value_name = "N", value_parser = super::common::whole::<1, 20>)]
     pub consistency: Option<u64>,
 }
 
@@ -192,7 +192,7 @@ pub fn run(args: Args) -> Result<i32> {
     let data = read_input(input, &options, &args.output)?;
     check_named_fields(&[&data], &args.read, &args.output)?;
     let embedder =
-        crate::analysis::score::scoring_embedder(usize::from(args.embed.dims), args.scoring.seed);
+        crate::analysis::score::scoring_embedder(args.embed.dims as usize, args.scoring.seed);
     let report = analyze_with(
         &data,
         &embedder,

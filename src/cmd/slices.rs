@@ -50,7 +50,7 @@ pub struct Args {
 #[command(next_help_heading = "Clustering")]
 pub struct ClusterArgs {
     /// Smallest slice reported; smaller clusters and metadata groups are not tested.
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = super::common::whole::<2, { u64::MAX }>)]
     pub min_slice_size: u64,
     #[command(flatten)]
     pub clustering: ClusteringArgs,

@@ -180,6 +180,9 @@ pub struct ReadOptions {
     /// The longest line the reader accepts, in bytes (`--max-record-bytes`): past it the read
     /// stops with an error naming the line, instead of growing without bound (`/dev/zero`).
     pub max_line_bytes: u64,
+    /// The CSV delimiter (`--delimiter`); `None`: tab for `.tsv`, else sniffed from the header
+    /// line (the commonest of comma, tab and semicolon).
+    pub delimiter: Option<u8>,
     /// Fields named on the command line: whether any row holds them is reported in
     /// [`Dataset::named_fields`] (with the extra fields, which are always named).
     pub named: Vec<Field>,
@@ -213,6 +216,7 @@ impl Default for ReadOptions {
             max_line_bytes: MAX_LINE_BYTES,
             skip_outcomes: false,
             named: Vec::new(),
+            delimiter: None,
         }
     }
 }
@@ -327,16 +331,18 @@ pub fn read_dataset(path: &str, options: &ReadOptions) -> Result<Dataset> {
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let delimiter = match ext.as_deref() {
-        Some("csv") => Some(b','),
-        Some("tsv") => Some(b'\t'),
+    let by_extension = match ext.as_deref() {
+        Some("csv") => Some(None),
+        Some("tsv") => Some(Some(b'\t')),
         _ => None,
     };
-    let format = options.format.unwrap_or(if delimiter.is_some() {
+    let format = options.format.unwrap_or(if by_extension.is_some() {
         InputFormat::Csv
     } else {
         InputFormat::Jsonl
     });
+    // `.csv` files use `;` in much of Europe: their delimiter is sniffed like stdin's.
+    let delimiter = options.delimiter.or(by_extension.flatten());
     read_source(file, path, Some(format), delimiter, options)
 }
 
@@ -352,7 +358,7 @@ pub fn read_from_reader<R: Read>(
     source: &str,
     options: &ReadOptions,
 ) -> Result<Dataset> {
-    read_source(reader, source, options.format, None, options)
+    read_source(reader, source, options.format, options.delimiter, options)
 }
 
 /// Reads with a known or sniffed format; `delimiter` is `None` when it must be sniffed.
@@ -364,12 +370,19 @@ fn read_source<R: Read>(
     options: &ReadOptions,
 ) -> Result<Dataset> {
     let mut reader = LineLimit::new(reader, options.max_line_bytes);
-    let needs_peek = format.is_none() || (format == Some(InputFormat::Csv) && delimiter.is_none());
-    let prefix = if needs_peek {
-        sniff::peek(&mut reader).map_err(|e| Error::io(source, e))?
-    } else {
-        Vec::new()
-    };
+    // Always peeked: compressed input is recognized whatever the format.
+    let prefix = sniff::peek(&mut reader).map_err(|e| Error::io(source, e))?;
+    if let Some(compression) = sniff::compression(&prefix) {
+        return Err(Error::input(
+            source,
+            None,
+            None,
+            format!(
+                "{compression}-compressed input: expected JSONL or CSV text; decompress it first \
+                 (for gzip: `gunzip -c FILE | faultmap ... -`)"
+            ),
+        ));
+    }
     let format = format.unwrap_or_else(|| sniff::format(&prefix));
     let delimiter = delimiter.unwrap_or_else(|| sniff::delimiter(&prefix));
     // The peeked bytes are read again, so line numbers count from the true start.

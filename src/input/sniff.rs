@@ -50,15 +50,40 @@ pub(super) fn format(prefix: &[u8]) -> InputFormat {
     }
 }
 
-/// Tab when the header line has more tabs than commas, else comma.
+/// The commonest of comma, tab and semicolon in the header line; comma on a tie, then tab.
 pub(super) fn delimiter(prefix: &[u8]) -> u8 {
     let line = first_line(prefix).unwrap_or(without_bom(prefix));
     let count = |c: u8| line.iter().filter(|&&b| b == c).count();
-    if count(b'\t') > count(b',') {
-        b'\t'
-    } else {
-        b','
+    let mut best = b',';
+    for candidate in [b'\t', b';'] {
+        if count(candidate) > count(best) {
+            best = candidate;
+        }
     }
+    best
+}
+
+/// The compression format whose magic bytes start the input, if any: such input has to be
+/// decompressed first, and reading it as text would only report "malformed" rows.
+pub(super) fn compression(prefix: &[u8]) -> Option<&'static str> {
+    const MAGIC: &[(&[u8], &str)] = &[
+        (b"\x1f\x8b", "gzip"),
+        (b"\x28\xb5\x2f\xfd", "zstd"),
+        (b"\xfd7zXZ\x00", "xz"),
+        (b"PK\x03\x04", "zip"),
+    ];
+    // bzip2: `BZh`, the block size digit, then the first block's magic (pi in BCD).
+    let bzip2 = prefix.len() >= 10
+        && prefix.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&prefix[3])
+        && &prefix[4..10] == b"1AY&SY";
+    if bzip2 {
+        return Some("bzip2");
+    }
+    MAGIC
+        .iter()
+        .find(|(magic, _)| prefix.starts_with(magic))
+        .map(|&(_, name)| name)
 }
 
 #[cfg(test)]
@@ -76,6 +101,18 @@ mod tests {
     fn sniffs_delimiter_from_header_line() {
         assert_eq!(delimiter(b"prompt\tscore\nhello, world\t1\n"), b'\t');
         assert_eq!(delimiter(b"prompt,score\na\tb,1\n"), b',');
+        assert_eq!(delimiter(b"id;prompt;score\n1;a, b;1\n"), b';');
+        assert_eq!(delimiter(b"prompt;x,score\n"), b',');
+    }
+
+    #[test]
+    fn recognizes_compressed_input() {
+        assert_eq!(compression(b"\x1f\x8b\x08\x00"), Some("gzip"));
+        assert_eq!(compression(b"\x28\xb5\x2f\xfd\x00"), Some("zstd"));
+        assert_eq!(compression(b"{\"prompt\": 1}"), None);
+        assert_eq!(compression(b""), None);
+        assert_eq!(compression(b"BZh91AY&SY\x00"), Some("bzip2"));
+        assert_eq!(compression(b"BZhello,score\n"), None);
     }
 
     #[test]
