@@ -345,3 +345,48 @@ fn counts_out_of_range_are_refused_in_words() {
         stderr(&out)
     );
 }
+
+#[test]
+fn scores_out_of_a_hundred_get_the_remedy_and_read_with_score_scale() {
+    let (_dir, path) = temp_file(
+        "s.jsonl",
+        "{\"prompt\": \"a\", \"score\": 85}\n{\"prompt\": \"b\", \"score\": 40}\n",
+    );
+    let out = faultmap(&["slices", &path, "-q"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("found number 85; scores from 0 to 100? give --score-scale 100"),
+        "{}",
+        stderr(&out)
+    );
+    let out = faultmap(&[
+        "slices",
+        &path,
+        "-q",
+        "--score-scale",
+        "100",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 0.85 passes and 0.40 fails at the default threshold of 0.5.
+    assert_eq!(report["total_failures"], 1);
+}
+
+#[test]
+fn a_run_file_given_as_the_baseline_is_named_as_such() {
+    let out = faultmap(&[
+        "regress",
+        "check",
+        "fixtures/regress_baseline.jsonl",
+        "fixtures/regress_candidate_drop.jsonl",
+        "-q",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("this looks like a run file") && err.contains("faultmap regress record"),
+        "{err}"
+    );
+}

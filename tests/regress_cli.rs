@@ -1053,7 +1053,7 @@ fn unsupported_or_foreign_baselines_exit_2_with_clear_messages() {
     let out = regress(&["check", BASELINE, RERUN]);
     assert_code(&out, 2);
     assert!(
-        stderr(&out).contains("expected a faultmap baseline"),
+        stderr(&out).contains("this looks like a run file"),
         "{}",
         stderr(&out)
     );

@@ -108,6 +108,10 @@ pub struct ReadArgs {
     /// A row fails when its score is below this.
     #[arg(long, default_value_t = 0.5, value_name = "X", value_parser = unit_interval)]
     pub failure_threshold: f64,
+    /// Scores run from 0 to N (a rating out of 5, 10 or 100); each is divided by N, so
+    /// --failure-threshold stays in [0, 1].
+    #[arg(long, default_value_t = 1.0, value_name = "N", value_parser = positive)]
+    pub score_scale: f64,
     /// Label words besides pass/fail, true/false, yes/no, ... (comma-separated WORD=pass or
     /// WORD=fail; any case), e.g. `attributable=pass,not_attributable=fail`.
     #[arg(long, value_delimiter = ',', value_name = "WORD=pass|fail,...", value_parser = label_mapping)]
@@ -172,6 +176,15 @@ fn fraction(s: &str, low_open: bool, high_open: bool) -> std::result::Result<f64
     }
 }
 
+/// A finite number above 0.
+fn positive(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err("must be a number above 0".into()),
+        Err(_) => Err(format!("expected a number, found `{s}`")),
+    }
+}
+
 /// A number in [0, 1].
 pub fn unit_interval(s: &str) -> std::result::Result<f64, String> {
     fraction(s, false, false)
@@ -228,6 +241,7 @@ impl ReadArgs {
                 InputFormatArg::Csv => InputFormat::Csv,
             }),
             failure_threshold: self.failure_threshold,
+            score_scale: self.score_scale,
             skip_invalid: self.skip_invalid,
             requirements,
             keep_raw: false,

@@ -304,7 +304,7 @@ fn from_record(
     // Outcomes are read only by the commands that use them (as for JSONL).
     let (score, label) = if !options.skip_outcomes {
         (
-            values::score_from_text(&f.score, cell(columns.score))?,
+            values::score_from_text(&f.score, cell(columns.score), options.score_scale)?,
             values::label_from_text(&f.label, cell(columns.label), &options.label_words)?,
         )
     } else {

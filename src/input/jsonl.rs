@@ -373,7 +373,7 @@ fn build<'v>(
     // another vocabulary can still be scored.
     let (score, label) = if !options.skip_outcomes {
         (
-            values::score_from_json(&f.score, get(SCORE))?,
+            values::score_from_json(&f.score, get(SCORE), options.score_scale)?,
             values::label_from_json(&f.label, get(LABEL), &options.label_words)?,
         )
     } else {

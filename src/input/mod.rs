@@ -160,6 +160,8 @@ pub struct ReadOptions {
     pub format: Option<InputFormat>,
     /// A row fails when `score < failure_threshold`.
     pub failure_threshold: f64,
+    /// Scores run from 0 to this (`--score-scale`); each is divided by it on reading.
+    pub score_scale: f64,
     /// Skip bad rows (counted in [`Dataset::skipped`]) instead of stopping at the first.
     pub skip_invalid: bool,
     pub requirements: Requirements,
@@ -207,6 +209,7 @@ impl Default for ReadOptions {
             fields: FieldNames::default(),
             format: None,
             failure_threshold: 0.5,
+            score_scale: 1.0,
             skip_invalid: false,
             requirements: Requirements::default(),
             keep_raw: false,

@@ -60,24 +60,44 @@ const SCORE_EXPECTED: &str = "expected a number in [0, 1] (higher is better)";
 pub(crate) const LABEL_EXPECTED: &str =
     "expected a pass/fail label: a boolean, 0/1, or one of pass/fail, true/false, correct/incorrect, yes/no, good/bad, faithful/hallucinated; other words: --label-map WORD=pass,WORD=fail";
 
-/// Checks a parsed score is a finite number in [0, 1].
-fn check_score(field: &str, score: f64, found: impl FnOnce() -> String) -> Result<f64, Bad> {
-    if score.is_finite() && (0.0..=1.0).contains(&score) {
-        Ok(score)
-    } else {
-        Err(Bad::field(
-            field,
-            format!("{SCORE_EXPECTED}, found {}", found()),
-        ))
+/// Checks a parsed score is a finite number in [0, `scale`] and divides it by `scale`. A score
+/// above 1 on the default scale gets a hint: ratings out of 5, 10 or 100 are common.
+fn check_score(
+    field: &str,
+    score: f64,
+    scale: f64,
+    found: impl FnOnce() -> String,
+) -> Result<f64, Bad> {
+    if score.is_finite() && (0.0..=scale).contains(&score) {
+        return Ok(score / scale);
     }
+    let expected = if scale == 1.0 {
+        SCORE_EXPECTED.to_string()
+    } else {
+        format!("expected a number in [0, {scale}] (--score-scale; higher is better)")
+    };
+    let hint = match [5.0, 10.0, 100.0].into_iter().find(|&s| score <= s) {
+        Some(s) if scale == 1.0 && score > 1.0 => {
+            format!("; scores from 0 to {s}? give --score-scale {s} (each is divided by it)")
+        }
+        _ => String::new(),
+    };
+    Err(Bad::field(
+        field,
+        format!("{expected}, found {}{hint}", found()),
+    ))
 }
 
-/// A score from JSON: a number in [0, 1]; `null` is no score.
-pub(crate) fn score_from_json(field: &str, value: Option<&Value>) -> Result<Option<f64>, Bad> {
+/// A score from JSON: a number in [0, `scale`], divided by it; `null` is no score.
+pub(crate) fn score_from_json(
+    field: &str,
+    value: Option<&Value>,
+    scale: f64,
+) -> Result<Option<f64>, Bad> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(v @ Value::Number(n)) => match n.as_f64() {
-            Some(x) => check_score(field, x, || describe(v)).map(Some),
+            Some(x) => check_score(field, x, scale, || describe(v)).map(Some),
             None => Err(Bad::field(
                 field,
                 format!("{SCORE_EXPECTED}, found {}", describe(v)),
@@ -91,12 +111,16 @@ pub(crate) fn score_from_json(field: &str, value: Option<&Value>) -> Result<Opti
 }
 
 /// A score from CSV cell text (surrounding whitespace ignored); an empty cell is no score.
-pub(crate) fn score_from_text(field: &str, cell: Option<&str>) -> Result<Option<f64>, Bad> {
+pub(crate) fn score_from_text(
+    field: &str,
+    cell: Option<&str>,
+    scale: f64,
+) -> Result<Option<f64>, Bad> {
     let Some(text) = cell.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
     match text.parse::<f64>() {
-        Ok(x) => check_score(field, x, || quoted(text)).map(Some),
+        Ok(x) => check_score(field, x, scale, || quoted(text)).map(Some),
         Err(_) => Err(Bad::field(
             field,
             format!("{SCORE_EXPECTED}, found {}", quoted(text)),
@@ -396,13 +420,19 @@ mod tests {
     #[test]
     fn score_text_rejects_nan_and_out_of_range() {
         assert_eq!(
-            score_from_text("score", Some(" 0.25 ")).unwrap(),
+            score_from_text("score", Some(" 0.25 "), 1.0).unwrap(),
             Some(0.25)
         );
-        assert_eq!(score_from_text("score", Some("")).unwrap(), None);
-        assert!(score_from_text("score", Some("NaN")).is_err());
-        assert!(score_from_text("score", Some("1.5")).is_err());
-        assert!(score_from_text("score", Some("-0.1")).is_err());
+        assert_eq!(score_from_text("score", Some(""), 1.0).unwrap(), None);
+        assert!(score_from_text("score", Some("NaN"), 1.0).is_err());
+        assert!(score_from_text("score", Some("1.5"), 1.0).is_err());
+        assert!(score_from_text("score", Some("-0.1"), 1.0).is_err());
+        // On a scale of 10: divided by it, and at most 10.
+        assert_eq!(
+            score_from_text("score", Some("7.5"), 10.0).unwrap(),
+            Some(0.75)
+        );
+        assert!(score_from_text("score", Some("10.5"), 10.0).is_err());
     }
 
     #[test]

@@ -102,6 +102,9 @@ impl Baseline {
     /// As [`Baseline::read`], from bytes; `source` names them in errors.
     pub fn from_slice(bytes: &[u8], source: &str) -> Result<Baseline> {
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+            if looks_like_a_run(bytes) {
+                return Error::input(source, None, None, RUN_NOT_BASELINE);
+            }
             Error::input(
                 source,
                 Some(e.line()),
@@ -122,6 +125,9 @@ impl Baseline {
         match value.get("format").and_then(|f| f.as_str()) {
             Some(FORMAT) => {}
             Some(other) => return Err(not_baseline(&format!("found format `{other}`"))),
+            None if looks_like_a_run(bytes) => {
+                return Err(Error::input(source, None, None, RUN_NOT_BASELINE))
+            }
             None => return Err(not_baseline("found no `format` field")),
         }
         match value.get("format_version").and_then(|v| v.as_u64()) {
@@ -273,4 +279,32 @@ fn plain_serde_message(e: &serde_json::Error) -> String {
         }
     }
     words.join(" ")
+}
+
+/// The message for a run file given where the baseline belongs.
+const RUN_NOT_BASELINE: &str = "this looks like a run file (one case per row), not a baseline: \
+     record one first with `faultmap regress record BASELINE RUN`, or compare two runs directly \
+     with `faultmap regress compare BASELINE_RUN CANDIDATE_RUN`";
+
+/// A run (JSON Lines whose first row is an object with a case's fields, or CSV with such a
+/// header) rather than a baseline document.
+fn looks_like_a_run(bytes: &[u8]) -> bool {
+    const CASE_FIELDS: &[&str] = &["id", "prompt", "score", "label", "response"];
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 20)]);
+    let Some(first) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
+        return false;
+    };
+    let first = first.trim_start_matches('\u{feff}');
+    if first.starts_with('{') {
+        return match serde_json::from_str::<serde_json::Value>(first) {
+            Ok(serde_json::Value::Object(row)) => {
+                !row.contains_key("format") && CASE_FIELDS.iter().any(|f| row.contains_key(*f))
+            }
+            _ => false,
+        };
+    }
+    // A CSV header naming case fields.
+    first
+        .split([',', '\t', ';'])
+        .any(|c| CASE_FIELDS.contains(&c.trim().trim_matches('"')))
 }
