@@ -390,3 +390,65 @@ fn a_run_file_given_as_the_baseline_is_named_as_such() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unreachable_naming_endpoint_is_reported_on_stderr() {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let out = common::faultmap_env(
+        &[
+            "slices",
+            TICKETS,
+            "--name-with-llm",
+            "--llm-model",
+            "m",
+            "--api-base",
+            &base,
+            "--max-retries",
+            "0",
+            "--format",
+            "json",
+        ],
+        &[("FAULTMAP_API_KEY", "sk-test")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: --name-with-llm: 4 of 4 kept their keyword names; first error: API request to"),
+        "{err}"
+    );
+    assert!(!err.contains("sk-test"));
+}
+
+#[test]
+fn an_input_where_nothing_can_be_found_says_why() {
+    let rows = |label: &dyn Fn(usize) -> &'static str, n: usize| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{{\"prompt\": \"question {i} about thing {}\", \"label\": \"{}\"}}\n",
+                    i % 5,
+                    label(i)
+                )
+            })
+            .collect()
+    };
+    for (content, says) in [
+        (rows(&|_| "pass", 50), "no row fails (0 of 50)"),
+        (rows(&|_| "fail", 50), "every row fails (50 of 50)"),
+        (
+            rows(&|i| if i < 2 { "fail" } else { "pass" }, 5),
+            "5 rows: a slice needs at least --min-slice-size 10 rows",
+        ),
+    ] {
+        let (_dir, path) = temp_file("in.jsonl", &content);
+        let out = faultmap(&["slices", &path, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{says}: {}", stderr(&out));
+    }
+}

@@ -236,6 +236,13 @@ pub fn run(args: Args) -> Result<i32> {
     // Before --emit-tests, so that the suggested tests carry the model's gap names.
     if let Some(llm) = &llm {
         report.name_with_llm(llm, &args.output.progress())?;
+        if let Some(warning) = report
+            .llm_naming
+            .as_ref()
+            .and_then(|n| n.warning("--name-with-llm"))
+        {
+            args.output.warn(&crate::export::escape::terminal(&warning));
+        }
     }
     if let Some(path) = &args.gaps.emit_tests {
         write_atomic(

@@ -166,6 +166,16 @@ pub fn run(args: Args) -> Result<i32> {
     let mut report = analyze(&data, embedder.as_ref(), &config, &args.output.progress())?;
     if let Some(namer) = &namer {
         report.name_with_llm(namer, &args.output.progress())?;
+        if let Some(warning) = report
+            .llm_naming
+            .as_ref()
+            .and_then(|n| n.warning("--name-with-llm"))
+        {
+            args.output.warn(&crate::export::escape::terminal(&warning));
+        }
+    }
+    if let Some(why) = nothing_to_find(&report) {
+        args.output.warn(&why);
     }
     let bytes = exporter(args.output.format()).export(&report)?;
     emit(&bytes, args.output.output.as_deref())?;
@@ -175,6 +185,29 @@ pub fn run(args: Args) -> Result<i32> {
     } else {
         EXIT_OK
     })
+}
+
+/// Why no slice can be found in this input, when that is so whatever the data say.
+fn nothing_to_find(report: &SliceReport) -> Option<String> {
+    let (rows, failures) = (report.total_prompts, report.total_failures);
+    let min_size = report.parameters.min_slice_size;
+    if failures == 0 {
+        Some(format!(
+            "no row fails (0 of {rows}): there is no failure to locate; check the outcome \
+             field and --failure-threshold"
+        ))
+    } else if failures == rows {
+        Some(format!(
+            "every row fails ({rows} of {rows}): no slice can fail more often than the rest"
+        ))
+    } else if rows <= min_size {
+        Some(format!(
+            "{rows} rows: a slice needs at least --min-slice-size {min_size} rows and some rows \
+             outside it to compare with"
+        ))
+    } else {
+        None
+    }
 }
 
 /// Why `--fail-on-slice` tripped: the reported slices, worst first (at most three named).

@@ -124,6 +124,22 @@ pub struct NamingSummary {
     pub named: usize,
     /// Items that kept their keyword name (see each one's `naming_error`).
     pub kept_keyword_names: usize,
+    /// The first of those errors, for stderr (each item carries its own in the report).
+    #[serde(skip)]
+    pub first_error: Option<String>,
+}
+
+impl NamingSummary {
+    /// A warning when some items kept their keyword names: how many, and the first error
+    /// (an unreachable endpoint should not finish silently with exit 0).
+    pub fn warning(&self, option: &str) -> Option<String> {
+        let error = self.first_error.as_ref()?;
+        Some(format!(
+            "{option}: {} of {} kept their keyword names; first error: {error}",
+            self.kept_keyword_names,
+            self.named + self.kept_keyword_names
+        ))
+    }
 }
 
 /// Something that answers many chat requests at once: [`Llm`], or a stand-in in tests.
@@ -297,6 +313,7 @@ pub fn apply<'a>(
         model: model.to_string(),
         named: 0,
         kept_keyword_names: 0,
+        first_error: None,
     };
     for ((name, naming), outcome) in items.zip(outcomes) {
         naming.keyword_name = Some(name.clone());
@@ -309,6 +326,7 @@ pub fn apply<'a>(
                 summary.named += 1;
             }
             Err(error) => {
+                summary.first_error.get_or_insert_with(|| error.clone());
                 naming.naming_error = Some(error);
                 summary.kept_keyword_names += 1;
             }
