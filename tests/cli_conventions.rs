@@ -452,3 +452,15 @@ fn an_input_where_nothing_can_be_found_says_why() {
         assert!(stderr(&out).contains(says), "{says}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn calibrating_on_a_handful_of_rows_is_warned_about() {
+    let out = faultmap(&["score", RAG, "--calibrate", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("--calibrate checked its thresholds on 4 held-out rows (3 bad, 1 good)"),
+        "{}",
+        stderr(&out)
+    );
+}

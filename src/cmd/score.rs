@@ -215,6 +215,18 @@ pub fn run(args: Args) -> Result<i32> {
             seed: args.scoring.seed,
         };
         let calibration = calibrate(&data.records, &report, &config, &options)?;
+        let (bad, good) = (
+            calibration.holdout_bad_rows,
+            calibration.holdout_rows - calibration.holdout_bad_rows,
+        );
+        if bad.min(good) < MIN_HELD_OUT_PER_CLASS {
+            args.output.warn(&format!(
+                "--calibrate checked its thresholds on {} held-out rows ({bad} bad, {good} good): \
+                 too few for the figures to mean much (see the intervals); label at least {} \
+                 rows of each kind for the held-out split (--holdout {})",
+                calibration.holdout_rows, MIN_HELD_OUT_PER_CLASS, args.calibration.holdout
+            ));
+        }
         if let Some(path) = &args.calibration.write_config {
             let header = config_header(&data.source, &calibration);
             write_atomic(path, calibration.config.to_toml(&header)?.as_bytes())?;
@@ -274,6 +286,10 @@ pub fn run(args: Args) -> Result<i32> {
     }
     Ok(EXIT_OK)
 }
+
+/// Held-out rows of each kind (bad, good) below which `--calibrate` warns: with 20 of each an
+/// AUROC near 0.8 still has a 95% interval about ±0.14 wide (Hanley and McNeil).
+const MIN_HELD_OUT_PER_CLASS: usize = 20;
 
 fn auroc_text(a: &Option<Auroc>) -> String {
     match a {
