@@ -318,13 +318,15 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
     let hidden = Progress::hidden();
     let config = args.config()?;
     let started = Instant::now();
-    let options = args.read.options(Requirements::default(), Vec::new());
+    let options = args
+        .embedding
+        .apply(args.read.options(Requirements::default(), Vec::new()));
     let tests = read_input(&args.tests, &options, &args.output)?;
     let production = read_input(&args.production, &options, &args.output)?;
     let read = started.elapsed().as_secs_f64();
     let embedder = args.embed.build(
         &[&tests, &production],
-        &args.read.fields.names().embedding,
+        args.embedding.path(),
         args.clustering.seed,
         args.output.quiet,
     )?;

@@ -9,6 +9,14 @@ const RAG: &str = "fixtures/rag_answers.jsonl";
 const TICKETS: &str = "fixtures/support_tickets.jsonl";
 const LEAN_BASELINE: &str = "fixtures/regress_lean_baseline.jsonl";
 const PROMPTS: &str = "fixtures/regress_prompts.jsonl";
+/// `faultmap coverage` on the fixtures; options follow.
+const COVERAGE: [&str; 5] = [
+    "coverage",
+    "--tests",
+    "fixtures/coverage_tests.jsonl",
+    "--production",
+    "fixtures/coverage_production.jsonl",
+];
 
 fn temp_file(name: &str, content: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -40,16 +48,7 @@ fn a_misspelled_field_stops_the_run_and_names_the_field_meant() {
         stderr(&out)
     );
     // And for a file read beside another: coverage reads tests and production.
-    let out = faultmap(&[
-        "coverage",
-        "--tests",
-        "fixtures/coverage_tests.jsonl",
-        "--production",
-        "fixtures/coverage_production.jsonl",
-        "--id-field",
-        "ident",
-        "-q",
-    ]);
+    let out = faultmap(&[&COVERAGE[..], &["--id-field", "ident", "-q"]].concat());
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("`--id-field ident`"));
 }
@@ -158,18 +157,13 @@ fn every_gate_says_on_stderr_which_gate_tripped_even_when_quiet() {
         err.starts_with("gate: --fail-on-slice: ") && err.contains("significantly more often"),
         "{err}"
     );
-    let out = faultmap(&[
-        "coverage",
-        "--tests",
-        "fixtures/coverage_tests.jsonl",
-        "--production",
-        "fixtures/coverage_production.jsonl",
-        "--min-coverage",
-        "0.99",
-        "-q",
-        "--format",
-        "json",
-    ]);
+    let out = faultmap(
+        &[
+            &COVERAGE[..],
+            &["--min-coverage", "0.99", "-q", "--format", "json"],
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -463,4 +457,30 @@ fn calibrating_on_a_handful_of_rows_is_warned_about() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn options_a_subcommand_ignores_are_neither_listed_nor_accepted() {
+    let help = String::from_utf8(faultmap(&["coverage", "--help"]).stdout).unwrap();
+    for flag in [
+        "--failure-threshold",
+        "--score-field",
+        "--label-field",
+        "--context-field",
+    ] {
+        assert!(!help.contains(&format!("{flag} ")), "coverage lists {flag}");
+        let out = faultmap(&[&COVERAGE[..], &[flag, "x"]].concat());
+        assert_eq!(out.status.code(), Some(2), "coverage accepts {flag}");
+        assert!(
+            stderr(&out).contains("unexpected argument"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let help = String::from_utf8(faultmap(&["score", "--help"]).stdout).unwrap();
+    assert!(!help.contains("--embedding-field "));
+    assert!(help.contains("--context-field "));
+    let help = String::from_utf8(faultmap(&["slices", "--help"]).stdout).unwrap();
+    assert!(!help.contains("--context-field "));
+    assert!(help.contains("--failure-threshold "));
 }

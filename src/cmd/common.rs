@@ -1,5 +1,6 @@
 //! Argument groups every subcommand shares, and the glue between them and the library.
 
+pub use super::input_args::{check_named_fields, ReadArgs};
 use crate::api::ApiArgs;
 use crate::cluster::{ClusterMethod, ClusterParams};
 use crate::embed::{
@@ -8,157 +9,11 @@ use crate::embed::{
 };
 use crate::error::{Error, Result};
 use crate::export::Format;
-use crate::input::{Dataset, Field, FieldNames, InputFormat, ReadOptions, Requirements};
+use crate::input::{Dataset, ReadOptions};
 use crate::progress::Progress;
 use clap::{Args, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
-
-/// Where each field is found in a row. Dotted paths reach nested fields (`metadata.category`).
-/// A field named here that no row of the input has is an error (a misspelling would otherwise
-/// quietly drop it), unless `--allow-missing-fields`.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Input fields")]
-pub struct FieldArgs {
-    /// [default: id]
-    #[arg(long, value_name = "PATH")]
-    pub id_field: Option<String>,
-    /// [default: prompt]
-    #[arg(long, value_name = "PATH")]
-    pub prompt_field: Option<String>,
-    /// [default: response]
-    #[arg(long, value_name = "PATH")]
-    pub response_field: Option<String>,
-    /// Number in [0, 1], higher is better; wins over the label when both are present [default:
-    /// score]
-    #[arg(long, value_name = "PATH")]
-    pub score_field: Option<String>,
-    /// bool, 0/1, pass/fail, true/false, correct/incorrect, yes/no, good/bad,
-    /// faithful/hallucinated (any case) [default: label]
-    #[arg(long, value_name = "PATH")]
-    pub label_field: Option<String>,
-    /// Array of numbers: used instead of embedding the prompts when every row has one
-    /// [default: embedding]
-    #[arg(long, value_name = "PATH")]
-    pub embedding_field: Option<String>,
-    /// [default: context]
-    #[arg(long, value_name = "PATH")]
-    pub context_field: Option<String>,
-    /// [default: reference]
-    #[arg(long, value_name = "PATH")]
-    pub reference_field: Option<String>,
-}
-
-impl FieldArgs {
-    /// The paths, defaults filled in.
-    pub fn names(&self) -> FieldNames {
-        let d = FieldNames::default();
-        let pick = |given: &Option<String>, default: String| given.clone().unwrap_or(default);
-        FieldNames {
-            id: pick(&self.id_field, d.id),
-            prompt: pick(&self.prompt_field, d.prompt),
-            response: pick(&self.response_field, d.response),
-            score: pick(&self.score_field, d.score),
-            label: pick(&self.label_field, d.label),
-            embedding: pick(&self.embedding_field, d.embedding),
-            context: pick(&self.context_field, d.context),
-            reference: pick(&self.reference_field, d.reference),
-        }
-    }
-
-    /// The fields given on the command line.
-    pub fn named(&self) -> Vec<Field> {
-        [
-            (&self.id_field, Field::Id),
-            (&self.prompt_field, Field::Prompt),
-            (&self.response_field, Field::Response),
-            (&self.score_field, Field::Score),
-            (&self.label_field, Field::Label),
-            (&self.embedding_field, Field::Embedding),
-            (&self.context_field, Field::Context),
-            (&self.reference_field, Field::Reference),
-        ]
-        .into_iter()
-        .filter(|(given, _)| given.is_some())
-        .map(|(_, field)| field)
-        .collect()
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum InputFormatArg {
-    Jsonl,
-    Csv,
-}
-
-/// How the input is read.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Input")]
-pub struct ReadArgs {
-    /// Input format; by default chosen from the extension (`.csv`, `.tsv`) or sniffed on stdin.
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub input_format: Option<InputFormatArg>,
-    /// CSV delimiter: one character, or `tab` [default: tab for .tsv, else the commonest of
-    /// comma, tab and semicolon in the header line]
-    #[arg(long, value_name = "CHAR", value_parser = delimiter)]
-    pub delimiter: Option<u8>,
-    /// Skip invalid rows (reported on stderr) instead of stopping at the first.
-    #[arg(long)]
-    pub skip_invalid: bool,
-    /// A row fails when its score is below this.
-    #[arg(long, default_value_t = 0.5, value_name = "X", value_parser = unit_interval)]
-    pub failure_threshold: f64,
-    /// Scores run from 0 to N (a rating out of 5, 10 or 100); each is divided by N, so
-    /// --failure-threshold stays in [0, 1].
-    #[arg(long, default_value_t = 1.0, value_name = "N", value_parser = positive)]
-    pub score_scale: f64,
-    /// Label words besides pass/fail, true/false, yes/no, ... (comma-separated WORD=pass or
-    /// WORD=fail; any case), e.g. `attributable=pass,not_attributable=fail`.
-    #[arg(long, value_delimiter = ',', value_name = "WORD=pass|fail,...", value_parser = label_mapping)]
-    pub label_map: Vec<(String, bool)>,
-    /// The longest input line read, in bytes; a longer one stops the read with an error
-    /// naming it (exit 2) rather than filling memory.
-    #[arg(long, default_value_t = crate::input::MAX_LINE_BYTES, value_name = "N", value_parser = whole::<1, { u64::MAX }>)]
-    pub max_record_bytes: u64,
-    /// Read on when a field named by a flag (`--context-field`, `--group-by`, ...) is in no
-    /// row, with a warning, instead of stopping with an error.
-    #[arg(long)]
-    pub allow_missing_fields: bool,
-    #[command(flatten)]
-    pub fields: FieldArgs,
-}
-
-/// A `--delimiter`: one ASCII character (not a quote or a line break), or `tab`.
-fn delimiter(s: &str) -> std::result::Result<u8, String> {
-    match s {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        _ => match s.as_bytes() {
-            [b'"' | b'\n' | b'\r'] => Err(format!("{s:?} cannot separate CSV fields")),
-            [c] if c.is_ascii() => Ok(*c),
-            _ => Err(format!(
-                "expected one ASCII character or `tab`, found `{s}`"
-            )),
-        },
-    }
-}
-
-/// One `--label-map` entry: `WORD=pass` or `WORD=fail`.
-fn label_mapping(s: &str) -> std::result::Result<(String, bool), String> {
-    let (word, meaning) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not WORD=pass or WORD=fail"))?;
-    let word = word.trim();
-    if word.is_empty() {
-        return Err(format!("`{s}` has no word before `=`"));
-    }
-    match meaning.trim().to_ascii_lowercase().as_str() {
-        "pass" => Ok((word.to_string(), true)),
-        "fail" => Ok((word.to_string(), false)),
-        other => Err(format!(
-            "`{other}` in `{s}` is neither pass nor fail (expected WORD=pass or WORD=fail)"
-        )),
-    }
-}
 
 /// Parses a number in the interval from `low` to `high`; each end is open or closed.
 fn fraction(s: &str, low_open: bool, high_open: bool) -> std::result::Result<f64, String> {
@@ -173,15 +28,6 @@ fn fraction(s: &str, low_open: bool, high_open: bool) -> std::result::Result<f64
             if high_open { ')' } else { ']' },
         );
         Err(format!("{x} is outside {l}0, 1{h}"))
-    }
-}
-
-/// A finite number above 0.
-fn positive(s: &str) -> std::result::Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        Ok(_) => Err("must be a number above 0".into()),
-        Err(_) => Err(format!("expected a number, found `{s}`")),
     }
 }
 
@@ -230,30 +76,6 @@ pub fn whole<const MIN: u64, const MAX: u64>(s: &str) -> std::result::Result<u64
 /// A share of the rows: above 0, at most 1.
 pub fn share(s: &str) -> std::result::Result<f64, String> {
     fraction(s, true, false)
-}
-
-impl ReadArgs {
-    pub fn options(&self, requirements: Requirements, extra_fields: Vec<String>) -> ReadOptions {
-        ReadOptions {
-            fields: self.fields.names(),
-            format: self.input_format.map(|f| match f {
-                InputFormatArg::Jsonl => InputFormat::Jsonl,
-                InputFormatArg::Csv => InputFormat::Csv,
-            }),
-            failure_threshold: self.failure_threshold,
-            score_scale: self.score_scale,
-            skip_invalid: self.skip_invalid,
-            requirements,
-            keep_raw: false,
-            extra_fields,
-            weight: None,
-            label_words: self.label_map.clone(),
-            skip_outcomes: false,
-            max_line_bytes: self.max_record_bytes,
-            named: self.fields.named(),
-            delimiter: self.delimiter,
-        }
-    }
 }
 
 /// How the report is written.
@@ -349,74 +171,6 @@ pub fn read_input(path: &str, options: &ReadOptions, output: &OutputArgs) -> Res
         );
     }
     Ok(data)
-}
-
-/// Fails when a field named by a flag is in no row of any of `datasets` (the files one
-/// command read: a group-by field may live in the prompts file only), listing the fields rows
-/// have and the likeliest one meant. With `--allow-missing-fields` it warns instead.
-pub fn check_named_fields(
-    datasets: &[&Dataset],
-    read: &ReadArgs,
-    output: &OutputArgs,
-) -> Result<()> {
-    let mut missing: Vec<&crate::input::NamedField> = Vec::new();
-    for data in datasets {
-        for named in &data.named_fields {
-            let seen_anywhere = datasets.iter().any(|d| {
-                d.named_fields
-                    .iter()
-                    .any(|n| n.flag == named.flag && n.path == named.path && n.seen)
-            });
-            let listed = missing
-                .iter()
-                .any(|m| m.flag == named.flag && m.path == named.path);
-            if !seen_anywhere && !listed {
-                missing.push(named);
-            }
-        }
-    }
-    let Some(first) = missing.first() else {
-        return Ok(());
-    };
-    let sources: Vec<&str> = datasets.iter().map(|d| d.source.as_str()).collect();
-    let mut names: Vec<String> = Vec::new();
-    for data in datasets {
-        for n in &data.field_names {
-            if !names.contains(n) {
-                names.push(n.clone());
-            }
-        }
-    }
-    let mut message = format!(
-        "`{} {}`: no row of {} has a value in `{}`",
-        first.flag,
-        first.path,
-        sources.join(" or "),
-        first.path
-    );
-    if !names.is_empty() {
-        message.push_str(&format!(
-            "; rows have fields {}",
-            crate::input::backticked(&names)
-        ));
-    }
-    if let Some(guess) = crate::input::suggest(&first.path, &names, &[]) {
-        message.push_str(&format!(" (did you mean `{} {guess}`?)", first.flag));
-    }
-    if missing.len() > 1 {
-        let others: Vec<String> = missing[1..]
-            .iter()
-            .map(|m| format!("`{} {}`", m.flag, m.path))
-            .collect();
-        message.push_str(&format!("; also in no row: {}", others.join(", ")));
-    }
-    // Field names come from the files: escaped, so a key cannot drive the terminal.
-    if read.allow_missing_fields {
-        output.warn(&crate::export::escape::terminal(&message));
-        return Ok(());
-    }
-    message.push_str(". Give --allow-missing-fields to read on without it");
-    Err(Error::Usage(crate::export::escape::terminal(&message)))
 }
 
 /// Which embedder turns prompts into vectors (`--embedder`).

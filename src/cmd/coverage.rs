@@ -4,6 +4,7 @@ use super::common::{
     check_named_fields, open_unit_interval, read_input, report_gate, ClusteringArgs, EmbedArgs,
     OutputArgs, ReadArgs,
 };
+use super::input_args::EmbeddingFieldArgs;
 use crate::analysis::coverage::rules::ThresholdSource;
 use crate::analysis::coverage::{analyze, CoverageConfig, CoverageReport};
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
@@ -12,7 +13,7 @@ use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
     table::TableExporter, write_atomic, Exporter, Format,
 };
-use crate::input::{Dataset, ReadOptions, Requirements};
+use crate::input::{Dataset, Requirements};
 use clap::{Args as ClapArgs, ValueEnum};
 use std::path::PathBuf;
 
@@ -39,6 +40,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub embedding: EmbeddingFieldArgs,
 
     #[command(flatten)]
     pub rules: RuleArgs,
@@ -197,11 +201,10 @@ pub fn run(args: Args) -> Result<i32> {
     } else {
         None
     };
-    let options = ReadOptions {
-        // Coverage uses no outcome.
-        skip_outcomes: true,
-        ..args.read.options(Requirements::default(), Vec::new())
-    };
+    // Coverage reads no outcome (ReadArgs leaves it unread).
+    let options = args
+        .embedding
+        .apply(args.read.options(Requirements::default(), Vec::new()));
     let tests = read_input(&args.tests, &options, &args.output)?;
     let production_options = match &args.weight_field {
         Some(field) => options.clone().with_weight_field(field),
@@ -211,7 +214,7 @@ pub fn run(args: Args) -> Result<i32> {
     check_named_fields(&[&tests, &production], &args.read, &args.output)?;
     let embedder = args.embed.build(
         &[&tests, &production],
-        &args.read.fields.names().embedding,
+        args.embedding.path(),
         args.clustering.seed,
         args.output.quiet,
     )?;

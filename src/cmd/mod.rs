@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod coverage;
+pub mod input_args;
 pub mod outcome;
 pub mod regress;
 pub mod score;

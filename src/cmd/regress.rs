@@ -5,6 +5,7 @@ use super::common::{
     check_named_fields, open_unit_interval, read_input, report_gate, ClusteringArgs, EmbedArgs,
     OutputArgs, ReadArgs,
 };
+use super::input_args::{EmbeddingFieldArgs, OutcomeArgs};
 use crate::analysis::regress::baseline::Baseline;
 use crate::analysis::regress::cases::{run_from_dataset, KeyKind, PromptIndex, Run};
 use crate::analysis::regress::slicing::{self, SlicingConfig};
@@ -45,6 +46,10 @@ pub struct RunInputArgs {
     pub prompts: Option<String>,
     #[command(flatten)]
     pub read: ReadArgs,
+    #[command(flatten)]
+    pub outcome_fields: OutcomeArgs,
+    #[command(flatten)]
+    pub embedding: EmbeddingFieldArgs,
 }
 
 /// How slices are made (record, compare).
@@ -242,8 +247,13 @@ fn record(args: RecordArgs) -> Result<i32> {
     let (data, run) = read_run(&args.run, &args.input, group_by, true, &output)?;
     let key = Run::key_kind(&[&run])?;
     run.check_unique(key)?;
-    let slicing = make_slices(&data, &run, &args.slices, &output)?;
-    let baseline = Baseline::new(&run, key, &slicing, args.input.read.failure_threshold);
+    let slicing = make_slices(&data, &run, &args.slices, &args.input, &output)?;
+    let baseline = Baseline::new(
+        &run,
+        key,
+        &slicing,
+        args.input.outcome_fields.failure_threshold,
+    );
     let bytes = baseline.to_bytes()?;
     if args.force {
         write_atomic(&args.baseline, &bytes)?;
@@ -279,10 +289,10 @@ fn check(args: CheckArgs) -> Result<i32> {
         ));
     }
     let baseline = Baseline::read(&args.baseline)?;
-    if baseline.failure_threshold != args.input.read.failure_threshold {
+    if baseline.failure_threshold != args.input.outcome_fields.failure_threshold {
         output.warn(&format!(
             "the baseline was recorded with --failure-threshold {}, the candidate is read with {}",
-            baseline.failure_threshold, args.input.read.failure_threshold
+            baseline.failure_threshold, args.input.outcome_fields.failure_threshold
         ));
     }
     let key = baseline.key;
@@ -329,7 +339,7 @@ fn compare_runs(args: CompareArgs) -> Result<i32> {
     }
     baseline.check_unique(key)?;
     candidate.check_unique(key)?;
-    let slicing = make_slices(&data, &baseline, &args.slices, output)?;
+    let slicing = make_slices(&data, &baseline, &args.slices, &args.input, output)?;
     let config = RegressConfig {
         scan: !args.slices.no_scan,
         representatives: args.slices.representatives,
@@ -377,6 +387,7 @@ fn read_run(
         ..Requirements::default()
     };
     let options = input.read.options(requirements, group_by.to_vec());
+    let options = input.embedding.apply(input.outcome_fields.apply(options));
     let data = read_input(path, &options, output)?;
     // A field named by a flag (a group-by field, say) may be in either file.
     let mut read: Vec<&Dataset> = vec![&data];
@@ -391,6 +402,7 @@ fn make_slices(
     data: &Dataset,
     run: &Run,
     args: &SliceArgs,
+    input: &RunInputArgs,
     output: &OutputArgs,
 ) -> Result<slicing::Slicing> {
     let min_size = args.min_slice_size as usize;
@@ -406,9 +418,12 @@ fn make_slices(
             crate::analysis::scan::NEIGHBOURS
         },
     };
-    let embedder = args
-        .embed
-        .build(&[data], "embedding", args.clustering.seed, output.quiet)?;
+    let embedder = args.embed.build(
+        &[data],
+        input.embedding.path(),
+        args.clustering.seed,
+        output.quiet,
+    )?;
     slicing::build(&run.cases, embedder.as_ref(), &config, &output.progress())
 }
 

@@ -5,6 +5,7 @@ use super::common::{
     check_named_fields, open_unit_interval, read_input, report_gate, share, unit_interval,
     EmbedArgs, EmbedderArg, OutputArgs, ReadArgs,
 };
+use super::input_args::{ContextArgs, OutcomeArgs, ResponseArgs};
 use crate::analysis::score::calibrate::{calibrate, Auroc, CalibrationOptions, CalibrationReport};
 use crate::analysis::score::config::{ScoreConfig, DEFAULT_CONFIG_TOML};
 use crate::analysis::score::decide::Decision;
@@ -29,6 +30,16 @@ pub struct Args {
 
     #[command(flatten)]
     pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub response: ResponseArgs,
+
+    #[command(flatten)]
+    pub context: ContextArgs,
+
+    /// Labels for --calibrate.
+    #[command(flatten)]
+    pub outcome_fields: OutcomeArgs,
 
     #[command(flatten)]
     pub embed: EmbedArgs,
@@ -184,7 +195,10 @@ pub fn run(args: Args) -> Result<i32> {
         outcome: calibrating,
         ..Requirements::default()
     };
-    let mut options = args.read.options(requirements, Vec::new());
+    let options = args.read.options(requirements, Vec::new());
+    let mut options = args
+        .outcome_fields
+        .apply(args.context.apply(args.response.apply(options)));
     // Rows are echoed only in JSONL; other formats do not need them in memory.
     options.keep_raw = format == Format::Jsonl;
     // Labels matter only to --calibrate.

@@ -4,6 +4,7 @@ use super::common::{
     check_named_fields, open_unit_interval, read_input, report_gate, ClusteringArgs, EmbedArgs,
     OutputArgs, ReadArgs,
 };
+use super::input_args::{EmbeddingFieldArgs, OutcomeArgs, ResponseArgs};
 use crate::analysis::slices::{analyze, SliceReport, SlicesConfig};
 use crate::error::{Result, EXIT_GATE, EXIT_OK};
 use crate::export::{
@@ -21,6 +22,15 @@ pub struct Args {
 
     #[command(flatten)]
     pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub outcome_fields: OutcomeArgs,
+
+    #[command(flatten)]
+    pub response: ResponseArgs,
+
+    #[command(flatten)]
+    pub embedding: EmbeddingFieldArgs,
 
     /// Also test each value of these fields as a slice (comma-separated dotted paths).
     #[arg(long, value_delimiter = ',', value_name = "FIELD,...")]
@@ -131,11 +141,14 @@ pub fn run(args: Args) -> Result<i32> {
     let options = args
         .read
         .options(args.outcome.requirements(), args.group_by.clone());
+    let options = args
+        .embedding
+        .apply(args.response.apply(args.outcome_fields.apply(options)));
     let mut data = read_input(&args.input, &options, &args.output)?;
     check_named_fields(&[&data], &args.read, &args.output)?;
     let embedder = args.embed.build(
         &[&data],
-        &args.read.fields.names().embedding,
+        args.embedding.path(),
         args.cluster.clustering.seed,
         args.output.quiet,
     )?;
@@ -144,7 +157,7 @@ pub fn run(args: Args) -> Result<i32> {
         sampler.as_ref(),
         &args.embed,
         embedder.as_ref(),
-        args.read.failure_threshold,
+        args.outcome_fields.failure_threshold,
         args.read.skip_invalid,
         args.cluster.clustering.seed,
         &args.output,
@@ -159,7 +172,7 @@ pub fn run(args: Args) -> Result<i32> {
         scan: !args.test.no_scan,
         representatives: args.test.representatives,
         examples: args.test.examples,
-        failure_threshold: args.read.failure_threshold,
+        failure_threshold: args.outcome_fields.failure_threshold,
         input: args.input.clone(),
         outcomes,
     };

@@ -88,6 +88,20 @@ impl Field {
         }
     }
 
+    /// Where its path is kept, to set it.
+    pub fn path_mut(self, names: &mut FieldNames) -> &mut String {
+        match self {
+            Field::Id => &mut names.id,
+            Field::Prompt => &mut names.prompt,
+            Field::Response => &mut names.response,
+            Field::Score => &mut names.score,
+            Field::Label => &mut names.label,
+            Field::Embedding => &mut names.embedding,
+            Field::Context => &mut names.context,
+            Field::Reference => &mut names.reference,
+        }
+    }
+
     fn path(self, names: &FieldNames) -> &str {
         match self {
             Field::Id => &names.id,
