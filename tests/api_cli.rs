@@ -218,7 +218,7 @@ fn score_refuses_the_api_embedder() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("--embedder api is for slices"),
+        stderr(&out).contains("unexpected argument '--embedder'"),
         "{}",
         stderr(&out)
     );

@@ -3,7 +3,7 @@
 
 use super::common::{
     check_named_fields, open_unit_interval, read_input, report_gate, share, unit_interval,
-    EmbedArgs, EmbedderArg, OutputArgs, ReadArgs,
+    OutputArgs, ReadArgs,
 };
 use super::input_args::{ContextArgs, OutcomeArgs, ResponseArgs};
 use crate::analysis::score::calibrate::{calibrate, Auroc, CalibrationOptions, CalibrationReport};
@@ -24,7 +24,8 @@ use std::path::PathBuf;
 pub struct Args {
     /// Input file (JSONL or CSV), or `-` for stdin. Rows need `prompt` and `response`;
     /// `context` (a string or an array of passages) and `reference` are optional. Texts are
-    /// embedded with the built-in embedder (`--embedder auto` means `hash` here).
+    /// embedded with the built-in scoring embedder (word features, TF-IDF, SVD), which the
+    /// thresholds are calibrated on.
     #[arg(value_name = "INPUT", required_unless_present = "print_config")]
     pub input: Option<String>,
 
@@ -42,7 +43,7 @@ pub struct Args {
     pub outcome_fields: OutcomeArgs,
 
     #[command(flatten)]
-    pub embed: EmbedArgs,
+    pub embed: ScoreEmbedArgs,
 
     #[command(flatten)]
     pub scoring: ScoringArgs,
@@ -55,6 +56,18 @@ pub struct Args {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// The scoring embedder's size, and the server for --judge and --consistency. `score` has no
+/// --embedder: it always uses its built-in word embedder, which its thresholds are
+/// calibrated on.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ScoreEmbedArgs {
+    /// Dimensions of the built-in scoring embedder.
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = super::common::whole::<2, 4096>)]
+    pub dims: u64,
+    #[command(flatten)]
+    pub api: crate::api::ApiArgs,
 }
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -144,30 +157,6 @@ pub fn run(args: Args) -> Result<i32> {
         .input
         .as_deref()
         .ok_or_else(|| Error::Usage("INPUT is required".into()))?;
-    if args.embed.embedder == EmbedderArg::Precomputed {
-        return Err(Error::Usage(
-            "score embeds sentences of the response and context; precomputed prompt \
-             embeddings cannot be used"
-                .into(),
-        ));
-    }
-    if matches!(
-        args.embed.embedder,
-        EmbedderArg::Static | EmbedderArg::StaticDir(_)
-    ) {
-        return Err(Error::Usage(
-            "score uses its own embedder (word features), which its thresholds are calibrated \
-             on; --embedder static is for slices, coverage and regress"
-                .into(),
-        ));
-    }
-    if args.embed.embedder == EmbedderArg::Api {
-        return Err(Error::Usage(
-            "score uses its own embedder (word features), which its thresholds are calibrated \
-             on; --embedder api is for slices, coverage and regress"
-                .into(),
-        ));
-    }
     let calibrating = args.calibration.calibrate;
     let format = if calibrating {
         args.output.format()
