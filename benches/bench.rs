@@ -1,11 +1,11 @@
 //! `faultmap-bench`: end-to-end benchmarks on synthetic data.
 //!
-//!     cargo run --release --bin faultmap-bench -- [--sizes 10000,100000,1000000] [--precomputed 10000]
-//!     cargo run --release --bin faultmap-bench -- --score 10000,100000 [--runs 5]
+//!     cargo run --release --features bench --bin faultmap-bench -- [--sizes 10000,100000,1000000] [--precomputed 10000]
+//!     cargo run --release --features bench --bin faultmap-bench -- --score 10000,100000 [--runs 5]
 //!     perf record -g target/release/faultmap-bench --one-score bench-data/score10000.jsonl --no-phases
-//!     cargo run --release --bin faultmap-bench -- --coverage 10000x10000,100000x10000 [--runs 3]
-//!     cargo run --release --bin faultmap-bench -- --nearest 10000x10000 [--runs 3]
-//!     cargo run --release --bin faultmap-bench -- --planted clinc,mmlu [--seeds 20] [--first-seed 1]
+//!     cargo run --release --features bench --bin faultmap-bench -- --coverage 10000x10000,100000x10000 [--runs 3]
+//!     cargo run --release --features bench --bin faultmap-bench -- --nearest 10000x10000 [--runs 3]
+//!     cargo run --release --features bench --bin faultmap-bench -- --planted clinc,mmlu [--seeds 20] [--first-seed 1]
 //!         [--config NAME[@BINARY]=ARGS]... [--binary PATH] [--data DIR] [--details FILE] [--no-keep]
 //!
 //! Without `--score`: `slices` at each size. With `--score`: only `score`, on synthetic RAG

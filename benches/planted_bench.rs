@@ -2,8 +2,8 @@
 //! spirit of dcbench / Domino's synthetic slices). Every draw is random and seeded, so nothing
 //! in `faultmap` can be tuned to it.
 //!
-//!     cargo run --release --bin faultmap-bench -- --planted clinc,mmlu --seeds 20
-//!     cargo run --release --bin faultmap-bench -- --planted --seeds 5 \
+//!     cargo run --release --features bench --bin faultmap-bench -- --planted clinc,mmlu --seeds 20
+//!     cargo run --release --features bench --bin faultmap-bench -- --planted --seeds 5 \
 //!         --config default= --config agglo=--clustering agglomerative
 //!     faultmap-bench --planted mmlu --config before@/tmp/old/faultmap= --config after= \
 //!         --details planted.jsonl
