@@ -1,6 +1,6 @@
 //! The `faultmap` binary: parses arguments, runs a subcommand, maps errors to exit codes.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use faultmap::cmd;
 use faultmap::error::EXIT_ERROR;
 
@@ -39,6 +39,10 @@ enum Command {
     /// statistics per run and per slice, exit 1 on regression.
     #[command(after_help = EXIT_CODES, subcommand_required = true)]
     Regress(Box<cmd::regress::Args>),
+    /// Print a shell completion script.
+    Completions(cmd::manual::CompletionsArgs),
+    /// Print the man page (roff), or write one per command with --dir.
+    Man(cmd::manual::ManArgs),
 }
 
 fn main() {
@@ -54,6 +58,8 @@ fn main() {
         Command::Coverage(args) => cmd::coverage::run(*args),
         Command::Score(args) => cmd::score::run(*args),
         Command::Regress(args) => cmd::regress::run(*args),
+        Command::Completions(args) => cmd::manual::completions(args, Cli::command()),
+        Command::Man(args) => cmd::manual::man(args, Cli::command()),
     };
     match result {
         Ok(code) => std::process::exit(code),

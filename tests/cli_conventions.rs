@@ -484,3 +484,37 @@ fn options_a_subcommand_ignores_are_neither_listed_nor_accepted() {
     assert!(!help.contains("--context-field "));
     assert!(help.contains("--failure-threshold "));
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_same_definitions_as_help() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = faultmap(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in ["slices", "coverage", "min-slice-size", "fail-on-slice"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let out = faultmap(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.contains(".TH faultmap 1") && page.contains("slices"),
+        "{page}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = faultmap(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for name in [
+        "faultmap.1",
+        "faultmap-slices.1",
+        "faultmap-regress-check.1",
+    ] {
+        let page = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(page.contains(".TH"), "{name}");
+    }
+    let page = std::fs::read_to_string(dir.path().join("faultmap-coverage.1")).unwrap();
+    assert!(page.contains("min\\-coverage"), "{page}");
+    let bad = faultmap(&["completions", "tcsh"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -3,6 +3,7 @@
 pub mod common;
 pub mod coverage;
 pub mod input_args;
+pub mod manual;
 pub mod outcome;
 pub mod regress;
 pub mod score;
