@@ -518,3 +518,109 @@ fn completions_and_man_pages_come_from_the_same_definitions_as_help() {
     let bad = faultmap(&["completions", "tcsh"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// (tests, failures) of a JUnit document, checked to be well-formed XML.
+fn junit_counts(path: &std::path::Path) -> (usize, usize) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let root = doc.root_element();
+    let count = |name: &str| root.attribute(name).unwrap().parse::<usize>().unwrap();
+    let failures = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count();
+    assert_eq!(failures, count("failures"), "{text}");
+    (count("tests"), failures)
+}
+
+#[test]
+fn every_gate_can_write_junit_and_it_fails_exactly_when_the_gate_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let j = junit.to_str().unwrap();
+    let out = faultmap(&[
+        "slices",
+        TICKETS,
+        "-q",
+        "--format",
+        "json",
+        "--fail-on-slice",
+        "--junit",
+        j,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reported = report["slices"].as_array().unwrap().len();
+    assert_eq!(junit_counts(&junit), (reported, reported));
+    // Without the gate nothing fails, and the exit code agrees.
+    let out = faultmap(&["slices", TICKETS, "-q", "--format", "json", "--junit", j]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(junit_counts(&junit), (reported, 0));
+
+    let out = faultmap(
+        &[
+            &COVERAGE[..],
+            &[
+                "-q",
+                "--format",
+                "json",
+                "--min-coverage",
+                "0.99",
+                "--junit",
+                j,
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gaps = report["num_gaps"].as_u64().unwrap() as usize;
+    assert_eq!(junit_counts(&junit), (1 + gaps, 1));
+    let out = faultmap(
+        &[
+            &COVERAGE[..],
+            &[
+                "-q",
+                "--format",
+                "json",
+                "--min-coverage",
+                "0.1",
+                "--junit",
+                j,
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(junit_counts(&junit), (1 + gaps, 0));
+
+    let out = faultmap(&[
+        "score",
+        RAG,
+        "-q",
+        "--format",
+        "json",
+        "--max-reject-rate",
+        "0.05",
+        "--junit",
+        j,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(junit_counts(&junit), (1, 1));
+    assert!(std::fs::read_to_string(&junit)
+        .unwrap()
+        .contains("8 of 17 rows"));
+    let out = faultmap(&[
+        "score",
+        RAG,
+        "-q",
+        "--format",
+        "json",
+        "--max-reject-rate",
+        "0.9",
+        "--junit",
+        j,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(junit_counts(&junit), (1, 0));
+}

@@ -82,6 +82,10 @@ pub struct RuleArgs {
     /// Exit with code 1 when the covered share of traffic is below X (a CI gate).
     #[arg(long, value_name = "X", value_parser = super::common::unit_interval)]
     pub min_coverage: Option<f64>,
+    /// Also write a JUnit XML report to FILE: a test case for the covered share (failing below
+    /// --min-coverage) and one per gap.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -251,6 +255,12 @@ pub fn run(args: Args) -> Result<i32> {
         write_atomic(
             path,
             &suggested_tests(&report, &production, args.gaps.tests_per_gap as usize)?,
+        )?;
+    }
+    if let Some(path) = &args.rules.junit {
+        write_atomic(
+            path,
+            &crate::export::junit_gates::coverage(&report, args.rules.min_coverage),
         )?;
     }
     let bytes = exporter(args.output.format()).export(&report)?;

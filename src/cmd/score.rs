@@ -85,6 +85,10 @@ pub struct ScoringArgs {
     /// CI gate: exit with code 1 when the share of REJECT rows is above X (0 fails on any).
     #[arg(long, value_name = "X", value_parser = unit_interval, conflicts_with = "calibrate")]
     pub max_reject_rate: Option<f64>,
+    /// Also write a JUnit XML report to FILE: a test case for the share of REJECT rows,
+    /// failing above --max-reject-rate.
+    #[arg(long, value_name = "FILE", conflicts_with = "calibrate")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Opt-in checks that ask a chat model (--llm-model on an OpenAI-compatible server).
@@ -250,6 +254,16 @@ pub fn run(args: Args) -> Result<i32> {
     )?;
     let summary = &report.summary;
     let count = |d: Decision| summary.decisions.get(&d).copied().unwrap_or(0);
+    if let Some(path) = &args.scoring.junit {
+        write_atomic(
+            path,
+            &crate::export::junit_gates::score(
+                count(Decision::Reject),
+                summary.total_rows,
+                args.scoring.max_reject_rate,
+            ),
+        )?;
+    }
     if format == Format::Jsonl && !args.output.quiet {
         crate::diag!(
             "scored {} rows in {:.2}s ({:.0} rows/s): {} ACCEPT, {} REVIEW, {} REJECT",

@@ -40,6 +40,11 @@ pub struct Args {
     #[arg(long)]
     pub fail_on_slice: bool,
 
+    /// Also write a JUnit XML report to FILE: one test case per reported slice, failing when
+    /// --fail-on-slice is on.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub embed: EmbedArgs,
 
@@ -189,6 +194,12 @@ pub fn run(args: Args) -> Result<i32> {
     }
     if let Some(why) = nothing_to_find(&report) {
         args.output.warn(&why);
+    }
+    if let Some(path) = &args.junit {
+        crate::export::write_atomic(
+            path,
+            &crate::export::junit_gates::slices(&report, args.fail_on_slice),
+        )?;
     }
     let bytes = exporter(args.output.format()).export(&report)?;
     emit(&bytes, args.output.output.as_deref())?;

@@ -10,6 +10,7 @@ pub mod escape;
 pub mod file;
 pub mod json;
 pub mod junit;
+pub mod junit_gates;
 pub mod markdown;
 pub mod regress;
 pub mod score;
