@@ -624,3 +624,32 @@ fn every_gate_can_write_junit_and_it_fails_exactly_when_the_gate_trips() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(junit_counts(&junit), (1, 0));
 }
+
+#[test]
+fn every_json_report_starts_with_its_schema_and_tool_version() {
+    let runs: [Vec<&str>; 5] = [
+        vec!["slices", TICKETS],
+        vec!["score", RAG],
+        vec!["score", RAG, "--calibrate"],
+        [&COVERAGE[..]].concat(),
+        vec![
+            "regress",
+            "compare",
+            "fixtures/regress_baseline.jsonl",
+            "fixtures/regress_rerun.jsonl",
+        ],
+    ];
+    for run in runs {
+        let out = faultmap(&[&run[..], &["--format", "json", "-q"]].concat());
+        assert_eq!(out.status.code(), Some(0), "{run:?}: {}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "{{\n  \"schema_version\": 1,\n  \"tool_version\": \"{}\",",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{run:?}: {}",
+            &text[..100]
+        );
+    }
+}
