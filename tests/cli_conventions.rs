@@ -653,3 +653,25 @@ fn every_json_report_starts_with_its_schema_and_tool_version() {
         );
     }
 }
+
+#[test]
+fn verdicts_are_coloured_only_when_asked_or_on_a_terminal() {
+    let run = |extra: &[&str]| {
+        let args = [
+            &["regress", "compare", "fixtures/regress_baseline.jsonl"][..],
+            &[
+                "fixtures/regress_candidate_slice.jsonl",
+                "--format",
+                "table",
+                "-q",
+            ],
+            extra,
+        ]
+        .concat();
+        String::from_utf8(faultmap(&args).stdout).unwrap()
+    };
+    assert!(run(&["--color", "always"]).starts_with("\u{1b}[1;31mREGRESSION\u{1b}[0m"));
+    // Piped (not a terminal): plain, as with --color never.
+    assert!(run(&[]).starts_with("REGRESSION (gates: slice)"));
+    assert!(!run(&["--color", "never"]).contains('\u{1b}'));
+}

@@ -92,6 +92,17 @@ pub struct OutputArgs {
     /// No progress bars, no warnings.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Verdicts in colour in table output (REGRESSION, REJECT, significant slices): `auto`
+    /// on a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 impl OutputArgs {
@@ -131,6 +142,21 @@ impl OutputArgs {
                     piped.name()
                 ));
                 piped
+            }
+        }
+    }
+
+    /// Whether table output is coloured: `--color always`, or `auto` with the report going to
+    /// a terminal, NO_COLOR unset or empty (no-color.org) and TERM not `dumb`.
+    pub fn color(&self) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                self.output.is_none()
+                    && std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
             }
         }
     }

@@ -144,9 +144,12 @@ fn ratio(s: &str) -> std::result::Result<f64, String> {
     }
 }
 
-fn exporter(format: Format) -> Box<dyn Exporter<CoverageReport>> {
+fn exporter(format: Format, color: bool) -> Box<dyn Exporter<CoverageReport>> {
     match format {
-        Format::Table => Box::new(TableExporter::default()),
+        Format::Table => Box::new(TableExporter {
+            color,
+            ..TableExporter::default()
+        }),
         Format::Json => Box::new(JsonExporter),
         Format::Jsonl => Box::new(JsonlExporter),
         Format::Markdown => Box::new(MarkdownExporter::default()),
@@ -263,7 +266,7 @@ pub fn run(args: Args) -> Result<i32> {
             &crate::export::junit_gates::coverage(&report, args.rules.min_coverage),
         )?;
     }
-    let bytes = exporter(args.output.format()).export(&report)?;
+    let bytes = exporter(args.output.format(), args.output.color()).export(&report)?;
     emit(&bytes, args.output.output.as_deref())?;
     Ok(match args.rules.min_coverage {
         Some(min) if report.overall_coverage_score < min => {

@@ -359,6 +359,7 @@ fn quiet_output(quiet: bool) -> OutputArgs {
         format: None,
         output: None,
         quiet,
+        color: super::common::ColorChoice::Never,
     }
 }
 
@@ -465,10 +466,11 @@ fn gate_config(gate: &GateArgs, seed: u64, min_slice_size: usize) -> Result<Regr
     })
 }
 
-fn exporter(format: Format, cases: usize) -> Box<dyn Exporter<RegressReport>> {
+fn exporter(format: Format, cases: usize, color: bool) -> Box<dyn Exporter<RegressReport>> {
     match format {
         Format::Table => Box::new(TableExporter {
             max_cases: cases,
+            color,
             ..TableExporter::default()
         }),
         Format::Json => Box::new(JsonExporter),
@@ -497,7 +499,7 @@ fn finish(report: &RegressReport, args: &ReportArgs) -> Result<i32> {
     if let Some(path) = &args.junit {
         write_atomic(path, &JunitExporter.export(report)?)?;
     }
-    let bytes = exporter(args.output.format(), args.cases).export(report)?;
+    let bytes = exporter(args.output.format(), args.cases, args.output.color()).export(report)?;
     emit(&bytes, args.output.output.as_deref())?;
     Ok(match report.verdict {
         Verdict::Pass => EXIT_OK,

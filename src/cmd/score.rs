@@ -129,9 +129,12 @@ pub struct CalibrationArgs {
     pub write_config: Option<PathBuf>,
 }
 
-fn exporter(format: Format) -> Box<dyn Exporter<ScoreReport>> {
+fn exporter(format: Format, color: bool) -> Box<dyn Exporter<ScoreReport>> {
     match format {
-        Format::Table => Box::new(TableExporter::default()),
+        Format::Table => Box::new(TableExporter {
+            color,
+            ..TableExporter::default()
+        }),
         Format::Json => Box::new(JsonExporter),
         Format::Jsonl => Box::new(JsonlExporter),
         Format::Markdown => Box::new(MarkdownExporter::default()),
@@ -249,7 +252,7 @@ pub fn run(args: Args) -> Result<i32> {
     }
 
     emit(
-        &exporter(format).export(&report)?,
+        &exporter(format, args.output.color()).export(&report)?,
         args.output.output.as_deref(),
     )?;
     let summary = &report.summary;

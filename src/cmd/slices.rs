@@ -121,9 +121,12 @@ fn non_negative(s: &str) -> std::result::Result<f64, String> {
     }
 }
 
-fn exporter(format: Format) -> Box<dyn Exporter<SliceReport>> {
+fn exporter(format: Format, color: bool) -> Box<dyn Exporter<SliceReport>> {
     match format {
-        Format::Table => Box::new(TableExporter::default()),
+        Format::Table => Box::new(TableExporter {
+            color,
+            ..TableExporter::default()
+        }),
         Format::Json => Box::new(JsonExporter),
         Format::Jsonl => Box::new(JsonlExporter),
         Format::Markdown => Box::new(MarkdownExporter::default()),
@@ -201,7 +204,7 @@ pub fn run(args: Args) -> Result<i32> {
             &crate::export::junit_gates::slices(&report, args.fail_on_slice),
         )?;
     }
-    let bytes = exporter(args.output.format()).export(&report)?;
+    let bytes = exporter(args.output.format(), args.output.color()).export(&report)?;
     emit(&bytes, args.output.output.as_deref())?;
     Ok(if args.fail_on_slice && report.num_significant > 0 {
         report_gate(&slices_gate_message(&report));

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 
+pub mod color;
 pub mod coverage;
 pub mod escape;
 pub mod file;

@@ -2,6 +2,7 @@
 //! or CI step summary), and JSONL (one line per case). JSON is the generic exporter; JUnit is
 //! in `junit.rs`.
 
+use super::color::{cell_color, paint, Verdict as Paint};
 use super::escape::{one_line, truncate};
 use super::json::{push_line, JsonlExporter};
 use super::markdown::{md_cell, MarkdownExporter};
@@ -69,13 +70,17 @@ fn change_word(change: Change) -> &'static str {
 }
 
 /// The verdict and the whole-run numbers, in plain text.
-fn headline(report: &RegressReport) -> String {
+fn headline(report: &RegressReport, color: bool) -> String {
     let m = report.metric;
     let g = &report.global;
     let (b, c) = sides(m, g);
     let verdict = match report.verdict {
-        Verdict::Pass => "No regression".to_string(),
-        Verdict::Regression => format!("REGRESSION (gates: {})", report.gates_tripped.join(", ")),
+        Verdict::Pass => paint("No regression", Paint::Good, color),
+        Verdict::Regression => format!(
+            "{} (gates: {})",
+            paint("REGRESSION", Paint::Bad, color),
+            report.gates_tripped.join(", ")
+        ),
     };
     format!(
         "{verdict}: {} {} → {} ({}, {:.0}% CI {}), whole run {}.\n",
@@ -93,7 +98,7 @@ fn headline(report: &RegressReport) -> String {
 /// regressed slices (at most three named).
 pub fn gate_summary(report: &RegressReport) -> String {
     const NAMED: usize = 3;
-    let mut line = headline(report).trim_end().to_string();
+    let mut line = headline(report, false).trim_end().to_string();
     let regressed: Vec<&str> = report
         .slices
         .iter()
@@ -187,7 +192,7 @@ fn case_delta(case: &CaseChange) -> String {
 impl Exporter<RegressReport> for TableExporter {
     fn export(&self, report: &RegressReport) -> Result<Vec<u8>> {
         let m = report.metric;
-        let mut out = headline(report);
+        let mut out = headline(report, self.color);
         out.push_str(&details(report));
         let moved = moved(report);
         if !moved.is_empty() {
@@ -203,6 +208,9 @@ impl Exporter<RegressReport> for TableExporter {
                 "Adj. p",
                 "",
             ]);
+            if self.color {
+                table.enforce_styling();
+            }
             for (i, s) in moved.iter().enumerate() {
                 let c = &s.comparison;
                 let (b, k) = sides(m, c);
@@ -218,7 +226,15 @@ impl Exporter<RegressReport> for TableExporter {
                         Change::Improved => c.p_better,
                         _ => c.p_worse,
                     })),
-                    Cell::new(change_word(c.change)),
+                    match c.change {
+                        Change::Regressed => {
+                            Cell::new(change_word(c.change)).fg(cell_color(Paint::Bad))
+                        }
+                        Change::Improved => {
+                            Cell::new(change_word(c.change)).fg(cell_color(Paint::Good))
+                        }
+                        Change::Unchanged => Cell::new(change_word(c.change)),
+                    },
                 ]);
             }
             out.push('\n');

@@ -268,7 +268,10 @@ impl Exporter<ScoreReport> for TableExporter {
         out.push('\n');
         let mut shown = rejects(report).peekable();
         if shown.peek().is_some() {
-            out.push_str("\nFirst REJECT rows (0-based row of the input):\n");
+            out.push_str(&format!(
+                "\nFirst {} rows (0-based row of the input):\n",
+                super::color::paint("REJECT", super::color::Verdict::Bad, self.color)
+            ));
             for r in shown {
                 out.push_str(&format!(
                     "  row {}: {}\n",

@@ -14,6 +14,8 @@ pub struct TableExporter {
     pub prompts_per_slice: usize,
     /// Rows shown in lists of cases (regress: worst cases).
     pub max_cases: usize,
+    /// Verdicts in colour (`--color`).
+    pub color: bool,
 }
 
 impl Default for TableExporter {
@@ -21,6 +23,7 @@ impl Default for TableExporter {
         TableExporter {
             prompts_per_slice: 3,
             max_cases: 10,
+            color: false,
         }
     }
 }
@@ -224,8 +227,17 @@ impl Exporter<SliceReport> for TableExporter {
             "Excess",
             "Adj. p",
         ]);
+        if self.color {
+            table.enforce_styling();
+        }
         for (i, s) in report.slices.iter().enumerate() {
-            table.add_row(slice_row(i + 1, s));
+            let mut row = slice_row(i + 1, s);
+            if s.significant {
+                row[1] = row[1]
+                    .clone()
+                    .fg(super::color::cell_color(super::color::Verdict::Bad));
+            }
+            table.add_row(row);
         }
         out.push('\n');
         out.push_str(&table.to_string());
