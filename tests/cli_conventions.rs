@@ -480,6 +480,12 @@ fn options_a_subcommand_ignores_are_neither_listed_nor_accepted() {
     let help = String::from_utf8(faultmap(&["score", "--help"]).stdout).unwrap();
     assert!(!help.contains("--embedding-field "));
     assert!(help.contains("--context-field "));
+    // score asks a chat model (--judge) but embeds nothing through the API.
+    assert!(!help.contains("--embedding-model ") && !help.contains("--embedder "));
+    assert!(help.contains("--llm-model "));
+    // regress embeds prompts (--embedder api) but asks no LLM.
+    let help = String::from_utf8(faultmap(&["regress", "record", "--help"]).stdout).unwrap();
+    assert!(help.contains("--embedding-model ") && !help.contains("--llm-model "));
     let help = String::from_utf8(faultmap(&["slices", "--help"]).stdout).unwrap();
     assert!(!help.contains("--context-field "));
     assert!(help.contains("--failure-threshold "));

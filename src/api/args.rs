@@ -22,21 +22,6 @@ pub struct ApiArgs {
     /// [default: $FAULTMAP_API_BASE]
     #[arg(long, value_name = "URL")]
     pub api_base: Option<String>,
-    /// Base URL of the embeddings server when it is not the chat server (llama.cpp serves
-    /// embeddings from a separate `llama-server --embeddings` process)
-    /// [default: $FAULTMAP_EMBEDDING_API_BASE, else --api-base]
-    #[arg(long, value_name = "URL")]
-    pub embedding_api_base: Option<String>,
-    /// Embedding model name sent to the server (required with --embedder api).
-    #[arg(long, value_name = "NAME")]
-    pub embedding_model: Option<String>,
-    /// Chat model name sent to the server, for the options that ask an LLM (--name-with-llm,
-    /// score --judge / --consistency, slices --sample).
-    #[arg(long, value_name = "NAME")]
-    pub llm_model: Option<String>,
-    /// Texts per embeddings request.
-    #[arg(long, default_value_t = 64, value_name = "N", value_parser = crate::cmd::common::whole::<1, 100_000>)]
-    pub embedding_batch: u64,
     /// Seconds before a request is abandoned (and retried).
     #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = crate::cmd::common::whole::<1, { u64::MAX }>)]
     pub timeout: u64,
@@ -57,6 +42,33 @@ pub struct ApiArgs {
     /// cache).
     #[arg(long, value_name = "N")]
     pub max_calls: Option<u64>,
+}
+
+/// The embeddings server and model (`--embedder api`): only on commands that embed prompts.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "API (OpenAI-compatible server)")]
+pub struct EmbeddingApiArgs {
+    /// Base URL of the embeddings server when it is not the chat server (llama.cpp serves
+    /// embeddings from a separate `llama-server --embeddings` process)
+    /// [default: $FAULTMAP_EMBEDDING_API_BASE, else --api-base]
+    #[arg(long, value_name = "URL")]
+    pub embedding_api_base: Option<String>,
+    /// Embedding model name sent to the server (required with --embedder api).
+    #[arg(long, value_name = "NAME")]
+    pub embedding_model: Option<String>,
+    /// Texts per embeddings request.
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = crate::cmd::common::whole::<1, 100_000>)]
+    pub embedding_batch: u64,
+}
+
+/// The chat model: only on commands with an option that asks an LLM.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "API (OpenAI-compatible server)")]
+pub struct ChatArgs {
+    /// Chat model name sent to the server, for the options that ask an LLM (--name-with-llm,
+    /// score --judge / --consistency, slices --sample).
+    #[arg(long, value_name = "NAME")]
+    pub llm_model: Option<String>,
 }
 
 /// A resolved API configuration. `Debug` never shows the key.
@@ -157,19 +169,6 @@ impl ApiArgs {
         self.config_for(&base, quiet)
     }
 
-    /// The configuration of the embeddings server: --embedding-api-base when given, else the
-    /// chat server's.
-    pub fn embedding_config(&self, quiet: bool) -> Result<ApiConfig> {
-        match self
-            .embedding_api_base
-            .clone()
-            .or_else(|| env(ENV_EMBEDDING_BASE))
-        {
-            Some(base) => self.config_for(&base, quiet),
-            None => self.config(quiet),
-        }
-    }
-
     fn config_for(&self, base: &str, quiet: bool) -> Result<ApiConfig> {
         let base = base.trim();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
@@ -185,7 +184,6 @@ impl ApiArgs {
         config.timeout = Duration::from_secs(self.timeout);
         config.max_retries = self.max_retries;
         config.max_concurrent = self.max_concurrent as usize;
-        config.embedding_batch = self.embedding_batch as usize;
         config.max_calls = self.max_calls;
         config.quiet = quiet;
         config.cache_dir = if self.no_cache {
@@ -197,15 +195,32 @@ impl ApiArgs {
     }
 }
 
-impl ApiArgs {
+impl EmbeddingApiArgs {
+    /// The configuration of the embeddings server: --embedding-api-base when given, else the
+    /// chat server's.
+    pub fn config(&self, api: &ApiArgs, quiet: bool) -> Result<ApiConfig> {
+        let mut config = match self
+            .embedding_api_base
+            .clone()
+            .or_else(|| env(ENV_EMBEDDING_BASE))
+        {
+            Some(base) => api.config_for(&base, quiet)?,
+            None => api.config(quiet)?,
+        };
+        config.embedding_batch = self.embedding_batch as usize;
+        Ok(config)
+    }
+}
+
+impl ChatArgs {
     /// The chat model for `option` (e.g. `--name-with-llm`): needs --llm-model and a base URL.
-    pub fn llm(&self, option: &str, quiet: bool) -> Result<super::Llm> {
+    pub fn llm(&self, api: &ApiArgs, option: &str, quiet: bool) -> Result<super::Llm> {
         let model = self.llm_model.clone().ok_or_else(|| {
             Error::Usage(format!(
                 "{option} needs --llm-model NAME (the server's chat model) and --api-base URL or {ENV_BASE}"
             ))
         })?;
-        Ok(super::Llm::new(self.config(quiet)?, model))
+        Ok(super::Llm::new(api.config(quiet)?, model))
     }
 }
 

@@ -12,7 +12,7 @@ pub mod pool;
 pub mod redact;
 pub mod reply;
 
-pub use args::{ApiArgs, ApiConfig};
+pub use args::{ApiArgs, ApiConfig, ChatArgs, EmbeddingApiArgs};
 pub use budget::Budget;
 pub use cache::Cache;
 pub use chat::Llm;

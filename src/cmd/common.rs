@@ -329,6 +329,8 @@ pub struct EmbedArgs {
     pub dims: u64,
     #[command(flatten)]
     pub api: ApiArgs,
+    #[command(flatten)]
+    pub embedding_api: crate::api::EmbeddingApiArgs,
 }
 
 impl EmbedArgs {
@@ -375,21 +377,21 @@ impl EmbedArgs {
             Ok(Box::new(PrecomputedEmbedder::new(vectors)?))
         };
         let with_embeddings = data.iter().filter(|d| d.has_embeddings()).count();
-        if self.embedder != EmbedderArg::Api && self.api.embedding_model.is_some() {
+        if self.embedder != EmbedderArg::Api && self.embedding_api.embedding_model.is_some() {
             return Err(Error::Usage(
                 "--embedding-model applies to --embedder api".into(),
             ));
         }
         match &self.embedder {
             EmbedderArg::Api => {
-                let model = self.api.embedding_model.clone().ok_or_else(|| {
+                let model = self.embedding_api.embedding_model.clone().ok_or_else(|| {
                     Error::Usage(
                         "--embedder api needs --embedding-model NAME (the server's model name)"
                             .into(),
                     )
                 })?;
                 Ok(Box::new(ApiEmbedder::new(
-                    self.api.embedding_config(quiet)?,
+                    self.embedding_api.config(&self.api, quiet)?,
                     model,
                 )))
             }

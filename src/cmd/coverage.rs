@@ -45,6 +45,9 @@ pub struct Args {
     pub embedding: EmbeddingFieldArgs,
 
     #[command(flatten)]
+    pub chat: crate::api::ChatArgs,
+
+    #[command(flatten)]
     pub rules: RuleArgs,
 
     #[command(flatten)]
@@ -204,7 +207,10 @@ pub fn run(args: Args) -> Result<i32> {
     let config = args.config()?;
     // Before any work: a missing --llm-model or --api-base is a usage error.
     let llm = if args.gaps.name_with_llm {
-        Some(args.embed.api.llm("--name-with-llm", args.output.quiet)?)
+        Some(
+            args.chat
+                .llm(&args.embed.api, "--name-with-llm", args.output.quiet)?,
+        )
     } else {
         None
     };

@@ -5,7 +5,7 @@ use super::common::{unit_interval, EmbedArgs, OutputArgs};
 use crate::analysis::outcome::{
     derive, OutcomeConfig, OutcomeSummary, SamplingConfig, DEFAULT_MATCH_THRESHOLD,
 };
-use crate::api::{ApiArgs, Llm};
+use crate::api::{ApiArgs, ChatArgs, Llm};
 use crate::embed::Embedder;
 use crate::error::Result;
 use crate::input::{Dataset, Requirements};
@@ -50,9 +50,9 @@ impl OutcomeArgs {
     }
 
     /// The LLM that `--sample` asks (checked before reading the input); `None` without it.
-    pub fn llm(&self, api: &ApiArgs, quiet: bool) -> Result<Option<Llm>> {
+    pub fn llm(&self, chat: &ChatArgs, api: &ApiArgs, quiet: bool) -> Result<Option<Llm>> {
         match self.sample {
-            Some(_) => api.llm("--sample", quiet).map(Some),
+            Some(_) => chat.llm(api, "--sample", quiet).map(Some),
             None => Ok(None),
         }
     }

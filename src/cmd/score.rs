@@ -68,6 +68,8 @@ pub struct ScoreEmbedArgs {
     pub dims: u64,
     #[command(flatten)]
     pub api: crate::api::ApiArgs,
+    #[command(flatten)]
+    pub chat: crate::api::ChatArgs,
 }
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -179,8 +181,16 @@ pub fn run(args: Args) -> Result<i32> {
     let checks = &args.llm_checks;
     let llm = match (checks.judge, checks.consistency) {
         (false, None) => None,
-        (true, _) => Some(args.embed.api.llm("--judge", args.output.quiet)?),
-        (false, Some(_)) => Some(args.embed.api.llm("--consistency", args.output.quiet)?),
+        (true, _) => Some(
+            args.embed
+                .chat
+                .llm(&args.embed.api, "--judge", args.output.quiet)?,
+        ),
+        (false, Some(_)) => Some(args.embed.chat.llm(
+            &args.embed.api,
+            "--consistency",
+            args.output.quiet,
+        )?),
     };
     let config = match &args.scoring.config {
         Some(path) => ScoreConfig::from_file(path)?,

@@ -32,6 +32,9 @@ pub struct Args {
     #[command(flatten)]
     pub embedding: EmbeddingFieldArgs,
 
+    #[command(flatten)]
+    pub chat: crate::api::ChatArgs,
+
     /// Also test each value of these fields as a slice (comma-separated dotted paths).
     #[arg(long, value_delimiter = ',', value_name = "FIELD,...")]
     pub group_by: Vec<String>,
@@ -137,7 +140,10 @@ fn exporter(format: Format, color: bool) -> Box<dyn Exporter<SliceReport>> {
 pub fn run(args: Args) -> Result<i32> {
     // Before any work: a missing --llm-model or --api-base is a usage error.
     let namer = if args.test.name_with_llm {
-        Some(args.embed.api.llm("--name-with-llm", args.output.quiet)?)
+        Some(
+            args.chat
+                .llm(&args.embed.api, "--name-with-llm", args.output.quiet)?,
+        )
     } else {
         None
     };
@@ -145,7 +151,9 @@ pub fn run(args: Args) -> Result<i32> {
         args.cluster.min_slice_size as usize,
         crate::cluster::ClusterMethod::Tree,
     )?;
-    let sampler = args.outcome.llm(&args.embed.api, args.output.quiet)?;
+    let sampler = args
+        .outcome
+        .llm(&args.chat, &args.embed.api, args.output.quiet)?;
     let options = args
         .read
         .options(args.outcome.requirements(), args.group_by.clone());
