@@ -326,7 +326,7 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
     let read = started.elapsed().as_secs_f64();
     let embedder = args.embed.build(
         &[&tests, &production],
-        args.embedding.path(),
+        &args.embedding.path(),
         args.clustering.seed,
         args.output.quiet,
     )?;

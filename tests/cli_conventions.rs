@@ -544,90 +544,31 @@ fn every_gate_can_write_junit_and_it_fails_exactly_when_the_gate_trips() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
     let j = junit.to_str().unwrap();
-    let out = faultmap(&[
-        "slices",
-        TICKETS,
-        "-q",
-        "--format",
-        "json",
-        "--fail-on-slice",
-        "--junit",
-        j,
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Runs a command with --junit, checks its exit code, returns its JSON report.
+    let run = |args: &[&str], code: i32| -> serde_json::Value {
+        let out = faultmap(&[args, &["-q", "--format", "json", "--junit", j]].concat());
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let report = run(&["slices", TICKETS, "--fail-on-slice"], 1);
     let reported = report["slices"].as_array().unwrap().len();
     assert_eq!(junit_counts(&junit), (reported, reported));
     // Without the gate nothing fails, and the exit code agrees.
-    let out = faultmap(&["slices", TICKETS, "-q", "--format", "json", "--junit", j]);
-    assert_eq!(out.status.code(), Some(0));
+    run(&["slices", TICKETS], 0);
     assert_eq!(junit_counts(&junit), (reported, 0));
 
-    let out = faultmap(
-        &[
-            &COVERAGE[..],
-            &[
-                "-q",
-                "--format",
-                "json",
-                "--min-coverage",
-                "0.99",
-                "--junit",
-                j,
-            ],
-        ]
-        .concat(),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = run(&[&COVERAGE[..], &["--min-coverage", "0.99"]].concat(), 1);
     let gaps = report["num_gaps"].as_u64().unwrap() as usize;
     assert_eq!(junit_counts(&junit), (1 + gaps, 1));
-    let out = faultmap(
-        &[
-            &COVERAGE[..],
-            &[
-                "-q",
-                "--format",
-                "json",
-                "--min-coverage",
-                "0.1",
-                "--junit",
-                j,
-            ],
-        ]
-        .concat(),
-    );
-    assert_eq!(out.status.code(), Some(0));
+    run(&[&COVERAGE[..], &["--min-coverage", "0.1"]].concat(), 0);
     assert_eq!(junit_counts(&junit), (1 + gaps, 0));
 
-    let out = faultmap(&[
-        "score",
-        RAG,
-        "-q",
-        "--format",
-        "json",
-        "--max-reject-rate",
-        "0.05",
-        "--junit",
-        j,
-    ]);
-    assert_eq!(out.status.code(), Some(1));
+    run(&["score", RAG, "--max-reject-rate", "0.05"], 1);
     assert_eq!(junit_counts(&junit), (1, 1));
     assert!(std::fs::read_to_string(&junit)
         .unwrap()
         .contains("8 of 17 rows"));
-    let out = faultmap(&[
-        "score",
-        RAG,
-        "-q",
-        "--format",
-        "json",
-        "--max-reject-rate",
-        "0.9",
-        "--junit",
-        j,
-    ]);
-    assert_eq!(out.status.code(), Some(0));
+    run(&["score", RAG, "--max-reject-rate", "0.9"], 0);
     assert_eq!(junit_counts(&junit), (1, 0));
 }
 

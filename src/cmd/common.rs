@@ -139,7 +139,9 @@ impl OutputArgs {
                     "{}: no report format is known by `.{}`; writing {} (choose one with --format)",
                     crate::export::escape::terminal(&path.display().to_string()),
                     crate::export::escape::terminal(other),
-                    piped.name()
+                    clap::ValueEnum::to_possible_value(&piped)
+                        .expect("every format has a name")
+                        .get_name()
                 ));
                 piped
             }

@@ -9,6 +9,7 @@ use crate::analysis::coverage::rules::ThresholdSource;
 use crate::analysis::coverage::{analyze, CoverageConfig, CoverageReport};
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
 use crate::export::coverage::suggested_tests;
+use crate::export::junit_gates;
 use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
     table::TableExporter, write_atomic, Exporter, Format,
@@ -227,7 +228,7 @@ pub fn run(args: Args) -> Result<i32> {
     check_named_fields(&[&tests, &production], &args.read, &args.output)?;
     let embedder = args.embed.build(
         &[&tests, &production],
-        args.embedding.path(),
+        &args.embedding.path(),
         args.clustering.seed,
         args.output.quiet,
     )?;
@@ -269,24 +270,21 @@ pub fn run(args: Args) -> Result<i32> {
     if let Some(path) = &args.rules.junit {
         write_atomic(
             path,
-            &crate::export::junit_gates::coverage(&report, args.rules.min_coverage),
+            &junit_gates::coverage(&report, args.rules.min_coverage),
         )?;
     }
     let bytes = exporter(args.output.format(), args.output.color()).export(&report)?;
     emit(&bytes, args.output.output.as_deref())?;
-    Ok(match args.rules.min_coverage {
-        Some(min) if report.overall_coverage_score < min => {
-            report_gate(&format!(
-                "coverage {:.4} is below --min-coverage {min}: {} of {} production prompts \
-                 ({:.1}% of traffic) have no nearby test, in {} gaps",
-                report.overall_coverage_score,
-                report.num_uncovered_total,
-                report.num_production,
-                100.0 * report.uncovered_traffic_share,
-                report.num_gaps
-            ));
-            EXIT_GATE
-        }
-        _ => EXIT_OK,
+    let min = args.rules.min_coverage;
+    Ok(if junit_gates::coverage_trips(&report, min) {
+        report_gate(&format!(
+            "coverage {:.4} is below --min-coverage {}: {}",
+            report.overall_coverage_score,
+            min.unwrap_or_default(),
+            junit_gates::uncovered_text(&report)
+        ));
+        EXIT_GATE
+    } else {
+        EXIT_OK
     })
 }

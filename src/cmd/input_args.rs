@@ -13,7 +13,9 @@
 
 use super::common::{unit_interval, whole, OutputArgs};
 use crate::error::{Error, Result};
-use crate::input::{Dataset, Field, InputFormat, NamedField, ReadOptions, Requirements};
+use crate::input::{
+    Dataset, Field, FieldNames, InputFormat, NamedField, ReadOptions, Requirements,
+};
 use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -72,14 +74,14 @@ impl ReadArgs {
             skip_outcomes: true,
             ..ReadOptions::default()
         };
-        name(&mut options, Field::Id, &self.id_field);
-        name(&mut options, Field::Prompt, &self.prompt_field);
+        set_field(&mut options, Field::Id, &self.id_field);
+        set_field(&mut options, Field::Prompt, &self.prompt_field);
         options
     }
 }
 
 /// Sets `field`'s path when the flag gave one, and remembers that it was named.
-fn name(options: &mut ReadOptions, field: Field, given: &Option<String>) {
+fn set_field(options: &mut ReadOptions, field: Field, given: &Option<String>) {
     if let Some(path) = given {
         *field.path_mut(&mut options.fields) = path.clone();
         options.named.push(field);
@@ -114,8 +116,8 @@ pub struct OutcomeArgs {
 impl OutcomeArgs {
     /// Reads the outcome as these options say.
     pub fn apply(&self, mut options: ReadOptions) -> ReadOptions {
-        name(&mut options, Field::Score, &self.score_field);
-        name(&mut options, Field::Label, &self.label_field);
+        set_field(&mut options, Field::Score, &self.score_field);
+        set_field(&mut options, Field::Label, &self.label_field);
         options.failure_threshold = self.failure_threshold;
         options.score_scale = self.score_scale;
         options.label_words = self.label_map.clone();
@@ -138,8 +140,8 @@ pub struct ResponseArgs {
 
 impl ResponseArgs {
     pub fn apply(&self, mut options: ReadOptions) -> ReadOptions {
-        name(&mut options, Field::Response, &self.response_field);
-        name(&mut options, Field::Reference, &self.reference_field);
+        set_field(&mut options, Field::Response, &self.response_field);
+        set_field(&mut options, Field::Reference, &self.reference_field);
         options
     }
 }
@@ -155,7 +157,7 @@ pub struct ContextArgs {
 
 impl ContextArgs {
     pub fn apply(&self, mut options: ReadOptions) -> ReadOptions {
-        name(&mut options, Field::Context, &self.context_field);
+        set_field(&mut options, Field::Context, &self.context_field);
         options
     }
 }
@@ -172,13 +174,15 @@ pub struct EmbeddingFieldArgs {
 
 impl EmbeddingFieldArgs {
     pub fn apply(&self, mut options: ReadOptions) -> ReadOptions {
-        name(&mut options, Field::Embedding, &self.embedding_field);
+        set_field(&mut options, Field::Embedding, &self.embedding_field);
         options
     }
 
     /// The field's path, for messages.
-    pub fn path(&self) -> &str {
-        self.embedding_field.as_deref().unwrap_or("embedding")
+    pub fn path(&self) -> String {
+        self.embedding_field
+            .clone()
+            .unwrap_or_else(|| FieldNames::default().embedding)
     }
 }
 

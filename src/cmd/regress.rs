@@ -421,7 +421,7 @@ fn make_slices(
     };
     let embedder = args.embed.build(
         &[data],
-        input.embedding.path(),
+        &input.embedding.path(),
         args.clustering.seed,
         output.quiet,
     )?;

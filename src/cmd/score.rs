@@ -12,6 +12,7 @@ use crate::analysis::score::decide::Decision;
 use crate::analysis::score::judge::JudgeBand;
 use crate::analysis::score::{analyze_with, LlmChecks, ScoreReport};
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
+use crate::export::junit_gates;
 use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
     table::TableExporter, write_atomic, Exporter, Format,
@@ -270,7 +271,7 @@ pub fn run(args: Args) -> Result<i32> {
     if let Some(path) = &args.scoring.junit {
         write_atomic(
             path,
-            &crate::export::junit_gates::score(
+            &junit_gates::score(
                 count(Decision::Reject),
                 summary.total_rows,
                 args.scoring.max_reject_rate,
@@ -302,17 +303,14 @@ pub fn run(args: Args) -> Result<i32> {
             );
         }
     }
-    if let Some(max) = args.scoring.max_reject_rate {
-        let rejected = count(Decision::Reject);
-        let rate = rejected as f64 / summary.total_rows as f64;
-        if rate > max {
-            report_gate(&format!(
-                "{rejected} of {} rows ({:.1}%) are REJECT, above --max-reject-rate {max}",
-                summary.total_rows,
-                100.0 * rate
-            ));
-            return Ok(EXIT_GATE);
-        }
+    let (rejected, max) = (count(Decision::Reject), args.scoring.max_reject_rate);
+    if junit_gates::reject_trips(rejected, summary.total_rows, max) {
+        report_gate(&format!(
+            "{}, above --max-reject-rate {}",
+            junit_gates::reject_text(rejected, summary.total_rows),
+            max.unwrap_or_default()
+        ));
+        return Ok(EXIT_GATE);
     }
     Ok(EXIT_OK)
 }

@@ -164,7 +164,7 @@ pub fn run(args: Args) -> Result<i32> {
     check_named_fields(&[&data], &args.read, &args.output)?;
     let embedder = args.embed.build(
         &[&data],
-        args.embedding.path(),
+        &args.embedding.path(),
         args.cluster.clustering.seed,
         args.output.quiet,
     )?;

@@ -1,6 +1,7 @@
-//! JUnit XML for the gates of `slices`, `coverage` and `score` (`--junit FILE`), as `regress`
-//! writes for its own: a test case fails exactly when it trips the command's gate, so the CI
-//! dashboard agrees with the exit code.
+//! The gates of `coverage` and `score` (whether they trip, and why in words, for the exit
+//! code's `gate:` line and JUnit alike), and JUnit XML for the gates of `slices`, `coverage`
+//! and `score` (`--junit FILE`), as `regress` writes for its own: a test case fails exactly
+//! when it trips the command's gate, so the CI dashboard agrees with the exit code.
 
 use super::junit::{document, TestCase};
 use crate::analysis::coverage::CoverageReport;
@@ -78,20 +79,46 @@ pub fn slices(report: &SliceReport, gate: bool) -> Vec<u8> {
     )
 }
 
-/// `coverage`: one test case for the covered share against `--min-coverage`, and one per gap
-/// (found, never failing on its own: the minimum is the gate).
-pub fn coverage(report: &CoverageReport, min_coverage: Option<f64>) -> Vec<u8> {
-    let below = min_coverage.is_some_and(|min| report.overall_coverage_score < min);
-    let message = format!(
-        "coverage {:.4}{}: {} of {} production prompts ({:.1}% of traffic) have no nearby test, in {} gaps",
-        report.overall_coverage_score,
-        min_coverage
-            .map(|m| format!(" against --min-coverage {m}"))
-            .unwrap_or_default(),
+/// `--min-coverage` trips: the covered share of traffic is below the minimum.
+pub fn coverage_trips(report: &CoverageReport, min_coverage: Option<f64>) -> bool {
+    min_coverage.is_some_and(|min| report.overall_coverage_score < min)
+}
+
+/// What is uncovered, in words.
+pub fn uncovered_text(report: &CoverageReport) -> String {
+    format!(
+        "{} of {} production prompts ({:.1}% of traffic) have no nearby test, in {} gaps",
         report.num_uncovered_total,
         report.num_production,
         100.0 * report.uncovered_traffic_share,
         report.num_gaps
+    )
+}
+
+/// `--max-reject-rate` trips: the share of REJECT rows is above the maximum.
+pub fn reject_trips(rejected: usize, total: usize, max_reject_rate: Option<f64>) -> bool {
+    max_reject_rate.is_some_and(|max| rejected as f64 / total.max(1) as f64 > max)
+}
+
+/// The REJECT rows, in words.
+pub fn reject_text(rejected: usize, total: usize) -> String {
+    format!(
+        "{rejected} of {total} rows ({:.1}%) are REJECT",
+        100.0 * rejected as f64 / total.max(1) as f64
+    )
+}
+
+/// `coverage`: one test case for the covered share against `--min-coverage`, and one per gap
+/// (found, never failing on its own: the minimum is the gate).
+pub fn coverage(report: &CoverageReport, min_coverage: Option<f64>) -> Vec<u8> {
+    let below = coverage_trips(report, min_coverage);
+    let message = format!(
+        "coverage {:.4}{}: {}",
+        report.overall_coverage_score,
+        min_coverage
+            .map(|m| format!(" against --min-coverage {m}"))
+            .unwrap_or_default(),
+        uncovered_text(report)
     );
     let whole = [TestCase {
         name: "covered share of traffic".into(),
@@ -133,11 +160,10 @@ pub fn coverage(report: &CoverageReport, min_coverage: Option<f64>) -> Vec<u8> {
 
 /// `score`: one test case for the share of REJECT rows against `--max-reject-rate`.
 pub fn score(rejected: usize, total: usize, max_reject_rate: Option<f64>) -> Vec<u8> {
-    let rate = rejected as f64 / total.max(1) as f64;
-    let above = max_reject_rate.is_some_and(|max| rate > max);
+    let above = reject_trips(rejected, total, max_reject_rate);
     let message = format!(
-        "{rejected} of {total} rows ({:.1}%) are REJECT{}",
-        100.0 * rate,
+        "{}{}",
+        reject_text(rejected, total),
         max_reject_rate
             .map(|m| format!(" against --max-reject-rate {m}"))
             .unwrap_or_default()

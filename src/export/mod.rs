@@ -37,18 +37,6 @@ pub enum Format {
     Markdown,
 }
 
-impl Format {
-    /// The name `--format` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Table => "table",
-            Format::Json => "json",
-            Format::Jsonl => "jsonl",
-            Format::Markdown => "markdown",
-        }
-    }
-}
-
 /// Writes a report to `--output` (atomically) or to stdout.
 pub fn emit(bytes: &[u8], output: Option<&Path>) -> Result<()> {
     match output {

@@ -719,7 +719,7 @@ impl<'a> Assembler<'a> {
     fn hint_prompt_field(&self, mut bad: Bad) -> Bad {
         let prompt = &self.options.fields.prompt;
         if bad.field.as_deref() != Some(prompt.as_str())
-            || !bad.message.starts_with("missing:")
+            || !bad.absent
             || self.field_names.is_empty()
         {
             return bad;

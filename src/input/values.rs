@@ -11,6 +11,8 @@ const MAX_FOUND_CHARS: usize = 60;
 pub(crate) struct Bad {
     pub field: Option<String>,
     pub message: String,
+    /// The row has no such field at all (not a wrong value): messages may list what it has.
+    pub absent: bool,
 }
 
 impl Bad {
@@ -18,6 +20,7 @@ impl Bad {
         Bad {
             field: field.map(str::to_string),
             message: message.into(),
+            absent: false,
         }
     }
 
@@ -233,10 +236,13 @@ pub(crate) fn id_from_json(field: &str, value: Option<&Value>) -> Result<Option<
 pub(crate) fn prompt_from_json(field: &str, value: Option<&Value>) -> Result<String, Bad> {
     match value {
         Some(Value::String(s)) => Ok(s.clone()),
-        None => Err(Bad::field(
-            field,
-            format!("missing: expected the prompt text (a string) in field `{field}`, found no such field"),
-        )),
+        None => Err(Bad {
+            absent: true,
+            ..Bad::field(
+                field,
+                format!("missing: expected the prompt text (a string) in field `{field}`, found no such field"),
+            )
+        }),
         Some(v) => Err(Bad::field(
             field,
             format!("expected the prompt text (a string), found {}", describe(v)),
