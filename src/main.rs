@@ -1,6 +1,6 @@
 //! The `faultmap` binary: parses arguments, runs a subcommand, maps errors to exit codes.
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use faultmap::cmd;
 use faultmap::error::EXIT_ERROR;
 
@@ -19,6 +19,14 @@ Exit codes:
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Read default options from FILE (TOML: a table per command, keys are long option
+    /// names). Without it, ./faultmap.toml is read when present. Options given on the command
+    /// line win.
+    #[arg(long, global = true, value_name = "FILE")]
+    defaults: Option<String>,
+    /// Ignore ./faultmap.toml and --defaults.
+    #[arg(long, global = true, conflicts_with = "defaults")]
+    no_defaults: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,10 +54,31 @@ enum Command {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let (args, defaults) =
+        match cmd::defaults::apply(&Cli::command(), std::env::args_os().collect()) {
+            Ok(applied) => applied,
+            Err(e) => {
+                faultmap::diag!("error: {e}");
+                std::process::exit(EXIT_ERROR);
+            }
+        };
+    let cli = match Cli::command()
+        .try_get_matches_from(args)
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)))
+    {
+        Ok((cli, matches)) => {
+            if let Some(defaults) = &defaults {
+                defaults.announce(&matches);
+            }
+            cli
+        }
         Err(e) => {
             // clap exits 2 on usage errors and 0 for --help / --version.
+            if let Some(origin) = defaults.as_ref().and_then(|d| d.origin_of(&e)) {
+                let _ = e.print();
+                faultmap::diag!("{origin}");
+                std::process::exit(EXIT_ERROR);
+            }
             e.exit();
         }
     };

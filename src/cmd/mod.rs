@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod coverage;
+pub mod defaults;
 pub mod input_args;
 pub mod manual;
 pub mod outcome;
