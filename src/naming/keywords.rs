@@ -4,7 +4,7 @@
 //! Hand-written because c-TF-IDF is a few lines over our own tokenizer; no crate does it.
 
 use super::{SliceName, SliceNamer};
-use crate::text::{is_numeric, Analyzer};
+use crate::text::{cjk, is_numeric, Analyzer};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -60,19 +60,21 @@ impl<'t> ChunkCounts<'t> {
     fn add_doc(&mut self, analyzer: &Analyzer, text: &'t str, ids: &mut Vec<u32>) {
         self.docs += 1;
         ids.clear();
-        for raw in text.split(|c: char| !c.is_alphanumeric()) {
-            if raw.is_empty() {
+        for piece in text.split(|c: char| !c.is_alphanumeric()) {
+            if piece.is_empty() {
                 continue;
             }
-            let id = match self.raw.get(raw) {
-                Some(id) => *id,
-                None => {
-                    let id = self.intern(analyzer, raw);
-                    self.raw.insert(raw, id);
-                    id
-                }
-            };
-            ids.extend(id);
+            cjk::for_each_word(piece, |raw| {
+                let id = match self.raw.get(raw) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self.intern(analyzer, raw);
+                        self.raw.insert(raw, id);
+                        id
+                    }
+                };
+                ids.extend(id);
+            });
         }
         ids.sort_unstable();
         ids.dedup();
@@ -91,11 +93,13 @@ impl<'t> ChunkCounts<'t> {
     }
 
     fn intern(&mut self, analyzer: &Analyzer, raw: &str) -> Option<u32> {
-        let token = analyzer
-            .tokens(raw)
-            .into_iter()
-            .next()
-            .filter(|t| t.word.chars().count() >= 3 && !is_numeric(&t.word))?;
+        let token = analyzer.tokens(raw).into_iter().next().filter(|t| {
+            // A CJK word of two characters is a word (退款); a Latin one rarely is.
+            let shortest = if cjk::has_cjk(&t.word) { 2 } else { 3 };
+            t.word.chars().count() >= shortest
+                && !is_numeric(&t.word)
+                && !cjk::is_stop_word(&t.word)
+        })?;
         let next_stem = self.stem_ids.len() as u32;
         let stem = *self.stem_ids.entry(token.stem).or_insert(next_stem);
         if stem == next_stem {
@@ -270,6 +274,29 @@ mod tests {
         assert!(names[1].name.contains("password"), "{names:?}");
         assert!(
             !names[0].keywords.contains(&"help".to_string()),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn japanese_names_are_words_not_clauses() {
+        let mut corpus = Vec::new();
+        for i in 0..20 {
+            corpus.push(format!("パスワードを忘れたので再設定したいです（{i}）"));
+        }
+        for i in 0..20 {
+            corpus.push(format!("注文した商品の配送状況を確認したい（{i}）"));
+        }
+        let texts: Vec<&str> = corpus.iter().map(String::as_str).collect();
+        let namer = KeywordNamer {
+            classes: 2,
+            ..KeywordNamer::default()
+        };
+        let (a, b): (Vec<usize>, Vec<usize>) = ((0..20).collect(), (20..40).collect());
+        let names = namer.name_slices(&texts, &[&a, &b]);
+        assert_eq!(names[0].keywords, ["パスワード", "再設定"], "{names:?}");
+        assert!(
+            names[1].keywords.contains(&"配送状況".to_string()),
             "{names:?}"
         );
     }

@@ -1,6 +1,7 @@
 //! Word analysis shared by the embedder and slice naming: lowercase, split on anything that is
 //! not a letter or digit, drop English stop words, stem with Snowball.
 
+pub mod cjk;
 pub mod sentences;
 
 use rust_stemmers::{Algorithm, Stemmer};
