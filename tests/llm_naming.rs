@@ -96,6 +96,7 @@ fn slices_get_llm_names_in_json_table_and_markdown() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_no_secret(&out);
     let report = json(&out);
+    common::schema::validate("slices.schema.json", &report, "a report named with an LLM");
     let slices = report["slices"].as_array().unwrap();
     let offline_slices = offline["slices"].as_array().unwrap();
     assert!(slices.len() >= 2);
@@ -216,6 +217,7 @@ fn a_failed_call_keeps_the_keyword_name_and_says_so() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_no_secret(&out);
     let report = json(&out);
+    common::schema::validate("slices.schema.json", &report, "a report named with an LLM");
     let offline = offline_slices();
     let slices = report["slices"].as_array().unwrap();
     let failed = &slices[0];
@@ -265,6 +267,7 @@ fn fenced_and_prose_wrapped_answers_are_parsed_and_garbage_falls_back() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = json(&out);
+    common::schema::validate("slices.schema.json", &report, "a report named with an LLM");
     let slices = report["slices"].as_array().unwrap();
     assert!(slices.len() >= 4, "the script needs four slices");
     for i in [0, 1] {
@@ -385,6 +388,7 @@ fn hostile_model_output_is_escaped() {
     let out = run(&slices_args(&base, cache_dir, &["--format", "json"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = json(&out);
+    common::schema::validate("slices.schema.json", &report, "a report named with an LLM");
     let s = &report["slices"][0];
     assert_eq!(s["name"], "Pipes | <script>alert(1)</script> **bold**");
     assert_eq!(
@@ -486,6 +490,11 @@ fn coverage_gaps_get_llm_names_and_descriptions() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_no_secret(&out);
     let report = json(&out);
+    common::schema::validate(
+        "coverage.schema.json",
+        &report,
+        "a report named with an LLM",
+    );
     let gaps = report["gaps"].as_array().unwrap();
     assert!(gaps.len() >= 2);
     assert_eq!(api.requests(), gaps.len(), "one call per gap");

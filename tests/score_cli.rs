@@ -566,6 +566,31 @@ fn an_input_score_is_kept_and_own_output_rescores_cleanly() {
 }
 
 #[test]
+fn input_fields_under_optional_output_names_are_kept_aside() {
+    // `judge`, `used_llm_judge`... are written only with --judge / --consistency; an input
+    // field of that name must not pass for this run's verdict, and re-scoring an output of
+    // `--judge` without it drops the stale verdict.
+    let dir = tempfile::tempdir().unwrap();
+    let row = r#"{"prompt": "How long is the trial?", "context": "The trial lasts 14 days.", "response": "The trial lasts 14 days.", "judge": "x", "used_llm_judge": 3}"#;
+    let path = temp_file(&dir, "judged.jsonl", format!("{row}\n").as_bytes());
+    let out = faultmap(&["score", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first = lines(&out).remove(0);
+    assert_eq!(first["input_judge"], "x");
+    assert_eq!(first["input_used_llm_judge"], 3);
+    assert!(first.get("judge").is_none() && first.get("used_llm_judge").is_none());
+
+    let mut stale = first.clone();
+    stale["judge"] = serde_json::json!({"verdict": "faithful"});
+    stale["used_llm_judge"] = serde_json::json!(true);
+    let again = temp_file(&dir, "again.jsonl", format!("{stale}\n").as_bytes());
+    let out = faultmap(&["score", again.to_str().unwrap()]);
+    let second = lines(&out).remove(0);
+    assert!(second.get("judge").is_none(), "{second}");
+    assert!(second.get("used_llm_judge").is_none(), "{second}");
+}
+
+#[test]
 fn score_output_pipes_into_slices() {
     let dir = tempfile::tempdir().unwrap();
     let data = temp_file(&dir, "labelled.jsonl", labelled_rows().as_bytes());

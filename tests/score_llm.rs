@@ -134,6 +134,10 @@ fn judge_decides_only_the_review_rows() {
 
     // The judge saw exactly the REVIEW rows' responses (the failed one is not answered).
     let scored = rows(&out.stdout);
+    let row_schema = common::schema::Schema::load("score.schema.json#/$defs/row");
+    for row in &scored {
+        row_schema.check(row, "a row of score --judge");
+    }
     let asked: BTreeSet<String> = api
         .chats
         .lock()
@@ -230,6 +234,7 @@ fn judge_band_on_final_and_the_summary() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(api.requests(), 4);
     let summary = json(&out);
+    common::schema::validate("score.schema.json", &summary, "score --judge --format json");
     let judge = &summary["judge"];
     assert_eq!(judge["band"], "final in [0.8, 0.91]");
     assert_eq!(judge["rows_in_band"], 4);
@@ -569,6 +574,9 @@ fn consistency_failures_are_per_row() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("1 failed and were scored without it"), "{err}");
     let scored = rows(&out.stdout);
+    for row in &scored {
+        common::schema::validate("score.schema.json#/$defs/row", row, "score --consistency");
+    }
     assert!(scored[0]["consistency_error"]
         .as_str()
         .unwrap()

@@ -8,7 +8,7 @@ use super::table::{cell_text, percent, TableExporter};
 use super::Exporter;
 use crate::analysis::score::calibrate::{Auroc, CalibrationReport, FlagMetrics};
 use crate::analysis::score::decide::Decision;
-use crate::analysis::score::{ScoreReport, ScoreSummary, ScoredRow};
+use crate::analysis::score::{ScoreReport, ScoreSummary, ScoredRow, OPTIONAL_ROW_FIELDS};
 use crate::error::{Error, Result};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use serde::Serialize;
@@ -49,11 +49,12 @@ pub fn row_object(row: &ScoredRow) -> Result<Map<String, Value>> {
     added.insert("score".into(), Value::from(row.scores.final_score));
     let rescoring = written_by_score(&row.input);
     let mut out = Map::with_capacity(row.input.len() + added.len());
+    let ours = |k: &str| added.contains_key(k) || OPTIONAL_ROW_FIELDS.contains(&k);
     for (key, value) in &row.input {
-        if !added.contains_key(key) {
+        if !ours(key) {
             out.insert(key.clone(), value.clone());
         } else if !rescoring && !is_blank(value) {
-            let taken = |k: &str| row.input.contains_key(k) || added.contains_key(k);
+            let taken = |k: &str| row.input.contains_key(k) || ours(k);
             let mut renamed = format!("input_{key}");
             let mut n = 2;
             while taken(&renamed) || out.contains_key(&renamed) {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_api;
+pub mod schema;
 
 use serde_json::Value;
 use std::io::Write;

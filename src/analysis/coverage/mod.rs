@@ -620,7 +620,8 @@ fn report(
     let uncovered_weight: f64 = (0..prompts.len())
         .filter(|&i| reasons[i].is_some())
         .map(|i| weights[i])
-        .sum();
+        // Not `.sum()`: an empty f64 sum is -0.0, which the report would print.
+        .fold(0.0, |total, w| total + w);
     let num_tests_without_traffic = nearest
         .tests
         .iter()

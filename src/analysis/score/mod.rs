@@ -58,6 +58,17 @@ pub struct LowConfidenceSentence {
     pub support: f64,
 }
 
+/// Fields of [`ScoredRow`] written only with some options (`--consistency`, `--judge`): an
+/// input field under one of these names is renamed even on a run that does not write it, so
+/// a stale judge verdict never sits beside a new decision.
+pub const OPTIONAL_ROW_FIELDS: [&str; 5] = [
+    "consistency_check",
+    "consistency_error",
+    "used_llm_judge",
+    "judge",
+    "judge_error",
+];
+
 /// One scored row: what is added to the input row in the JSONL output.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScoredRow {
