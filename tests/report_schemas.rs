@@ -368,12 +368,19 @@ fn regress_reports_and_baselines_match_their_schemas() {
         &["--prompts", "fixtures/regress_prompts.jsonl"],
     );
     let scored = record("scored.json", "fixtures/regress_scores_baseline.jsonl", &[]);
+    // Tree slices carry their depth.
+    let tree = record(
+        "tree.json",
+        "fixtures/regress_baseline.jsonl",
+        &["--clustering", "tree", "--group-by", "metadata.topic"],
+    );
     let json = "regress.schema.json";
     let line = "regress.schema.json#/$defs/case";
     for (baseline, candidate, extra) in [
         (&full, "regress_candidate_slice", &[][..]),
         (&full, "regress_candidate_drop", &[]),
         (&full, "regress_rerun", &[]),
+        (&tree, "regress_candidate_slice", &[]),
         (
             &grouped,
             "regress_candidate_slice",

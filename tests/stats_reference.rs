@@ -5,7 +5,7 @@
 
 use faultmap::stats::{
     auroc, auroc_standard_error, benjamini_hochberg, chi_squared_yates_greater, enrichment_test,
-    fisher_exact_greater, wilson_interval, SliceTest, TestKind,
+    fisher_exact_greater, weighted_benjamini_hochberg, wilson_interval, SliceTest, TestKind,
 };
 
 /// Relative comparison; tight for moderate values, looser for tiny tails where the reference
@@ -277,6 +277,39 @@ fn benjamini_hochberg_edge_cases() {
     // NaN is treated as 1 rather than spreading.
     let got = benjamini_hochberg(&[f64::NAN, 0.01]);
     assert_eq!(got, vec![1.0, 0.02]);
+}
+
+/// Weighted BH: values from the definition (BH on p / w, weights rescaled to mean 1) in exact
+/// rational arithmetic (Python `fractions`): p = [0.001, 0.01, 0.02, 0.04, 0.3], w = [4, 1, 1,
+/// 0.5, 0.5] (mean 1.4).
+#[test]
+fn weighted_benjamini_hochberg_matches_its_definition() {
+    let got =
+        weighted_benjamini_hochberg(&[0.001, 0.01, 0.02, 0.04, 0.3], &[4.0, 1.0, 1.0, 0.5, 0.5]);
+    let expected = [0.00175, 0.035, 0.046_666_666_666_666_67, 0.14, 0.84];
+    for (g, e) in got.iter().zip(expected) {
+        assert_close(*g, e, 1e-15, "weighted bh");
+    }
+    // Scale does not matter; equal weights are plain BH, bit for bit.
+    let scaled = weighted_benjamini_hochberg(
+        &[0.001, 0.01, 0.02, 0.04, 0.3],
+        &[40.0, 10.0, 10.0, 5.0, 5.0],
+    );
+    for (a, b) in got.iter().zip(&scaled) {
+        assert_close(*a, *b, 1e-15, "scale");
+    }
+    let p = [1e-300, 0.2, 0.04, 0.2, 0.9, 0.049];
+    assert_eq!(
+        weighted_benjamini_hochberg(&p, &[3.0; 6]),
+        benjamini_hochberg(&p)
+    );
+    // A zero weight never rejects; all zero: nothing can.
+    assert_eq!(
+        weighted_benjamini_hochberg(&[0.0, 0.01], &[0.0, 1.0])[0],
+        1.0
+    );
+    assert_eq!(weighted_benjamini_hochberg(&[0.0], &[0.0]), vec![1.0]);
+    assert!(weighted_benjamini_hochberg(&[], &[]).is_empty());
 }
 
 #[test]

@@ -280,6 +280,41 @@ pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
     adjusted
 }
 
+/// Weighted Benjamini-Hochberg (Genovese, Roeder & Wasserman 2006): the step-up rule on
+/// `p / w`, the weights rescaled to average 1, which keeps the false-discovery rate at the
+/// level the adjusted values are compared with, provided the weights do not depend on the
+/// outcomes. A test with weight 2 needs half the evidence. Equal weights give
+/// [`benjamini_hochberg`] exactly; a weight that is not positive and finite counts as 0 (the
+/// test can never reject).
+///
+/// # Panics
+/// If the two slices differ in length (a caller bug).
+pub fn weighted_benjamini_hochberg(p_values: &[f64], weights: &[f64]) -> Vec<f64> {
+    assert_eq!(p_values.len(), weights.len(), "one weight per p-value");
+    let usable = |w: f64| if w.is_finite() && w > 0.0 { w } else { 0.0 };
+    if weights.windows(2).all(|w| w[0] == w[1]) && weights.first().is_none_or(|&w| usable(w) > 0.0)
+    {
+        return benjamini_hochberg(p_values);
+    }
+    let mean = weights.iter().map(|&w| usable(w)).sum::<f64>() / weights.len() as f64;
+    if mean <= 0.0 {
+        return vec![1.0; p_values.len()];
+    }
+    let scaled: Vec<f64> = p_values
+        .iter()
+        .zip(weights)
+        .map(|(&p, &w)| {
+            let w = usable(w) / mean;
+            if w > 0.0 {
+                (clamp_probability(p) / w).min(1.0)
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    benjamini_hochberg(&scaled)
+}
+
 /// P(X <= k) for X ~ Binomial(n, p): the one-sided test that a count is *lower* than a share
 /// `p` of `n` predicts (coverage: fewer tests in a region than its traffic share). Clamped to
 /// [0, 1]; `k >= n` gives 1.

@@ -375,8 +375,13 @@ pub fn compare(
         .collect();
     let raw_worse: Vec<f64> = tested.iter().map(|c| c.p_worse).collect();
     let raw_better: Vec<f64> = tested.iter().map(|c| c.p_better).collect();
-    let adj_worse = stats::benjamini_hochberg(&raw_worse);
-    let adj_better = stats::benjamini_hochberg(&raw_better);
+    let levels: Vec<Option<usize>> = slice_pairs
+        .iter()
+        .map(|(s, _)| slicing.slices[*s].level)
+        .collect();
+    let weights = slice_weights(&levels);
+    let adj_worse = stats::weighted_benjamini_hochberg(&raw_worse, &weights);
+    let adj_better = stats::weighted_benjamini_hochberg(&raw_better, &weights);
     let mut slices: Vec<SliceComparison> = slice_pairs
         .iter()
         .zip(tested.iter_mut())
@@ -532,6 +537,25 @@ pub fn compare(
     })
 }
 
+/// Weights for the weighted Benjamini-Hochberg over the tested slices: each depth of the
+/// candidate tree, and all other slices (flat clusters, noise, group-by values) together, get
+/// an equal share, split equally within. A tree has a few coarse nodes and thousands of fine
+/// ones; plain BH over all of them spends nearly the whole budget on the fine ones, and a
+/// subject-level regression in a coarse node (hundreds of pairs, a few points) is lost. The
+/// weights depend on the tree alone, never on the outcomes, so the false-discovery rate
+/// holds. Without tree nodes every weight is equal: plain BH.
+pub fn slice_weights(levels: &[Option<usize>]) -> Vec<f64> {
+    let mut per_stratum: std::collections::HashMap<Option<usize>, usize> = Default::default();
+    for level in levels {
+        *per_stratum.entry(*level).or_insert(0) += 1;
+    }
+    let strata = per_stratum.len() as f64;
+    levels
+        .iter()
+        .map(|level| 1.0 / (strata * per_stratum[level] as f64))
+        .collect()
+}
+
 /// Regressed when the (adjusted) worse-test rejects, improved when the better-test does.
 fn change_of(p_worse: f64, p_better: f64, alpha: f64) -> Change {
     if p_worse <= alpha {
@@ -682,4 +706,41 @@ fn unmatched(run: &Run, indices: &[usize], key: KeyKind) -> Vec<UnmatchedCase> {
             row: run.cases[i].row,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod weight_tests {
+    use super::slice_weights;
+
+    #[test]
+    fn each_depth_and_the_other_slices_share_the_budget_equally() {
+        // Depth 0: 1 node, depth 1: 2 nodes, depth 2: 4 nodes, and 3 group-by slices.
+        let levels = [
+            Some(0),
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(2),
+            Some(2),
+            Some(2),
+            None,
+            None,
+            None,
+        ];
+        let w = slice_weights(&levels);
+        let share = |level: Option<usize>| -> f64 {
+            levels
+                .iter()
+                .zip(&w)
+                .filter(|(l, _)| **l == level)
+                .map(|(_, w)| w)
+                .sum()
+        };
+        for level in [Some(0), Some(1), Some(2), None] {
+            assert!((share(level) - 0.25).abs() < 1e-12, "{level:?}: {w:?}");
+        }
+        // Without tree nodes (a flat clustering), every weight is equal: plain BH.
+        let flat = slice_weights(&[None; 5]);
+        assert!(flat.windows(2).all(|p| p[0] == p[1]), "{flat:?}");
+    }
 }

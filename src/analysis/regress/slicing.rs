@@ -38,6 +38,11 @@ pub struct SliceDef {
     pub value: Option<String>,
     /// Prompts nearest the slice's centroid (distinct).
     pub representative_prompts: Vec<String>,
+    /// Depth in the candidate tree (0 at the top), for tree nodes: the slices of one depth
+    /// share one part of the error budget (see `regress::slice_weights`). Absent in baselines
+    /// recorded before it, which then get plain Benjamini-Hochberg.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<usize>,
 }
 
 /// How the slices were made; stored in the baseline and echoed in reports.
@@ -129,6 +134,7 @@ pub fn build(
                 .into_iter()
                 .map(|i| prompts[i].to_string())
                 .collect(),
+                level: group.position.as_ref().map(|p| p.level),
             }
         })
         .collect();
