@@ -341,6 +341,12 @@ pub fn analyze(
     ) {
         selected[c] = true;
     }
+    // The reported tree nodes must pass the step-up rule again, with only reported slices
+    // counted as discoveries (regions have their own family-wise test).
+    let reported: Vec<usize> = (0..fixed).filter(|&c| selected[c]).collect();
+    for c in selection::unconfirmed(&p_values, &reported, fixed, alpha_fixed, |c| c < nodes) {
+        selected[c] = false;
+    }
     let kept: Vec<usize> = (0..candidates.len())
         .filter(|&c| config.include_all || selected[c])
         .collect();
