@@ -18,7 +18,6 @@
 
 use crate::error::{Error, Result};
 use clap::builder::ArgAction;
-use clap::error::{ContextKind, ContextValue};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Command};
 use std::ffi::{OsStr, OsString};
@@ -146,9 +145,9 @@ impl Applied {
         }
     }
 
-    /// Where the option a clap error names came from, when the defaults file set it.
+    /// Where the option a clap error names came from, when the defaults file set it. clap
+    /// names the option in its message (`--min-slice-size <N>`), as do our own value parsers.
     pub fn origin_of(&self, error: &clap::Error) -> Option<String> {
-        // Value parsers of our own raise errors without context: find the option in the text.
         let text = error.to_string();
         let named_in_text = |long: &str| {
             let flag = format!("--{long}");
@@ -156,19 +155,9 @@ impl Applied {
                 !text[at + flag.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '-')
             })
         };
-        [ContextKind::InvalidArg, ContextKind::PriorArg]
-            .into_iter()
-            .filter_map(|kind| match error.get(kind) {
-                Some(ContextValue::String(s)) => Some(vec![s.clone()]),
-                Some(ContextValue::Strings(v)) => Some(v.clone()),
-                _ => None,
-            })
-            .flatten()
-            .find_map(|named| {
-                let long = named.strip_prefix("--")?.split([' ', '=']).next()?;
-                self.options.iter().find(|o| o.long == long)
-            })
-            .or_else(|| self.options.iter().find(|o| named_in_text(&o.long)))
+        self.options
+            .iter()
+            .find(|o| named_in_text(&o.long))
             .map(|o| {
                 format!(
                     "note: --{} comes from {}; fix it there, or give the option on the command line, or pass --no-defaults",

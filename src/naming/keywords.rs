@@ -251,22 +251,27 @@ impl KeywordNamer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn distinguishing_terms_win_over_common_ones() {
-        let mut corpus = Vec::new();
-        for i in 0..20 {
-            corpus.push(format!("how do I get a refund for order {i} please help"));
-        }
-        for i in 0..20 {
-            corpus.push(format!("please help me reset my password on device {i}"));
-        }
+    /// Names two slices of 20 rows each, `first` and `second` with the row number appended.
+    fn name_two(first: &str, second: &str) -> Vec<SliceName> {
+        let corpus: Vec<String> = (0..20)
+            .map(|i| format!("{first}{i}"))
+            .chain((0..20).map(|i| format!("{second}{i}")))
+            .collect();
         let texts: Vec<&str> = corpus.iter().map(String::as_str).collect();
         let namer = KeywordNamer {
             classes: 2,
             ..KeywordNamer::default()
         };
         let (a, b): (Vec<usize>, Vec<usize>) = ((0..20).collect(), (20..40).collect());
-        let names = namer.name_slices(&texts, &[&a, &b]);
+        namer.name_slices(&texts, &[&a, &b])
+    }
+
+    #[test]
+    fn distinguishing_terms_win_over_common_ones() {
+        let names = name_two(
+            "how do I get a refund please help with order ",
+            "please help me reset my password on device ",
+        );
         assert!(
             names[0].keywords.contains(&"refund".to_string()),
             "{names:?}"
@@ -280,20 +285,10 @@ mod tests {
 
     #[test]
     fn japanese_names_are_words_not_clauses() {
-        let mut corpus = Vec::new();
-        for i in 0..20 {
-            corpus.push(format!("パスワードを忘れたので再設定したいです（{i}）"));
-        }
-        for i in 0..20 {
-            corpus.push(format!("注文した商品の配送状況を確認したい（{i}）"));
-        }
-        let texts: Vec<&str> = corpus.iter().map(String::as_str).collect();
-        let namer = KeywordNamer {
-            classes: 2,
-            ..KeywordNamer::default()
-        };
-        let (a, b): (Vec<usize>, Vec<usize>) = ((0..20).collect(), (20..40).collect());
-        let names = namer.name_slices(&texts, &[&a, &b]);
+        let names = name_two(
+            "パスワードを忘れたので再設定したいです ",
+            "注文した商品の配送状況を確認したい ",
+        );
         assert_eq!(names[0].keywords, ["パスワード", "再設定"], "{names:?}");
         assert!(
             names[1].keywords.contains(&"配送状況".to_string()),

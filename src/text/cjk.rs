@@ -88,16 +88,7 @@ fn cut_chinese<'t>(run: &'t str, word: &mut impl FnMut(&'t str)) {
 
 /// Chinese function words (NLTK's list): never a slice's name.
 pub fn is_stop_word(word: &str) -> bool {
-    use std::collections::HashSet;
-    use std::sync::OnceLock;
-    static STOP: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    STOP.get_or_init(|| {
-        stop_words::get(stop_words::Language::Chinese)
-            .iter()
-            .copied()
-            .collect()
-    })
-    .contains(word)
+    super::is_chinese_stop_word(word)
 }
 
 #[cfg(test)]

@@ -8,14 +8,23 @@ use rust_stemmers::{Algorithm, Stemmer};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
+/// A language's stop words as a set, built once into `cell`.
+fn stop_set(
+    cell: &'static OnceLock<HashSet<&'static str>>,
+    language: stop_words::Language,
+) -> &'static HashSet<&'static str> {
+    cell.get_or_init(|| stop_words::get(language).iter().copied().collect())
+}
+
 fn stop_words() -> &'static HashSet<&'static str> {
     static STOP: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    STOP.get_or_init(|| {
-        stop_words::get(stop_words::Language::English)
-            .iter()
-            .copied()
-            .collect()
-    })
+    stop_set(&STOP, stop_words::Language::English)
+}
+
+/// Chinese function words (NLTK's list).
+pub(crate) fn is_chinese_stop_word(word: &str) -> bool {
+    static STOP: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    stop_set(&STOP, stop_words::Language::Chinese).contains(word)
 }
 
 pub fn is_stop_word(word: &str) -> bool {
