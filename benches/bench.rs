@@ -7,6 +7,8 @@
 //!     cargo run --release --features bench --bin faultmap-bench -- --nearest 10000x10000 [--runs 3]
 //!     cargo run --release --features bench --bin faultmap-bench -- --planted clinc,mmlu [--seeds 20] [--first-seed 1]
 //!         [--config NAME[@BINARY]=ARGS]... [--binary PATH] [--data DIR] [--details FILE] [--no-keep]
+//!     cargo run --release --features bench --bin faultmap-bench -- --planted-gaps [--seeds 20] [--first-seed 1]
+//!         [--config NAME[@BINARY]=ARGS]... [--binary PATH] [--data DIR] [--details FILE] [--no-keep]
 //!
 //! Without `--score`: `slices` at each size. With `--score`: only `score`, on synthetic RAG
 //! rows (see [`score_bench`]), each size `--runs` times, then the median. With `--coverage`:
@@ -14,6 +16,9 @@
 //! With `--nearest`: the nearest-test search against per-pair loops, in this process.
 //! With `--planted`: the real `faultmap slices` binary on failure groups planted at random into
 //! CLINC150 and MMLU-Pro, scored by recall, precision and null false alarms (see [`planted_bench`]).
+//! With `--planted-gaps`: the real `faultmap coverage` binary on test suites from which CLINC150
+//! intents (a whole domain, single intents) were left out, scored by gap recall, precision, and
+//! false alarms on covered intents and on a control suite with every intent (see [`gaps_bench`]).
 //!
 //! Each run is a child process (this binary with `--one`, `--one-score` or `--one-coverage`),
 //! so the peak memory
@@ -23,7 +28,9 @@
 // A harness, not the product: eprintln! (which panics when stderr cannot be written) is fine.
 #![allow(clippy::disallowed_macros)]
 
+mod child;
 mod coverage_bench;
+mod gaps_bench;
 mod planted_bench;
 mod runs;
 mod score_bench;
@@ -334,6 +341,10 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
+    if args.iter().any(|a| a == "--planted-gaps") {
+        gaps_bench::main(&args);
+        return;
+    }
     if args.iter().any(|a| a == "--planted") {
         planted_bench::main(&args);
         return;

@@ -58,18 +58,17 @@
 // A harness, not the product: eprintln! (which panics when stderr cannot be written) is fine.
 #![allow(clippy::disallowed_macros)]
 
-use faultmap::stats::{enrichment_test, wilson_interval, SliceTest};
+use crate::child::{self, fail, row, share, wilson, Config, SeedOptions};
+use faultmap::stats::{enrichment_test, SliceTest};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
 
 /// Function words and prompt boilerplate that define no sub-topic.
 const STOP_WORDS: &str = "\
@@ -106,12 +105,6 @@ struct Planted {
     oracle_p: f64,
 }
 
-struct Config {
-    name: String,
-    binary: PathBuf,
-    args: Vec<String>,
-}
-
 /// How one configuration did on one planted group.
 struct Outcome {
     kind: &'static str,
@@ -140,11 +133,6 @@ struct Tally {
     failed_runs: u64,
 }
 
-fn fail(message: String) -> ! {
-    eprintln!("error: {message}");
-    std::process::exit(2)
-}
-
 fn content_words(prompt: &str) -> HashSet<String> {
     prompt
         .to_lowercase()
@@ -161,38 +149,10 @@ fn load(data: &Path, corpus: &str) -> Corpus {
         other => fail(format!("unknown corpus {other:?} (use clinc, mmlu)")),
     };
     let path = data.join(rel);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| fail(format!("cannot read {}: {e}", path.display())));
-    let mut prompts = Vec::new();
-    let mut by_group: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
-    for (line_no, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let row: Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| fail(format!("{}:{}: {e}", path.display(), line_no + 1)));
-        let meta = &row["metadata"];
-        if corpus == "clinc" && meta["in_scope"] != Value::Bool(true) {
-            continue;
-        }
-        let (Some(prompt), Some(group), Some(parent)) = (
-            row["prompt"].as_str(),
-            meta[key].as_str(),
-            meta[parent_key].as_str(),
-        ) else {
-            fail(format!(
-                "{}:{}: needs prompt, metadata.{key} and metadata.{parent_key}",
-                path.display(),
-                line_no + 1
-            ))
-        };
-        let entry = by_group
-            .entry(group.to_string())
-            .or_insert_with(|| (parent.to_string(), Vec::new()));
-        entry.1.push(prompts.len());
-        prompts.push(prompt.to_string());
-    }
+    let child::Grouped {
+        prompts,
+        groups: by_group,
+    } = child::read_grouped(&path, key, parent_key, corpus == "clinc");
     let groups = by_group
         .into_iter()
         .map(|(name, (parent, rows))| {
@@ -342,16 +302,6 @@ fn make_files(
     Ok((b, planted, owner))
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_string(&mut text);
-        }
-        text
-    })
-}
-
 /// The part of a `slices --format json` report the benchmark reads; serde skips every other
 /// field without building it, which keeps the large `--all` reports cheap to parse.
 #[derive(Deserialize)]
@@ -372,46 +322,22 @@ fn run(
     file: &Path,
     extra: &[&str],
 ) -> Result<(f64, f64, Vec<Vec<usize>>), String> {
-    let started = Instant::now();
-    let mut child = Command::new(&config.binary)
-        .arg("slices")
-        .arg(file)
-        .args(["--format", "json", "-q"])
-        .args(&config.args)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", config.binary.display()))?;
-    // Read both pipes while the child runs (a large report would fill a pipe and block it).
-    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain data (all zeros is valid); wait4 reaps our own child, whose
-    // `Child` is never waited on again, and writes only through the two valid pointers.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let secs = started.elapsed().as_secs_f64();
-    let (stdout, stderr) = (
-        stdout.join().unwrap_or_default(),
-        stderr.join().unwrap_or_default(),
-    );
-    if waited != pid {
-        return Err(format!("wait4 failed: {}", std::io::Error::last_os_error()));
-    }
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        return Err(format!("exit status {status}: {}", stderr.trim()));
-    }
-    let report: Report = serde_json::from_str(&stdout)
-        .map_err(|e| format!("bad JSON report ({} bytes): {e}", stdout.len()))?;
+    let command = [
+        "slices".as_ref(),
+        file.as_os_str(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "-q".as_ref(),
+    ];
+    let done = child::run(config, command, extra)?;
+    let report: Report = serde_json::from_str(&done.stdout)
+        .map_err(|e| format!("bad JSON report ({} bytes): {e}", done.stdout.len()))?;
     let slices = report
         .slices
         .into_iter()
         .map(|s| s.sample_indices)
         .collect();
-    // Linux reports ru_maxrss in KiB.
-    Ok((secs, usage.ru_maxrss as f64 / 1024.0, slices))
+    Ok((done.secs, done.peak_mib, slices))
 }
 
 /// Jaccard index of planted group `k` (of `size` rows) and a slice's rows.
@@ -423,132 +349,42 @@ fn jaccard(owner: &[Option<usize>], k: usize, size: usize, slice: &[usize]) -> f
     inter as f64 / (size + slice.len() - inter) as f64
 }
 
-fn wilson(k: u64, n: u64) -> String {
-    if n == 0 {
-        return "-".into();
-    }
-    let (lo, hi) = wilson_interval(k, n, 0.95);
-    format!("{:.2} [{lo:.2}, {hi:.2}]", k as f64 / n as f64)
-}
-
-fn share(k: usize, n: usize) -> String {
-    if n == 0 {
-        "-".into()
-    } else {
-        format!("{:.2}", k as f64 / n as f64)
-    }
-}
-
 struct Options {
-    data: PathBuf,
+    common: SeedOptions,
     corpora: Vec<String>,
-    seeds: u64,
-    first_seed: u64,
-    keep: bool,
-    details: Option<PathBuf>,
     node_oracle: bool,
-    configs: Vec<Config>,
 }
 
 fn parse(args: &[String]) -> Options {
-    const OWN: &str =
-        "--planted --seeds --first-seed --keep --no-keep --details --node-oracle --data --binary --config";
-    let default_binary = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("faultmap")))
-        .unwrap_or_else(|| PathBuf::from("faultmap"));
-    let mut o = Options {
-        data: std::env::var_os("FAULTMAP_SHARED_DATA")
-            .map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from),
-        corpora: vec!["clinc".into(), "mmlu".into()],
-        seeds: 20,
-        first_seed: 1,
-        keep: true,
-        details: None,
-        node_oracle: false,
-        configs: Vec::new(),
-    };
-    let mut binary = default_binary;
-    let mut raw_configs: Vec<(String, Option<PathBuf>, Vec<String>)> = Vec::new();
-    let mut i = 1;
-    let value = |i: usize| -> String {
-        args.get(i + 1)
-            .filter(|v| !v.starts_with("--"))
-            .cloned()
-            .unwrap_or_else(|| fail(format!("{} takes a value", args[i])))
-    };
-    let number = |i: usize| -> u64 {
-        value(i)
-            .parse()
-            .unwrap_or_else(|_| fail(format!("{} takes a number", args[i])))
-    };
-    while i < args.len() {
-        match args[i].as_str() {
-            "--planted" => {
-                if let Some(list) = args.get(i + 1).filter(|v| !v.starts_with("--")) {
-                    o.corpora = list.split(',').map(str::to_string).collect();
-                    i += 1;
-                }
+    let mut corpora: Vec<String> = vec!["clinc".into(), "mmlu".into()];
+    let mut node_oracle = false;
+    // The options of this benchmark alone: `--planted [CORPORA]` and `--node-oracle`.
+    let own = |i: usize| match args[i].as_str() {
+        "--planted" => match args.get(i + 1).filter(|v| !v.starts_with("--")) {
+            Some(list) => {
+                corpora = list.split(',').map(str::to_string).collect();
+                Some(i + 1)
             }
-            "--seeds" => (o.seeds, i) = (number(i), i + 1),
-            "--first-seed" => (o.first_seed, i) = (number(i), i + 1),
-            "--keep" => o.keep = true,
-            "--no-keep" => o.keep = false,
-            "--node-oracle" => o.node_oracle = true,
-            "--details" => (o.details, i) = (Some(value(i).into()), i + 1),
-            "--data" => (o.data, i) = (value(i).into(), i + 1),
-            "--binary" => (binary, i) = (value(i).into(), i + 1),
-            "--config" => {
-                let spec = args
-                    .get(i + 1)
-                    .unwrap_or_else(|| fail("--config takes NAME=ARGS".into()));
-                let (head, first) = spec
-                    .split_once('=')
-                    .unwrap_or_else(|| fail(format!("--config {spec:?}: expected NAME=ARGS")));
-                let mut extra: Vec<String> = first.split_whitespace().map(str::to_string).collect();
-                i += 1;
-                while let Some(next) = args.get(i + 1).filter(|a| !OWN.split(' ').any(|o| o == *a))
-                {
-                    extra.extend(next.split_whitespace().map(str::to_string));
-                    i += 1;
-                }
-                let (name, bin) = match head.split_once('@') {
-                    Some((n, b)) => (n.to_string(), Some(PathBuf::from(b))),
-                    None => (head.to_string(), None),
-                };
-                raw_configs.push((name, bin, extra));
-            }
-            other => fail(format!("unknown option {other:?} for --planted")),
+            None => Some(i),
+        },
+        "--node-oracle" => {
+            node_oracle = true;
+            Some(i)
         }
-        i += 1;
-    }
-    if let Some(c) = o
-        .corpora
+        _ => None,
+    };
+    let parsed = child::parse_options(args, "--planted", &["--planted", "--node-oracle"], own);
+    if let Some(c) = corpora
         .iter()
         .find(|c| !["clinc", "mmlu"].contains(&c.as_str()))
     {
         fail(format!("unknown corpus {c:?} (use clinc, mmlu)"));
     }
-    if raw_configs.is_empty() {
-        raw_configs.push(("default".into(), None, Vec::new()));
+    Options {
+        common: parsed.finish(),
+        corpora,
+        node_oracle,
     }
-    for (name, bin, args) in raw_configs {
-        let binary = bin.unwrap_or_else(|| binary.clone());
-        if !binary.exists() {
-            fail(format!(
-                "no binary at {} (cargo build --release, or --binary PATH)",
-                binary.display()
-            ));
-        }
-        o.configs.push(Config { name, binary, args });
-    }
-    if !o.data.is_dir() {
-        fail(format!(
-            "no corpus directory at {} (give --data DIR or set FAULTMAP_SHARED_DATA)",
-            o.data.display()
-        ));
-    }
-    o
 }
 
 pub fn main(args: &[String]) {
@@ -556,12 +392,12 @@ pub fn main(args: &[String]) {
     let dir = PathBuf::from("bench-data/planted");
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| fail(format!("cannot create {}: {e}", dir.display())));
-    let mut details = o.details.as_ref().map(|p| {
+    let mut details = o.common.details.as_ref().map(|p| {
         BufWriter::new(File::create(p).unwrap_or_else(|e| fail(format!("{}: {e}", p.display()))))
     });
     let mut tallies: Vec<(String, String, Tally)> = Vec::new();
     for corpus_name in &o.corpora {
-        let corpus = load(&o.data, corpus_name);
+        let corpus = load(&o.common.data, corpus_name);
         eprintln!(
             "{}: {} rows, {} groups",
             corpus.name,
@@ -569,15 +405,15 @@ pub fn main(args: &[String]) {
             corpus.groups.len()
         );
         let start = tallies.len();
-        for config in &o.configs {
+        for config in &o.common.configs {
             tallies.push((corpus.name.into(), config.name.clone(), Tally::default()));
         }
-        for seed in o.first_seed..o.first_seed + o.seeds {
+        for seed in o.common.first_seed..o.common.first_seed + o.common.seeds {
             let planted_path = dir.join(format!("{}-{seed}.jsonl", corpus.name));
             let null_path = dir.join(format!("{}-null-{seed}.jsonl", corpus.name));
             let (b, planted, owner) = make_files(&corpus, seed, &planted_path, &null_path)
                 .unwrap_or_else(|e| fail(format!("cannot write {}: {e}", dir.display())));
-            for (config, (_, _, t)) in o.configs.iter().zip(&mut tallies[start..]) {
+            for (config, (_, _, t)) in o.common.configs.iter().zip(&mut tallies[start..]) {
                 let (secs, mib, slices) = match run(config, &planted_path, &[]) {
                     Ok(r) => r,
                     Err(e) => {
@@ -699,7 +535,7 @@ pub fn main(args: &[String]) {
                     }
                 }
             }
-            if !o.keep {
+            if !o.common.keep {
                 let _ = std::fs::remove_file(&planted_path);
                 let _ = std::fs::remove_file(&null_path);
             }
@@ -709,7 +545,7 @@ pub fn main(args: &[String]) {
         d.flush()
             .unwrap_or_else(|e| fail(format!("--details: {e}")));
     }
-    print_tables(&tallies, o.first_seed, o.seeds, o.node_oracle);
+    print_tables(&tallies, o.common.first_seed, o.common.seeds, o.node_oracle);
 }
 
 /// Recall (with its Wilson interval), oracle share and mean best Jaccard of some groups.
@@ -739,11 +575,6 @@ fn node_summary<'a>(groups: impl Iterator<Item = &'a Outcome>) -> [String; 2] {
     let hits = best.iter().filter(|&&j| j >= 0.5).count() as u64;
     let mean = best.iter().sum::<f64>() / best.len() as f64;
     [wilson(hits, best.len() as u64), format!("{mean:.2}")]
-}
-
-/// A markdown table row.
-fn row(cells: &[String]) -> String {
-    format!("| {} |", cells.join(" | "))
 }
 
 fn print_tables(tallies: &[(String, String, Tally)], first_seed: u64, seeds: u64, node: bool) {

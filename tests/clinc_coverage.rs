@@ -103,7 +103,10 @@ fn share(part: usize, whole: usize) -> f64 {
 
 /// The figures of one embedder on both scenarios.
 struct Figures {
+    /// Missing intents with at least half their prompts in reported gaps.
     recall: f64,
+    /// Missing intents with at least half their prompts uncovered.
+    uncovered_recall: f64,
     false_uncovered: f64,
     control_covered: f64,
     holdout_secs: f64,
@@ -123,12 +126,13 @@ fn clinc150_gaps_are_found_and_the_control_has_none() {
         let f = evaluate(&dir, embedder);
         rows.push((embedder, f));
     }
-    println!("\n| embedder | gap recall | false-uncovered | control in-scope covered | holdout s | control s |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("\n| embedder | gap recall (in gaps) | uncovered recall | false-uncovered | control in-scope covered | holdout s | control s |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (embedder, f) in &rows {
         println!(
-            "| {embedder} | {:.1}% | {:.1}% | {:.1}% | {:.2} | {:.2} |",
+            "| {embedder} | {:.1}% | {:.1}% | {:.1}% | {:.1}% | {:.2} | {:.2} |",
             100.0 * f.recall,
+            100.0 * f.uncovered_recall,
             100.0 * f.false_uncovered,
             100.0 * f.control_covered,
             f.holdout_secs,
@@ -139,8 +143,9 @@ fn clinc150_gaps_are_found_and_the_control_has_none() {
     // makes the analysis worse fails here.
     for (embedder, f) in &rows {
         let floor = match *embedder {
-            "hash" => 0.6,
-            _ => 0.8,
+            "hash" => 0.5,
+            "static" => 0.7,
+            _ => 0.67,
         };
         assert!(f.recall >= floor, "{embedder}: gap recall {}", f.recall);
         assert!(
@@ -202,13 +207,17 @@ fn evaluate(dir: &Path, embedder: &str) -> Figures {
     let gap_prompts: usize = holdout.prompts.iter().filter(|p| p.1).count();
     let (_, gap_missing) = sum(&|k| missing.contains(k), 1);
     let (_, gap_oos) = sum(&|k| k == "oos", 1);
-    let recall = share(found, missing.len());
+    let uncovered_recall = share(found, missing.len());
+    let recall = share(found_in_gaps, missing.len());
     let false_uncovered = share(covered_unc, covered_n);
     println!(
-        "gap recall (missing intents with >= half their prompts uncovered): {found}/40 = {:.1}%",
+        "gap recall (missing intents with >= half their prompts in reported gaps): {found_in_gaps}/40 = {:.1}%",
         100.0 * recall
     );
-    println!("missing intents with >= half their prompts in reported gaps: {found_in_gaps}/40");
+    println!(
+        "missing intents with >= half their prompts uncovered: {found}/40 = {:.1}%",
+        100.0 * uncovered_recall
+    );
     println!(
         "missing-intent prompts uncovered: {missing_uncovered}/{missing_prompts} = {:.1}%",
         100.0 * share(missing_uncovered, missing_prompts)
@@ -265,6 +274,7 @@ fn evaluate(dir: &Path, embedder: &str) -> Figures {
     );
     Figures {
         recall,
+        uncovered_recall,
         false_uncovered,
         control_covered,
         holdout_secs: holdout.secs,

@@ -2,6 +2,7 @@
 
 pub mod candidates;
 pub mod coverage;
+pub mod discovery;
 pub mod outcome;
 pub mod regress;
 pub mod representatives;

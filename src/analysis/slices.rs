@@ -2,9 +2,9 @@
 //! against the rest of the rows, correct for multiple testing and describe what is significant.
 
 use super::candidates::{self, TreePosition};
+use super::discovery::{self, Discovery};
 use super::outcome::OutcomeSummary;
 use super::representatives::{distinct_prompts, nearest_to_centroid};
-use super::scan;
 use super::selection;
 use crate::cluster::{ClusterMethod, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
@@ -16,12 +16,6 @@ use crate::progress::Progress;
 use crate::stats::{self, TestKind};
 use serde::Serialize;
 use std::time::Instant;
-
-/// Where a scan region and tree slices overlap, the region pays this many slice penalties: its
-/// boundary was drawn around failing rows, so its Λ is optimistic against a tree node's, which
-/// was fixed before the outcomes were seen. With 1, a region merging three distinct failing
-/// topics beat the three topic nodes by 1.4 (support tickets, e5 embeddings).
-const SCAN_HANDICAP: f64 = 2.0;
 
 /// Everything the analysis needs besides the data and the embedder.
 #[derive(Debug, Clone)]
@@ -214,139 +208,32 @@ pub fn analyze(
     timings.embed = started.elapsed();
     let started = Instant::now();
     let min_size = config.cluster.min_cluster_size;
-    let candidates::Found {
-        mut candidates,
-        info: clustering_info,
-        noise_rows: num_noise,
-        classes,
-        neighbours,
-    } = candidates::from_embeddings(
-        &embeddings,
-        &config.cluster,
-        if config.scan { scan::NEIGHBOURS } else { 0 },
-        progress,
-    )?;
-    timings.cluster = started.elapsed();
-    let started = Instant::now();
-    // Tree nodes come first (candidate i is node i).
-    let nodes = candidates
-        .iter()
-        .take_while(|c| c.position.is_some())
-        .count();
-    candidates.extend(candidates::from_groups(
+    let groups = candidates::from_groups(
         &config.group_by,
         records.len(),
         |i, f| candidates::group_value(records[i].extra.get(f).and_then(Option::as_ref)),
         min_size,
-    ));
-    // The failure-scan regions come last, numbered after the tree's nodes.
-    let fixed = candidates.len();
-    // With the scan, the error budget is split: the scan's family-wise Monte Carlo test gets
-    // scan::ALPHA_SHARE of alpha, Benjamini-Hochberg over the other candidates the rest, so the
-    // false-discovery rate of the union stays at most alpha (docs/statistics.md).
-    let (alpha_fixed, alpha_scan) = match &neighbours {
-        Some(_) => (
-            config.alpha * (1.0 - scan::ALPHA_SHARE),
-            config.alpha * scan::ALPHA_SHARE,
-        ),
-        None => (config.alpha, 0.0),
-    };
-    let regions = neighbours.as_ref().map_or(vec![], |graph| {
-        scan::regions(
-            graph,
-            scan::Outcomes::Failures(&failed),
-            min_size,
-            scan::PERMUTATIONS,
-            config.cluster.seed,
-        )
-    });
-    let region_p: Vec<f64> = regions.iter().map(|r| r.p_value).collect();
-    candidates.extend(
-        regions
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| candidates::Candidate {
-                source: "scan".into(),
-                value: None,
-                rows: r.rows,
-                position: Some(TreePosition {
-                    node: nodes + i,
-                    parent: r.parent.map(|p| nodes + p),
-                    children: r.children.iter().map(|c| nodes + c).collect(),
-                    level: r.level,
-                }),
-            }),
     );
-
+    let Discovery {
+        candidates,
+        failures,
+        tests,
+        adjusted,
+        significant,
+        llr,
+        selected,
+        baseline,
+        total_failures,
+        clustering: clustering_info,
+        classes,
+        noise_rows: num_noise,
+        scanned,
+        clustering_time,
+    } = discovery::discover(&embeddings, &failed, groups, config, progress)?;
+    timings.cluster = clustering_time;
+    let started = started + clustering_time;
     let total = records.len();
-    let total_failures = failed.iter().filter(|&&f| f).count();
-    let baseline = total_failures as f64 / total as f64;
-
-    let failures: Vec<usize> = candidates
-        .iter()
-        .map(|c| c.rows.iter().filter(|&&i| failed[i]).count())
-        .collect();
-    let mut tests: Vec<stats::EnrichmentTest> = candidates[..fixed]
-        .iter()
-        .zip(&failures)
-        .map(|(c, &fails)| {
-            stats::enrichment_test(
-                config.test,
-                fails as u64,
-                c.rows.len() as u64,
-                total_failures as u64,
-                total as u64,
-            )
-        })
-        .collect();
-    let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
-    let mut adjusted = stats::benjamini_hochberg(&p_values);
-    tests.extend(region_p.iter().map(|&p| stats::EnrichmentTest {
-        p_value: p,
-        test: TestKind::PermutationScan,
-    }));
-    adjusted.extend(&region_p);
-    let significant: Vec<bool> = adjusted
-        .iter()
-        .enumerate()
-        .map(|(c, &p)| p <= if c < fixed { alpha_fixed } else { alpha_scan })
-        .collect();
-    let llr: Vec<f64> = candidates
-        .iter()
-        .zip(&failures)
-        .map(|(c, &fails)| selection::log_likelihood_ratio(fails, c.rows.len(), baseline))
-        .collect();
     let num_significant = significant.iter().filter(|&&s| s).count();
-
-    // Among the tree's nodes, and among the scan's regions, only the best antichain is
-    // reported, and where the two overlap the side that explains the failures better. Other
-    // candidates (flat clusters, noise, group-by values) are reported when significant.
-    let penalty = config.split_penalty;
-    let tree_chosen = antichain(&candidates, 0..nodes, &llr, &significant, penalty);
-    let scan_chosen = antichain(
-        &candidates,
-        fixed..candidates.len(),
-        &llr,
-        &significant,
-        penalty,
-    );
-    let mut selected = vec![false; candidates.len()];
-    selected[nodes..fixed].copy_from_slice(&significant[nodes..fixed]);
-    for c in selection::better_of_overlapping(
-        &tree_chosen,
-        &scan_chosen,
-        |c| &candidates[c].rows[..],
-        &llr,
-        [penalty, SCAN_HANDICAP * penalty],
-    ) {
-        selected[c] = true;
-    }
-    // The reported tree nodes must pass the step-up rule again, with only reported slices
-    // counted as discoveries (regions have their own family-wise test).
-    let reported: Vec<usize> = (0..fixed).filter(|&c| selected[c]).collect();
-    for c in selection::unconfirmed(&p_values, &reported, fixed, alpha_fixed, |c| c < nodes) {
-        selected[c] = false;
-    }
     let kept: Vec<usize> = (0..candidates.len())
         .filter(|&c| config.include_all || selected[c])
         .collect();
@@ -451,58 +338,14 @@ pub fn analyze(
             seed: config.cluster.seed,
             alpha: config.alpha,
             test: config.test,
-            split_penalty: penalty,
+            split_penalty: config.split_penalty,
             failure_threshold: config.failure_threshold,
             group_by: config.group_by.clone(),
-            failure_scan: neighbours.is_some(),
+            failure_scan: scanned,
             skipped_rows: data.skipped.len(),
             outcomes: config.outcomes.clone(),
         },
     })
-}
-
-/// The best antichain ([`selection::best_antichain`]) of the nested candidates `range`, whose
-/// tree positions number them consecutively from the first one's node; candidate indices.
-fn antichain(
-    candidates: &[candidates::Candidate],
-    range: std::ops::Range<usize>,
-    llr: &[f64],
-    significant: &[bool],
-    penalty: f64,
-) -> Vec<usize> {
-    let Some(first) = candidates
-        .get(range.start)
-        .and_then(|c| c.position.as_ref())
-    else {
-        return Vec::new();
-    };
-    let base = first.node;
-    let positions: Vec<&TreePosition> = candidates[range.clone()]
-        .iter()
-        .map(|c| {
-            c.position
-                .as_ref()
-                .expect("nested candidates have positions")
-        })
-        .collect();
-    let parents: Vec<Option<usize>> = positions
-        .iter()
-        .map(|p| p.parent.map(|v| v - base))
-        .collect();
-    let children: Vec<Vec<usize>> = positions
-        .iter()
-        .map(|p| p.children.iter().map(|v| v - base).collect())
-        .collect();
-    selection::best_antichain(
-        &parents,
-        &children,
-        &llr[range.clone()],
-        &significant[range.clone()],
-        penalty,
-    )
-    .into_iter()
-    .map(|v| range.start + v)
-    .collect()
 }
 
 impl Slice {

@@ -447,10 +447,11 @@ impl EmbedArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClusteringArg {
-    /// Nested candidates at every scale (Ward dendrogram); slices and regress only.
+    /// Nested candidates at every scale (Ward dendrogram); coverage: for gaps (topics use
+    /// HDBSCAN).
     Tree,
-    /// Nested candidates at every scale (Leiden communities of a neighbour graph); slices and
-    /// regress only.
+    /// Nested candidates at every scale (Leiden communities of a neighbour graph); coverage:
+    /// for gaps (topics use HDBSCAN).
     Graph,
     /// Density-based, finds the number of clusters itself and leaves outliers as noise.
     Hdbscan,
@@ -464,8 +465,8 @@ pub enum ClusteringArg {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Clustering")]
 pub struct ClusteringArgs {
-    /// How candidate groups are built [default: tree for slices; hdbscan for regress and
-    /// coverage]
+    /// How candidate groups are built [default: tree for slices and coverage gaps; hdbscan for
+    /// regress and coverage topics]
     #[arg(long, value_enum)]
     pub clustering: Option<ClusteringArg>,
     /// Number of clusters (k-means: required; agglomerative: skips the silhouette search).

@@ -4,9 +4,12 @@
 //! 1. Tests and production are embedded in one call (one fitted space for both).
 //! 2. Each production prompt's nearest test, and each test's nearest production prompt, by
 //!    exact blocked products ([`crate::neighbours`]).
-//! 3. A prompt is uncovered by the distance rule or the neighbour rule ([`rules`]).
-//! 4. Uncovered prompts are clustered into gaps of at least `min_gap_size`; the rest are listed
-//!    as unclustered.
+//! 3. The distance rule and the neighbour rule flag prompts ([`rules`]).
+//! 4. Gaps: the candidate-tree nodes where flagged prompts gather significantly and are the
+//!    majority, searched as failure slices are ([`super::discovery`]); or, with a flat
+//!    clustering, clusters of the flagged prompts. A prompt is uncovered when it is beyond the
+//!    distance threshold or in a gap ([`Uncovered::confirm`]); uncovered prompts in no gap are
+//!    listed as unclustered.
 //! 5. Production is clustered into topics and each topic's test count is compared with its
 //!    traffic share ([`regions`]).
 
@@ -14,7 +17,9 @@ mod naming;
 pub mod regions;
 pub mod rules;
 
+use super::discovery;
 use super::representatives::{distinct_prompts, nearest_to_centroid};
+use super::slices::SlicesConfig;
 use crate::cluster::{self, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
@@ -73,8 +78,8 @@ impl Default for CoverageConfig {
     fn default() -> Self {
         CoverageConfig {
             gap_clustering: ClusterParams {
-                min_cluster_size: 5,
-                ..ClusterParams::default()
+                min_cluster_size: 10,
+                ..ClusterParams::for_method(cluster::ClusterMethod::Tree)
             },
             topic_clustering: ClusterParams::default(),
             distance_threshold: None,
@@ -97,8 +102,11 @@ impl Default for CoverageConfig {
 pub enum UncoveredReason {
     /// Its nearest test is farther than the distance threshold.
     Distance,
-    /// Its nearest neighbours are all production prompts (see [`rules`]).
+    /// Its nearest neighbours are all production prompts (see [`rules`]), and it lies in a gap.
     Neighbours,
+    /// Neither rule flagged it, but it lies in a gap: most prompts of its region are
+    /// uncovered, so its topic has no tests even if one test sits near it.
+    Gap,
 }
 
 /// The report. Field names follow the Python faultmap's where they overlap.
@@ -116,12 +124,15 @@ pub struct CoverageReport {
     /// Uncovered by each rule (a prompt counts under the distance rule first).
     pub num_uncovered_by_distance: usize,
     pub num_uncovered_by_neighbours: usize,
+    /// In a gap but flagged by neither rule.
+    pub num_uncovered_by_gap: usize,
     pub num_gaps: usize,
     /// With `--name-with-llm`: the model and how many gaps it named.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm_naming: Option<NamingSummary>,
     pub gaps: Vec<Gap>,
-    /// Uncovered prompts in no gap (0-based rows of the production file).
+    /// Uncovered prompts in no gap: those beyond the distance threshold (0-based rows of the
+    /// production file).
     pub unclustered_prompt_indices: Vec<usize>,
     pub num_thin_topics: usize,
     pub thin_topics: Vec<ThinTopic>,
@@ -233,6 +244,7 @@ pub fn analyze(
     let threshold = calibrate_threshold(&embedded, config, progress)?;
     let uncovered = uncovered(&embedded, &nearest, &threshold, config, progress);
     let gaps = find_gaps(&embedded, &nearest, &uncovered.reasons, config, progress)?;
+    let uncovered = uncovered.confirm(&gaps);
     let thin = find_thin_topics(
         &embedded,
         &nearest,
@@ -398,7 +410,8 @@ pub fn calibrate_threshold(
     })
 }
 
-/// Which production prompts are uncovered, and why.
+/// Which production prompts are uncovered, and why. Between [`uncovered`] and
+/// [`Uncovered::confirm`] the reasons are the rules' evidence; after it, the verdicts.
 pub struct Uncovered {
     /// One per production prompt; `None` when covered.
     pub reasons: Vec<Option<UncoveredReason>>,
@@ -406,7 +419,34 @@ pub struct Uncovered {
     pub neighbour_rule: Option<NeighbourRule>,
 }
 
-/// Stage 4: the distance rule, then the neighbour rule on the prompts it left covered.
+impl Uncovered {
+    /// The verdicts once the gaps are known: a prompt beyond the distance threshold is
+    /// uncovered; one the neighbour rule flagged is uncovered only inside a gap, since the rule
+    /// judges a neighbourhood (tests thinner than traffic around it), which a thinly tested
+    /// topic also is; and every other prompt of a gap is uncovered too (reason `gap`).
+    pub fn confirm(mut self, gaps: &Gaps) -> Uncovered {
+        let mut outside_gaps = 0;
+        for (reason, gap) in self.reasons.iter_mut().zip(&gaps.gap_of) {
+            *reason = match (*reason, gap.is_some()) {
+                (Some(UncoveredReason::Distance), _) => Some(UncoveredReason::Distance),
+                (Some(r), true) => Some(r),
+                (None, true) => Some(UncoveredReason::Gap),
+                (Some(_), false) => {
+                    outside_gaps += 1;
+                    None
+                }
+                (None, false) => None,
+            };
+        }
+        if let Some(rule) = &mut self.neighbour_rule {
+            rule.flagged_outside_gaps = outside_gaps;
+        }
+        self
+    }
+}
+
+/// Stage 4: the distance rule, then the neighbour rule on the prompts it left covered (the
+/// evidence; [`Uncovered::confirm`] turns it into verdicts once the gaps are found).
 pub fn uncovered(
     embedded: &Embedded,
     nearest: &NearestTests,
@@ -462,22 +502,18 @@ pub fn find_gaps(
         prod_emb,
         ..
     } = embedded;
-    let uncovered: Vec<usize> = (0..prompts.len())
-        .filter(|&i| reasons[i].is_some())
-        .collect();
-    let clustering = cluster::cluster(
-        &prod_emb.select_rows(&uncovered),
-        &config.gap_clustering,
-        progress,
-    )?;
-    let mut gap_rows = vec![Vec::new(); clustering.num_clusters];
-    let mut unclustered = Vec::new();
-    for (k, label) in clustering.labels.iter().enumerate() {
-        match label {
-            Some(c) => gap_rows[*c].push(uncovered[k]),
-            None => unclustered.push(uncovered[k]),
-        }
+    let (gap_rows, clustering) = if config.gap_clustering.method.is_tree() {
+        gap_regions(prod_emb, reasons, config, progress)?
+    } else {
+        uncovered_clusters(prod_emb, reasons, config, progress)?
+    };
+    let mut in_gap = vec![false; prompts.len()];
+    for &i in gap_rows.iter().flatten() {
+        in_gap[i] = true;
     }
+    let unclustered: Vec<usize> = (0..prompts.len())
+        .filter(|&i| reasons[i] == Some(UncoveredReason::Distance) && !in_gap[i])
+        .collect();
     let namer = KeywordNamer {
         classes: gap_rows.len() + 1,
         ..KeywordNamer::default()
@@ -529,8 +565,70 @@ pub fn find_gaps(
         gaps,
         gap_of,
         unclustered,
-        clustering: clustering.info,
+        clustering,
     })
+}
+
+/// A gap must be a region where most production prompts are uncovered: one where a few are
+/// (a thinly tested topic, an outlying phrasing) is not a missing topic.
+pub const GAP_MIN_UNCOVERED_SHARE: f64 = 0.5;
+/// False-discovery rate of the gap regions (Benjamini-Hochberg over the tree's nodes).
+pub const GAP_ALPHA: f64 = 0.05;
+
+/// Gaps from the candidate tree of all production prompts, searched like failure slices with
+/// "uncovered" as the failure ([`discovery::discover`], no failure scan): the reported nodes
+/// whose uncovered share is at least [`GAP_MIN_UNCOVERED_SHARE`]. A gap holds every prompt of
+/// its node, so a missing topic is reported whole even where a stray test sits near some of its
+/// prompts, and uncovered prompts outside any such node stay unclustered.
+fn gap_regions(
+    prod_emb: &Matrix,
+    reasons: &[Option<UncoveredReason>],
+    config: &CoverageConfig,
+    progress: &Progress,
+) -> Result<(Vec<Vec<usize>>, ClusteringInfo)> {
+    let uncovered: Vec<bool> = reasons.iter().map(Option::is_some).collect();
+    let search = SlicesConfig {
+        cluster: config.gap_clustering.clone(),
+        alpha: GAP_ALPHA,
+        scan: false,
+        ..SlicesConfig::default()
+    };
+    let found = discovery::discover(prod_emb, &uncovered, Vec::new(), &search, progress)?;
+    let gaps = (0..found.candidates.len())
+        .filter(|&c| {
+            let size = found.candidates[c].rows.len();
+            found.selected[c]
+                && size >= config.gap_clustering.min_cluster_size
+                && found.failures[c] as f64 >= GAP_MIN_UNCOVERED_SHARE * size as f64
+        })
+        .map(|c| found.candidates[c].rows.clone())
+        .collect();
+    Ok((gaps, found.clustering))
+}
+
+/// Gaps from a flat clustering (`--clustering hdbscan|agglomerative|kmeans`) of the uncovered
+/// prompts alone; its noise stays unclustered.
+fn uncovered_clusters(
+    prod_emb: &Matrix,
+    reasons: &[Option<UncoveredReason>],
+    config: &CoverageConfig,
+    progress: &Progress,
+) -> Result<(Vec<Vec<usize>>, ClusteringInfo)> {
+    let uncovered: Vec<usize> = (0..reasons.len())
+        .filter(|&i| reasons[i].is_some())
+        .collect();
+    let clustering = cluster::cluster(
+        &prod_emb.select_rows(&uncovered),
+        &config.gap_clustering,
+        progress,
+    )?;
+    let mut gap_rows = vec![Vec::new(); clustering.num_clusters];
+    for (k, label) in clustering.labels.iter().enumerate() {
+        if let Some(c) = label {
+            gap_rows[*c].push(uncovered[k]);
+        }
+    }
+    Ok((gap_rows, clustering.info))
 }
 
 /// The thin topics and the settings of their test.
@@ -654,6 +752,7 @@ fn report(
         uncovered_traffic_share: uncovered_weight / total_traffic,
         num_uncovered_by_distance: count_reason(UncoveredReason::Distance),
         num_uncovered_by_neighbours: count_reason(UncoveredReason::Neighbours),
+        num_uncovered_by_gap: count_reason(UncoveredReason::Gap),
         num_gaps: gaps.gaps.len(),
         llm_naming: None,
         gaps: gaps.gaps,
@@ -744,6 +843,7 @@ fn apply_neighbour_rule(
         tests: distinct_tests,
         test_probability: distinct_tests as f64 / (distinct_tests + sample.len()) as f64,
         min_distance,
+        flagged_outside_gaps: 0,
     };
     // Only distinct prompts the distance rule left covered and beyond the floor are asked.
     let queries: Vec<usize> = (0..distinct.len())
@@ -837,4 +937,62 @@ fn describe_thin_topics(
             .then(a.prompt_indices[0].cmp(&b.prompt_indices[0]))
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirm_keeps_distance_and_counts_neighbour_flags_only_inside_gaps() {
+        use UncoveredReason::{Distance, Gap, Neighbours};
+        let rule = NeighbourRule {
+            k: 3,
+            reference_prompts: 10,
+            tests: 5,
+            test_probability: 1.0 / 3.0,
+            min_distance: 0.1,
+            flagged_outside_gaps: 0,
+        };
+        let evidence = Uncovered {
+            reasons: vec![
+                Some(Distance),
+                Some(Distance),
+                Some(Neighbours),
+                Some(Neighbours),
+                None,
+                None,
+            ],
+            neighbour_rule: Some(rule),
+        };
+        let gaps = Gaps {
+            gaps: Vec::new(),
+            gap_of: vec![None, Some(0), Some(0), None, Some(0), None],
+            unclustered: vec![0],
+            clustering: ClusteringInfo {
+                method: cluster::ClusterMethod::Tree,
+                dims: 0,
+                fit_sample_size: None,
+                k: None,
+                silhouette: None,
+                min_samples: None,
+                max_cluster_size: None,
+                explained_variance: None,
+                noise_rows: 0,
+            },
+        };
+        let verdicts = evidence.confirm(&gaps);
+        assert_eq!(
+            verdicts.reasons,
+            vec![
+                Some(Distance),
+                Some(Distance),
+                Some(Neighbours),
+                None,
+                Some(Gap),
+                None
+            ]
+        );
+        assert_eq!(verdicts.neighbour_rule.unwrap().flagged_outside_gaps, 1);
+    }
 }

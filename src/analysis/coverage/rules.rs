@@ -23,6 +23,10 @@
 //! density ratio production/tests. Near-duplicate traffic would make any popular prompt look
 //! untested, so the rule counts distinct prompts and only applies where the nearest test is
 //! farther than the median test-to-test spacing.
+//!
+//! The rule judges a neighbourhood, and a topic with few tests for its traffic is such a
+//! neighbourhood too, so its flags are evidence for gaps: a flagged prompt counts as uncovered
+//! only inside a gap (`Uncovered::confirm`).
 
 use serde::Serialize;
 
@@ -69,7 +73,8 @@ pub fn median(values: &[f64]) -> Option<f64> {
 /// The neighbour rule's settings, as reported.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct NeighbourRule {
-    /// A prompt is uncovered when its `k` nearest neighbours are all production prompts.
+    /// A prompt is flagged when its `k` nearest neighbours are all production prompts; a
+    /// flagged prompt is uncovered when it lies in a gap.
     pub k: usize,
     /// Distinct production prompts the neighbours are drawn from (a seeded sample above the
     /// limit).
@@ -80,6 +85,9 @@ pub struct NeighbourRule {
     pub test_probability: f64,
     /// The rule applies only to prompts whose nearest test is farther than this.
     pub min_distance: f64,
+    /// Prompts the rule flagged that lie in no gap, and so count as covered: the rule judges a
+    /// neighbourhood, and alone a flag there is as likely a thinly tested topic as a missing one.
+    pub flagged_outside_gaps: usize,
 }
 
 /// The smallest k with (1 − π)^k ≤ α, π = tests / (tests + references); `None` when even
