@@ -778,3 +778,31 @@ fn weights_whose_sum_overflows_exit_2() {
         assert!(err.contains("count") && err.contains("finite"), "{err}");
     }
 }
+
+#[test]
+fn a_suite_for_another_product_still_gets_gaps() {
+    // Tests about something production never asks: nearly every production prompt is
+    // uncovered. Gaps are tested against the rules' false-alarm budget, not against the rest of
+    // production, so they are still reported (against the rest, nothing stands out).
+    let dir = tempfile::tempdir().unwrap();
+    let tests: String = (0..30)
+        .map(|i| format!("{{\"prompt\": \"weather forecast for city {i} tomorrow morning\"}}\n"))
+        .collect();
+    let tests = temp_file(&dir, "weather.jsonl", tests.as_bytes());
+    let out = coverage(tests.to_str().unwrap(), PRODUCTION, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let n = report["num_production"].as_u64().unwrap();
+    let uncovered = report["num_uncovered_total"].as_u64().unwrap();
+    assert!(uncovered * 10 >= n * 9, "{uncovered} of {n} uncovered");
+    let in_gaps: u64 = report["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["size"].as_u64().unwrap())
+        .sum();
+    assert!(
+        in_gaps * 2 >= uncovered,
+        "{in_gaps} of {uncovered} uncovered prompts in gaps"
+    );
+}

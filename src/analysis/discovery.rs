@@ -56,7 +56,7 @@ pub struct Discovery {
 /// and among the scan's regions the best antichain, where the two overlap the side that
 /// explains the failures better, and reported tree nodes must pass the step-up rule again with
 /// only reported slices counted; other candidates are reported when significant. Uses
-/// `config`'s clustering, scan, test, alpha and split penalty.
+/// `config`'s clustering, scan, test, alpha, split penalty and null rate.
 pub fn discover(
     embeddings: &Matrix,
     failed: &[bool],
@@ -121,7 +121,9 @@ pub fn discover(
 
     let total = failed.len();
     let total_failures = failed.iter().filter(|&&f| f).count();
-    let baseline = total_failures as f64 / total as f64;
+    let baseline = config
+        .null_rate
+        .unwrap_or(total_failures as f64 / total as f64);
 
     let failures: Vec<usize> = candidates
         .iter()
@@ -130,14 +132,18 @@ pub fn discover(
     let mut tests: Vec<EnrichmentTest> = candidates[..fixed]
         .iter()
         .zip(&failures)
-        .map(|(c, &fails)| {
-            stats::enrichment_test(
+        .map(|(c, &fails)| match config.null_rate {
+            Some(p0) => EnrichmentTest {
+                p_value: stats::binomial_upper_tail(fails as u64, c.rows.len() as u64, p0),
+                test: TestKind::Binomial,
+            },
+            None => stats::enrichment_test(
                 config.test,
                 fails as u64,
                 c.rows.len() as u64,
                 total_failures as u64,
                 total as u64,
-            )
+            ),
         })
         .collect();
     let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();

@@ -36,6 +36,10 @@ pub struct SlicesConfig {
     /// Also search regions where failures gather among nearest neighbours (tree clusterings
     /// only; [`super::scan`]).
     pub scan: bool,
+    /// Test every candidate against this failure rate (one-sided binomial) instead of
+    /// against the rest of the rows (`coverage` gaps: the rules' false-alarm budget); `None`
+    /// for slices.
+    pub null_rate: Option<f64>,
     pub representatives: usize,
     pub examples: usize,
     /// Recorded in `parameters` only.
@@ -55,6 +59,7 @@ impl Default for SlicesConfig {
             split_penalty: selection::PENALTY,
             test: stats::SliceTest::Exact,
             scan: true,
+            null_rate: None,
             representatives: 5,
             examples: 3,
             failure_threshold: 0.5,

@@ -186,6 +186,7 @@ pub fn run(args: Args) -> Result<i32> {
         split_penalty: args.test.split_penalty,
         test: args.test.slice_test,
         scan: !args.test.no_scan,
+        null_rate: None,
         representatives: args.test.representatives,
         examples: args.test.examples,
         failure_threshold: args.outcome_fields.failure_threshold,

@@ -23,6 +23,9 @@ pub enum TestKind {
     ChiSquaredYates,
     /// Nothing to compare: the slice is empty or is the whole set, so there is no "rest".
     None,
+    /// Exact binomial upper tail against a fixed rate (coverage gaps against the rules'
+    /// false-alarm budget).
+    Binomial,
     /// Monte Carlo p-value of a failure-scan region: its log-likelihood ratio against the
     /// largest of every region built from permuted outcomes (family-wise over all regions).
     PermutationScan,
@@ -331,6 +334,21 @@ pub fn binomial_lower_tail(k: u64, n: u64, p: f64) -> f64 {
     clamp_probability(binomial.cdf(k))
 }
 
+/// One-sided binomial upper tail P(X ≥ k), X ~ Binomial(n, p): how surprising `k` events in
+/// `n` trials are when each occurs with probability `p`. Computed as the lower tail of the
+/// non-events, P(Y ≤ n − k) with Y ~ Binomial(n, 1 − p), which keeps small tails accurate
+/// (1 − CDF would cancel). `k == 0` gives 1.
+///
+/// # Panics
+/// If `p` is not in [0, 1] or `k > n` (caller bugs).
+pub fn binomial_upper_tail(k: u64, n: u64, p: f64) -> f64 {
+    assert!(k <= n, "{k} events in {n} trials");
+    if k == 0 {
+        return 1.0;
+    }
+    binomial_lower_tail(n - k, n, 1.0 - p)
+}
+
 /// Wilson score interval for a proportion at `confidence` (e.g. 0.95). n == 0 gives (0, 1).
 ///
 /// Wilson rather than the normal (Wald) interval because it stays inside `[0, 1]` and keeps
@@ -530,6 +548,19 @@ pub fn auroc_standard_error(auc: f64, positives: usize, negatives: usize) -> f64
 mod tests {
     use super::*;
     use statrs::function::factorial::ln_factorial;
+
+    #[test]
+    fn binomial_upper_tail_matches_exact_sums() {
+        // P(X >= 2), X ~ Bin(3, 1/2) = 4/8; P(X >= 3) = 1/8.
+        assert!((binomial_upper_tail(2, 3, 0.5) - 0.5).abs() < 1e-12);
+        assert!((binomial_upper_tail(3, 3, 0.5) - 0.125).abs() < 1e-12);
+        // P(X >= 1), X ~ Bin(10, 0.05) = 1 - 0.95^10.
+        assert!((binomial_upper_tail(1, 10, 0.05) - (1.0 - 0.95f64.powi(10))).abs() < 1e-12);
+        // 40 of 40 at p = 0.05: 0.05^40, far below what 1 - CDF could resolve.
+        let all = binomial_upper_tail(40, 40, 0.05);
+        assert!((all / 0.05f64.powi(40) - 1.0).abs() < 1e-9, "{all}");
+        assert_eq!(binomial_upper_tail(0, 10, 0.3), 1.0);
+    }
 
     #[test]
     fn binomial_lower_tail_matches_exact_sums() {

@@ -576,8 +576,8 @@ pub const GAP_MIN_UNCOVERED_SHARE: f64 = 0.5;
 pub const GAP_ALPHA: f64 = 0.05;
 
 /// Gaps from the candidate tree of all production prompts, searched like failure slices with
-/// "uncovered" as the failure ([`discovery::discover`], no failure scan): the reported nodes
-/// whose uncovered share is at least [`GAP_MIN_UNCOVERED_SHARE`]. A gap holds every prompt of
+/// "flagged" as the failure ([`discovery::discover`], no failure scan): the reported nodes
+/// whose flagged share is at least [`GAP_MIN_UNCOVERED_SHARE`]. A gap holds every prompt of
 /// its node, so a missing topic is reported whole even where a stray test sits near some of its
 /// prompts, and uncovered prompts outside any such node stay unclustered.
 fn gap_regions(
@@ -587,10 +587,16 @@ fn gap_regions(
     progress: &Progress,
 ) -> Result<(Vec<Vec<usize>>, ClusteringInfo)> {
     let uncovered: Vec<bool> = reasons.iter().map(Option::is_some).collect();
+    // Each node is tested against production's flagged share, as slices test failures against
+    // the rest, but at most against GAP_MIN_UNCOVERED_SHARE: when most of production is flagged
+    // (a suite written for another product area), "flagged more than production as a whole"
+    // would leave no gap, and a majority is what a gap needs anyway.
+    let flagged_share = uncovered.iter().filter(|&&u| u).count() as f64 / uncovered.len() as f64;
     let search = SlicesConfig {
         cluster: config.gap_clustering.clone(),
         alpha: GAP_ALPHA,
         scan: false,
+        null_rate: Some(flagged_share.min(GAP_MIN_UNCOVERED_SHARE)),
         ..SlicesConfig::default()
     };
     let found = discovery::discover(prod_emb, &uncovered, Vec::new(), &search, progress)?;
