@@ -236,6 +236,7 @@ pub fn analyze(
         clustering_time,
     } = discovery::discover(&embeddings, &failed, groups, config, progress)?;
     timings.cluster = clustering_time;
+    // The rest (group-by values, tests, selection, descriptions) is test_and_describe.
     let started = started + clustering_time;
     let total = records.len();
     let num_significant = significant.iter().filter(|&&s| s).count();

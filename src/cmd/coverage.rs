@@ -182,7 +182,6 @@ impl Args {
             ClusterParams {
                 min_cluster_size: self.gaps.min_topic_size as usize,
                 seed: self.clustering.seed,
-                max_cluster_share: self.clustering.max_cluster_share,
                 ..ClusterParams::default()
             }
         } else {

@@ -507,13 +507,6 @@ pub fn find_gaps(
     } else {
         uncovered_clusters(prod_emb, reasons, config, progress)?
     };
-    let mut in_gap = vec![false; prompts.len()];
-    for &i in gap_rows.iter().flatten() {
-        in_gap[i] = true;
-    }
-    let unclustered: Vec<usize> = (0..prompts.len())
-        .filter(|&i| reasons[i] == Some(UncoveredReason::Distance) && !in_gap[i])
-        .collect();
     let namer = KeywordNamer {
         classes: gap_rows.len() + 1,
         ..KeywordNamer::default()
@@ -559,6 +552,10 @@ pub fn find_gaps(
             gap_of[i] = Some(rank);
         }
     }
+    // In no gap, only the distance rule's verdict stands (Uncovered::confirm).
+    let unclustered: Vec<usize> = (0..prompts.len())
+        .filter(|&i| reasons[i] == Some(UncoveredReason::Distance) && gap_of[i].is_none())
+        .collect();
     let mut taken: Vec<Option<Gap>> = gaps.drain(..).map(Some).collect();
     let gaps: Vec<Gap> = order.iter().filter_map(|&g| taken[g].take()).collect();
     Ok(Gaps {
