@@ -30,6 +30,9 @@ pub enum Error {
     Analysis(String),
     /// An API request failed for good: the endpoint (never the key) and what went wrong.
     Api { endpoint: String, message: String },
+    /// A model's reply that a task cannot use (no JSON where JSON was asked for, ...): why,
+    /// and the reply's first characters, so a user sees what came back.
+    UnusableReply { why: String, began: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -83,6 +86,9 @@ impl fmt::Display for Error {
             Error::Io { path, source } => write!(f, "{path}: {source}"),
             Error::Analysis(msg) => write!(f, "{msg}"),
             Error::Api { endpoint, message } => write!(f, "API request to {endpoint}: {message}"),
+            Error::UnusableReply { why, began } => {
+                write!(f, "unusable reply: {why}; it began: \"{began}\"")
+            }
         }
     }
 }

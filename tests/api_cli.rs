@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::fake_api::{FakeApi, Fault};
+use common::fake_api::{echo, Behaviour, FakeApi, Fault};
 use common::{faultmap_env, json, stderr};
-use faultmap::api::{ApiConfig, Client};
+use faultmap::api::chat::{non_empty, ChatParams, ChatRequest, Message, ReplySchema};
+use faultmap::api::{ApiConfig, Client, Llm};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -55,13 +56,14 @@ fn retries_each_fault_then_succeeds() {
 #[test]
 fn chat_completion_returns_the_text() {
     let api = FakeApi::healthy();
-    let c = client(&api, 5000, 0);
-    let messages = [faultmap::api::chat::Message::user("hi there")];
-    let params = faultmap::api::chat::ChatParams::default();
     let dir = tempfile::tempdir().unwrap();
-    let cache = faultmap::api::Cache::new(dir.path());
+    let mut c = ApiConfig::new(&api.base());
+    c.cache_dir = Some(dir.path().to_path_buf());
+    c.quiet = true;
+    let llm = faultmap::api::Llm::new(c, "m");
+    let request = chat_request("hi there", None);
     for _ in 0..2 {
-        let text = faultmap::api::chat::complete(&c, Some(&cache), "m", &messages, params).unwrap();
+        let text = llm.complete(&request, &non_empty, 0, &|_| {}).unwrap();
         assert_eq!(text, "echo: hi there");
     }
     assert_eq!(
@@ -69,6 +71,191 @@ fn chat_completion_returns_the_text() {
         1,
         "the second completion comes from the cache"
     );
+}
+
+fn chat_request(text: &str, schema: Option<ReplySchema>) -> ChatRequest {
+    ChatRequest {
+        messages: vec![Message::user(text)],
+        params: ChatParams::default(),
+        schema,
+    }
+}
+
+fn answer_schema() -> ReplySchema {
+    ReplySchema {
+        name: "answer",
+        schema: json!({
+            "type": "object",
+            "properties": {"answer": {"type": "string"}},
+            "required": ["answer"],
+            "additionalProperties": false,
+        }),
+    }
+}
+
+/// An `Llm` on `api` with a cache in `dir`, no retries and `concurrent` requests at once.
+fn llm_on(api: &FakeApi, dir: &std::path::Path, concurrent: usize) -> Llm {
+    let mut c = ApiConfig::new(&api.base());
+    c.cache_dir = Some(dir.to_path_buf());
+    c.max_retries = 0;
+    c.max_concurrent = concurrent;
+    c.quiet = true;
+    Llm::new(c, "m")
+}
+
+#[test]
+fn structured_output_is_sent_and_dropped_once_a_server_refuses_it() {
+    let quiet = faultmap::progress::Progress::hidden();
+    let requests: Vec<ChatRequest> = (0..3)
+        .map(|i| chat_request(&format!("q{i}"), Some(answer_schema())))
+        .collect();
+    // A server with structured outputs gets the schema as response_format.
+    let api = FakeApi::with_chat(|_| Fault::None, |_| r#"{"answer": "yes"}"#.into());
+    let dir = tempfile::tempdir().unwrap();
+    let out = llm_on(&api, dir.path(), 1)
+        .complete_all(&requests, "test", &quiet, &non_empty)
+        .unwrap();
+    assert!(out.iter().all(Result::is_ok));
+    let chats = api.chats.lock().unwrap().clone();
+    assert_eq!(chats.len(), 3);
+    for body in &chats {
+        assert_eq!(body["response_format"]["type"], "json_schema");
+        assert_eq!(body["response_format"]["json_schema"]["name"], "answer");
+        assert_eq!(
+            body["response_format"]["json_schema"]["schema"]["required"],
+            json!(["answer"])
+        );
+    }
+    // A server that refuses the field (400): the first request is asked again without it,
+    // and the rest go without it from the start.
+    let api = FakeApi::with_behaviour(
+        |_| Fault::None,
+        |_| r#"{"answer": "yes"}"#.into(),
+        Behaviour {
+            refuse_response_format: true,
+            ..Behaviour::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = llm_on(&api, dir.path(), 1)
+        .complete_all(&requests, "test", &quiet, &non_empty)
+        .unwrap();
+    assert!(out.iter().all(Result::is_ok), "{out:?}");
+    assert_eq!(api.requests(), 4, "one refused request, then three without");
+    assert!(api
+        .chats
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|body| body.get("response_format").is_none()));
+}
+
+#[test]
+fn unusable_replies_are_not_cached_and_their_start_is_quoted() {
+    let quiet = faultmap::progress::Progress::hidden();
+    let usable = |_: usize, text: &str| {
+        if text.contains("\"answer\"") {
+            Ok(())
+        } else {
+            Err("no answer in it".to_string())
+        }
+    };
+    let good = Arc::new(AtomicBool::new(false));
+    let g = good.clone();
+    let api = FakeApi::with_chat(
+        |_| Fault::None,
+        move |_| {
+            if g.load(Ordering::SeqCst) {
+                r#"{"answer": "yes"}"#.into()
+            } else {
+                format!("Sure! I am happy to help {}", "and ramble ".repeat(50))
+            }
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let requests = vec![chat_request("q", None)];
+    let out = llm_on(&api, dir.path(), 1)
+        .complete_all(&requests, "test", &quiet, &usable)
+        .unwrap();
+    let error = out[0].as_ref().unwrap_err().to_string();
+    assert!(
+        error.starts_with(
+            "unusable reply: no answer in it; it began: \"Sure! I am happy to help and ramble"
+        ) && error.len() < 400,
+        "{error}"
+    );
+    // The junk was not cached: a rerun asks again, and caches the usable answer.
+    good.store(true, Ordering::SeqCst);
+    for _ in 0..2 {
+        let out = llm_on(&api, dir.path(), 1)
+            .complete_all(&requests, "test", &quiet, &usable)
+            .unwrap();
+        assert_eq!(out[0].as_ref().unwrap(), r#"{"answer": "yes"}"#);
+    }
+    assert_eq!(api.requests(), 2, "asked twice, then answered by the cache");
+}
+
+#[test]
+fn requests_in_flight_follow_the_servers_slots() {
+    let quiet = faultmap::progress::Progress::hidden();
+    let api = FakeApi::with_behaviour(
+        |_| Fault::None,
+        echo,
+        Behaviour {
+            props_slots: Some(2),
+            slots: Some(2),
+            work: Duration::from_millis(50),
+            ..Behaviour::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let requests: Vec<ChatRequest> = (0..12)
+        .map(|i| chat_request(&format!("q{i}"), None))
+        .collect();
+    let llm = llm_on(&api, dir.path(), 16);
+    let out = llm
+        .complete_all(&requests, "test", &quiet, &non_empty)
+        .unwrap();
+    assert!(out.iter().all(Result::is_ok));
+    assert_eq!(llm.concurrency(), 2, "capped at the server's slots");
+    assert_eq!(api.most_at_once(), 2);
+    assert_eq!(api.requests(), 12, "GET /props is not a completion");
+}
+
+#[test]
+fn timeouts_lower_the_requests_in_flight() {
+    // A 2-slot server that does not say so: 16 requests at once, 300 ms each, and a 1 s
+    // timeout, so the queued ones time out. The client halves what it sends after the first
+    // wave of timeouts (once, not once per request) and every item is answered in the end.
+    let quiet = faultmap::progress::Progress::hidden();
+    let api = FakeApi::with_behaviour(
+        |_| Fault::None,
+        echo,
+        Behaviour {
+            slots: Some(2),
+            work: Duration::from_millis(300),
+            ..Behaviour::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = ApiConfig::new(&api.base());
+    c.cache_dir = Some(dir.path().to_path_buf());
+    c.timeout = Duration::from_secs(1);
+    c.max_retries = 8;
+    c.backoff_base = Duration::from_millis(10);
+    c.max_concurrent = 16;
+    c.quiet = true;
+    let llm = Llm::new(c, "m");
+    let requests: Vec<ChatRequest> = (0..16)
+        .map(|i| chat_request(&format!("q{i}"), None))
+        .collect();
+    let out = llm
+        .complete_all(&requests, "test", &quiet, &non_empty)
+        .unwrap();
+    assert!(out.iter().all(Result::is_ok), "{out:?}");
+    let limit = llm.concurrency();
+    assert!((1..=8).contains(&limit), "lowered from 16: {limit}");
+    assert!(api.requests() > 16, "timed-out requests were retried");
 }
 
 #[test]
@@ -309,13 +496,8 @@ fn cli_slices_end_to_end() {
 
 #[test]
 fn complete_all_keeps_order_falls_back_per_item_and_gives_up() {
-    use faultmap::api::chat::{ChatParams, ChatRequest, Message};
-    use faultmap::api::Llm;
     let requests: Vec<ChatRequest> = (0..6)
-        .map(|i| ChatRequest {
-            messages: vec![Message::user(format!("question {i}"))],
-            params: ChatParams::default(),
-        })
+        .map(|i| chat_request(&format!("question {i}"), None))
         .collect();
     let llm = |api: &FakeApi| {
         let mut c = ApiConfig::new(&api.base());
@@ -333,14 +515,18 @@ fn complete_all_keeps_order_falls_back_per_item_and_gives_up() {
             Fault::None
         }
     });
-    let out = llm(&api).complete_all(&requests, "test", &quiet).unwrap();
+    let out = llm(&api)
+        .complete_all(&requests, "test", &quiet, &non_empty)
+        .unwrap();
     assert!(out[1].is_err());
     for i in [0, 2, 3, 4, 5] {
         assert_eq!(out[i].as_ref().unwrap(), &format!("echo: question {i}"));
     }
     // A dead server: three failures in a row, then nothing more is sent.
     let api = FakeApi::start(|_| Fault::ServerError);
-    let out = llm(&api).complete_all(&requests, "test", &quiet).unwrap();
+    let out = llm(&api)
+        .complete_all(&requests, "test", &quiet, &non_empty)
+        .unwrap();
     assert!(out.iter().all(Result::is_err));
     assert_eq!(api.requests(), 3);
     // The budget refuses before any request.
@@ -349,7 +535,7 @@ fn complete_all_keeps_order_falls_back_per_item_and_gives_up() {
     c.max_calls = Some(5);
     c.quiet = true;
     assert!(Llm::new(c, "m")
-        .complete_all(&requests, "test", &quiet)
+        .complete_all(&requests, "test", &quiet, &non_empty)
         .is_err());
     assert_eq!(api.requests(), 0);
 }

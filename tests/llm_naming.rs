@@ -280,7 +280,7 @@ fn fenced_and_prose_wrapped_answers_are_parsed_and_garbage_falls_back() {
     for i in [2, 3] {
         assert_eq!(slices[i]["name"], slices[i]["keyword_name"]);
         let error = slices[i]["naming_error"].as_str().unwrap();
-        assert!(error.starts_with("unusable answer"), "{error}");
+        assert!(error.starts_with("unusable reply: "), "{error}");
     }
     assert!(slices[3]["naming_error"]
         .as_str()

@@ -186,13 +186,35 @@ fn judge_decides_only_the_review_rows() {
         .as_str()
         .unwrap()
         .contains("The context never mentions an office."));
-    // No context: the judge went by what it knows.
-    let r16 = by_id(&scored, "rag-16");
+    // Judged faithful against strong heuristic evidence: REVIEW, with the disagreement.
+    // rag-16 ("I'm not sure, it probably depends on your plan.", no context) does not answer
+    // its query; rag-07's context supports none of it. rag-08 has no such evidence: ACCEPT.
+    for (id, evidence) in [
+        ("rag-16", "does not answer the query (relevance 0.00"),
+        (
+            "rag-07",
+            "the context supports little of it (attribution 0.00",
+        ),
+    ] {
+        let r = by_id(&scored, id);
+        assert_eq!(
+            (&r["decision"], &r["gate"]),
+            (&"REVIEW".into(), &"llm_judge".into()),
+            "{id}"
+        );
+        assert_eq!(r["judge"]["verdict"], "faithful", "{id}");
+        let disagreement = r["judge"]["disagreement"].as_str().unwrap();
+        assert!(disagreement.contains(evidence), "{id}: {disagreement}");
+        assert!(r["reason"].as_str().unwrap().contains(disagreement), "{id}");
+        assert_eq!(r["next_action"], "optional_human_review", "{id}");
+    }
+    let r08 = by_id(&scored, "rag-08");
     assert_eq!(
-        (&r16["decision"], &r16["gate"]),
+        (&r08["decision"], &r08["gate"]),
         (&"ACCEPT".into(), &"llm_judge".into())
     );
-    assert_eq!(r16["next_action"], "serve_response");
+    assert_eq!(r08["judge"]["disagreement"], Value::Null);
+    assert_eq!(r08["next_action"], "serve_response");
     // A failed call and a reply without a verdict keep the heuristic decision, and say so.
     for (id, error) in [("rag-10", "500"), ("rag-12", "no verdict")] {
         let r = by_id(&scored, id);
@@ -299,11 +321,20 @@ fn rerun_from_the_cache_makes_no_request_and_gives_the_same_bytes() {
     assert!(err.contains("score --consistency: paraphrases: "), "{err}");
     assert!(err.contains("score --consistency: answers: "), "{err}");
 
+    // Only usable replies were cached: the judge's "I cannot tell." is asked again.
     let second = faultmap_env(&score_args(&base, &extra), &[]);
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
-    assert_eq!(api.requests(), made, "the rerun is answered by the cache");
+    assert_eq!(
+        api.requests(),
+        made + 1,
+        "the rerun is answered by the cache but for the unusable reply"
+    );
     assert_eq!(first.stdout, second.stdout);
-    assert!(stderr(&second).contains("0 API calls"));
+    let err = stderr(&second);
+    assert!(
+        err.contains(" (judge-model): 1 API call for 1 text"),
+        "{err}"
+    );
 }
 
 #[test]

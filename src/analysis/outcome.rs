@@ -37,8 +37,9 @@ use std::collections::HashMap;
 /// 0.2 (docs/slices.md, "Rows without a score or label"; tests/reference_similarity.rs).
 pub const DEFAULT_MATCH_THRESHOLD: f64 = 0.35;
 
-/// Most tokens asked for per sampled answer.
-const SAMPLE_MAX_TOKENS: u32 = 512;
+/// Most tokens asked for per sampled answer: enough for an answer to compare, and at the few
+/// tokens a second of a CPU server, a bound on how long each sample takes.
+const SAMPLE_MAX_TOKENS: u32 = 256;
 
 /// How the missing outcomes are derived.
 pub struct OutcomeConfig<'a> {
@@ -197,12 +198,16 @@ fn fill_sampling_agreement(
                     max_tokens: SAMPLE_MAX_TOKENS,
                     seed: Some(seed),
                 },
+                schema: None,
             })
         })
         .collect();
-    let answers = sampling
-        .llm
-        .complete_all(&requests, "sampling answers (--sample)", progress)?;
+    let answers = sampling.llm.complete_all(
+        &requests,
+        "sampling answers (--sample)",
+        progress,
+        &crate::api::chat::non_empty,
+    )?;
     let samples_of = |p: usize| &answers[p * n..(p + 1) * n];
     // A row whose samples are not all there is invalid: never scored on fewer samples.
     let failure_of = |p: usize| samples_of(p).iter().find_map(|a| a.as_ref().err());

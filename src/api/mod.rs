@@ -8,6 +8,7 @@ pub mod cache;
 pub mod chat;
 pub mod client;
 pub mod embeddings;
+pub mod gate;
 pub mod pool;
 pub mod redact;
 pub mod reply;

@@ -292,8 +292,8 @@ pub fn run(args: Args) -> Result<i32> {
     if !args.output.quiet {
         if let Some(j) = &summary.judge {
             crate::diag!(
-                "judge: {} of {} rows in the band ({}) decided by the LLM ({} changed); {} failed and kept the heuristic decision",
-                j.rows_judged, j.rows_in_band, j.band, j.decisions_changed, j.errors
+                "judge: {} of {} rows in the band ({}) judged by the LLM ({} changed, {} left at REVIEW against heuristic evidence or below score {}); {} failed and kept the heuristic decision",
+                j.rows_judged, j.rows_in_band, j.band, j.decisions_changed, j.disagreements, j.accept_score, j.errors
             );
         }
         if let Some(c) = &summary.consistency {

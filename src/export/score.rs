@@ -167,8 +167,15 @@ fn score_sections(s: &ScoreSummary) -> Vec<Section> {
             rows: vec![
                 count("in the band (asked)", j.rows_in_band),
                 count("decided by the judge", j.rows_judged),
-                count("  faithful (ACCEPT)", j.faithful),
-                count("  hallucinated (REJECT)", j.hallucinated),
+                count("  faithful", j.faithful),
+                count("  hallucinated", j.hallucinated),
+                count(
+                    &format!(
+                        "  left at REVIEW (evidence against it, or score < {})",
+                        j.accept_score
+                    ),
+                    j.disagreements,
+                ),
                 count("  decision changed", j.decisions_changed),
                 count("judge failed (heuristic kept)", j.errors),
             ],

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// What the server does with one request.
@@ -30,9 +30,33 @@ type Plan = dyn Fn(usize) -> Fault + Send + Sync;
 /// The assistant's text for a chat request (the whole JSON body).
 pub type Responder = dyn Fn(&Value) -> String + Send + Sync;
 
+/// How the fake server behaves beyond its fault plan, like a llama.cpp server on a CPU.
+#[derive(Debug, Clone, Default)]
+pub struct Behaviour {
+    /// `GET /props` answers `{"total_slots": N}` (else 404, as on most servers). Not counted
+    /// in [`FakeApi::requests`] and not subject to the plan.
+    pub props_slots: Option<usize>,
+    /// Chat completions run this many at a time, each taking `work`; the rest queue (and may
+    /// time out on the client side while they wait).
+    pub slots: Option<usize>,
+    pub work: Duration,
+    /// A chat request with `response_format` is refused with 400, as by a server without
+    /// structured outputs.
+    pub refuse_response_format: bool,
+}
+
+/// Chat completions being worked on, and the most at once.
+#[derive(Debug, Default)]
+struct Slots {
+    busy: Mutex<usize>,
+    freed: Condvar,
+    most: AtomicUsize,
+}
+
 pub struct FakeApi {
     pub port: u16,
     requests: Arc<AtomicUsize>,
+    slots: Arc<Slots>,
     /// Authorization headers seen (to check the key was sent).
     pub auth: Arc<Mutex<Vec<String>>>,
     /// Chat request bodies received (answered ones), in arrival order.
@@ -52,6 +76,15 @@ impl FakeApi {
         plan: impl Fn(usize) -> Fault + Send + Sync + 'static,
         responder: impl Fn(&Value) -> String + Send + Sync + 'static,
     ) -> FakeApi {
+        FakeApi::with_behaviour(plan, responder, Behaviour::default())
+    }
+
+    /// [`FakeApi::with_chat`] behaving as `behaviour` says.
+    pub fn with_behaviour(
+        plan: impl Fn(usize) -> Fault + Send + Sync + 'static,
+        responder: impl Fn(&Value) -> String + Send + Sync + 'static,
+        behaviour: Behaviour,
+    ) -> FakeApi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -59,11 +92,13 @@ impl FakeApi {
         let chats = Arc::new(Mutex::new(Vec::new()));
         let plan: Arc<Plan> = Arc::new(plan);
         let responder: Arc<Responder> = Arc::new(responder);
-        let (r, a, c) = (requests.clone(), auth.clone(), chats.clone());
+        let slots = Arc::new(Slots::default());
+        let behaviour = Arc::new(behaviour);
+        let (r, a, c, sl) = (requests.clone(), auth.clone(), chats.clone(), slots.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (r, a, c) = (r.clone(), a.clone(), c.clone());
-                let (plan, responder) = (plan.clone(), responder.clone());
+                let (r, a, c, sl) = (r.clone(), a.clone(), c.clone(), sl.clone());
+                let (plan, responder, b) = (plan.clone(), responder.clone(), behaviour.clone());
                 std::thread::spawn(move || {
                     let server = Server {
                         requests: &r,
@@ -71,6 +106,8 @@ impl FakeApi {
                         chats: &c,
                         plan: plan.as_ref(),
                         responder: responder.as_ref(),
+                        behaviour: &b,
+                        slots: &sl,
                     };
                     let _ = server.serve(stream);
                 });
@@ -79,9 +116,15 @@ impl FakeApi {
         FakeApi {
             port,
             requests,
+            slots,
             auth,
             chats,
         }
+    }
+
+    /// The most chat completions worked on at once (with [`Behaviour::slots`]).
+    pub fn most_at_once(&self) -> usize {
+        self.slots.most.load(Ordering::SeqCst)
     }
 
     /// A server with no faults.
@@ -135,6 +178,8 @@ struct Server<'a> {
     chats: &'a Mutex<Vec<Value>>,
     plan: &'a Plan,
     responder: &'a Responder,
+    behaviour: &'a Behaviour,
+    slots: &'a Slots,
 }
 
 impl Server<'_> {
@@ -170,6 +215,20 @@ impl Server<'_> {
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body)?;
+            if path == "/props" {
+                let (status, text) = match self.behaviour.props_slots {
+                    Some(n) => (200, json!({"total_slots": n}).to_string()),
+                    None => (404, r#"{"error":"not found"}"#.to_string()),
+                };
+                let reason = if status == 200 { "OK" } else { "Not Found" };
+                write!(
+                    stream,
+                    "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                    text.len()
+                )?;
+                stream.flush()?;
+                continue;
+            }
             let n = requests.fetch_add(1, Ordering::SeqCst);
             let (status, extra, text) = match plan(n) {
                 Fault::Drop => return Ok(()),
@@ -237,6 +296,17 @@ impl Server<'_> {
                 )
             }
             "/v1/chat/completions" => {
+                if self.behaviour.refuse_response_format && request.get("response_format").is_some()
+                {
+                    return (
+                        400,
+                        String::new(),
+                        r#"{"error":"unknown field: response_format"}"#.into(),
+                    );
+                }
+                if let Some(slots) = self.behaviour.slots {
+                    self.work_in_a_slot(slots);
+                }
                 let content = (self.responder)(&request);
                 self.chats.lock().unwrap().push(request);
                 let reply = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]});
@@ -244,5 +314,20 @@ impl Server<'_> {
             }
             _ => (404, String::new(), r#"{"error":"not found"}"#.into()),
         }
+    }
+
+    /// Waits for one of `slots` to be free, works in it for `behaviour.work`, frees it.
+    fn work_in_a_slot(&self, slots: usize) {
+        let s = self.slots;
+        let mut busy = s.busy.lock().unwrap();
+        while *busy >= slots {
+            busy = s.freed.wait(busy).unwrap();
+        }
+        *busy += 1;
+        s.most.fetch_max(*busy, Ordering::SeqCst);
+        drop(busy);
+        std::thread::sleep(self.behaviour.work);
+        *s.busy.lock().unwrap() -= 1;
+        s.freed.notify_one();
     }
 }

@@ -64,6 +64,8 @@ pub struct Gates {
     pub accept_final: f64,
     /// Where consistency leans to a failure in `disagreement` (with `--consistency` only).
     pub low_consistency: f64,
+    /// The judge's own score a "faithful" verdict needs to accept (with `--judge` only).
+    pub judge_accept_score: f64,
 }
 
 impl Default for ScoreConfig {
@@ -203,6 +205,7 @@ impl ScoreConfig {
             ("gates.max_disagreement", g.max_disagreement),
             ("gates.accept_final", g.accept_final),
             ("gates.low_consistency", g.low_consistency),
+            ("gates.judge_accept_score", g.judge_accept_score),
         ];
         for (key, value) in unit {
             if !(0.0..=1.0).contains(&value) {

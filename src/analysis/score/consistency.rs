@@ -10,7 +10,7 @@
 use super::config::EvidenceParams;
 use super::evidence::map_cosine;
 use super::prepare::passages;
-use crate::api::chat::{ChatParams, ChatRequest, Message};
+use crate::api::chat::{non_empty, ChatParams, ChatRequest, Message, ReplySchema};
 use crate::api::reply::{clip, first_json, list_lines};
 use crate::api::Llm;
 use crate::embed::Embedder;
@@ -54,9 +54,32 @@ pub fn paraphrase_request(query: &str, n: usize, seed: u64) -> ChatRequest {
         // reproducible (and is part of the cache key).
         params: ChatParams {
             temperature: 0.7,
-            max_tokens: 80 * n as u32 + 40,
+            // Each paraphrase at its longest at 1.8 characters a token, and the JSON around.
+            max_tokens: (PARAPHRASE_CHARS as u32 * 10 / 18 + 6) * n as u32 + 20,
             seed: Some(seed),
         },
+        schema: Some(paraphrases_schema(n)),
+    }
+}
+
+/// Longest paraphrase the schema lets a model write.
+const PARAPHRASE_CHARS: usize = 160;
+
+/// `{"paraphrases": [n strings]}`: structured output wants an object at the top.
+fn paraphrases_schema(n: usize) -> ReplySchema {
+    ReplySchema {
+        name: "paraphrases",
+        schema: serde_json::json!({
+            "type": "object",
+            "properties": {"paraphrases": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": PARAPHRASE_CHARS},
+                "minItems": n,
+                "maxItems": n,
+            }},
+            "required": ["paraphrases"],
+            "additionalProperties": false,
+        }),
     }
 }
 
@@ -78,11 +101,14 @@ pub fn answer_request(question: &str, context: &[String], seed: u64) -> ChatRequ
             ),
             Message::user(prompt),
         ],
+        // "Concisely": a short answer carries the claims to compare, and costs a CPU server
+        // seconds, not minutes.
         params: ChatParams {
             temperature: 0.0,
-            max_tokens: 300,
+            max_tokens: 160,
             seed: Some(seed),
         },
+        schema: None,
     }
 }
 
@@ -183,7 +209,17 @@ pub fn check(
         .iter()
         .map(|&i| paraphrase_request(&records[i].prompt, n, seed))
         .collect();
-    let replies = llm.complete_all(&requests, "score --consistency: paraphrases", progress)?;
+    let has_paraphrases = |_: usize, text: &str| {
+        parse_paraphrases(text, n)
+            .map(drop)
+            .ok_or_else(|| "no question in it".to_string())
+    };
+    let replies = llm.complete_all(
+        &requests,
+        "score --consistency: paraphrases",
+        progress,
+        &has_paraphrases,
+    )?;
     let mut out: Vec<RowCheck> = vec![None; records.len()];
     // (row, paraphrases) of the rows that have some.
     let mut paraphrased: Vec<(usize, Vec<String>)> = Vec::new();
@@ -204,7 +240,12 @@ pub fn check(
         }
     }
     let mut answers = llm
-        .complete_all(&answer_requests, "score --consistency: answers", progress)?
+        .complete_all(
+            &answer_requests,
+            "score --consistency: answers",
+            progress,
+            &non_empty,
+        )?
         .into_iter();
     // (row, check with answers, errors) before embedding.
     let mut answered: Vec<(usize, ConsistencyCheck)> = Vec::new();

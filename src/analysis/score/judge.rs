@@ -8,13 +8,23 @@
 //! instead (whatever their decision; `0,1` is every row), e.g. to second-guess ACCEPTs just
 //! above `accept_final` too. An empty response is never sent: nothing can make it acceptable.
 //!
-//! Inside the band the judge decides ([`fold`]): faithful is ACCEPT, hallucinated is REJECT,
-//! and the failure type, reason and next action say so; the scores and the heuristic decision
-//! stay in the row (`judge.heuristic_*`). A judge that failed or gave no verdict leaves the
-//! heuristic decision in place and the row says why (`judge_error`).
+//! Inside the band the judge is one more piece of evidence, not a veto ([`fold`]): it moves a
+//! row at most one step. Faithful turns REVIEW into ACCEPT only when the judge's own score
+//! reaches `gates.judge_accept_score` and no strong heuristic evidence stands against it
+//! ([`objection`]: an unsupported number or name, an off-topic response, attribution below
+//! `hallucination_attribution`, a heuristic REJECT); otherwise the row is REVIEW and
+//! `judge.disagreement` says what the verdict contradicts. Small models call nearly every
+//! answer faithful, and a hallucinated number must not be waved through by one. Hallucinated
+//! turns REVIEW into REJECT, and a heuristic ACCEPT into REVIEW. The scores and the heuristic
+//! decision stay in the row (`judge.heuristic_*`). A judge that failed or gave no verdict
+//! leaves the heuristic decision in place and the row says why (`judge_error`).
 
-use super::decide::{Decision, FailureType, Gate, HallucinationStatus, NextAction, Verdict};
-use crate::api::chat::{ChatParams, ChatRequest, Message};
+use super::config::Gates;
+use super::decide::{
+    Decision, FailureType, Gate, HallucinationStatus, NextAction, Scores, Verdict,
+};
+use super::specifics::Specific;
+use crate::api::chat::{ChatParams, ChatRequest, Message, ReplySchema};
 use crate::api::reply::{clip, first_json};
 use serde::Serialize;
 use serde_json::Value;
@@ -106,11 +116,26 @@ pub fn request(query: &str, context: &[String], response: &str, seed: u64) -> Ch
             ),
             Message::user(prompt),
         ],
+        // The schema bounds the reason, so the reply fits (at 1.8 characters a token, as small
+        // models write debris; a reply cut short is not JSON).
         params: ChatParams {
             temperature: 0.0,
-            max_tokens: 200,
+            max_tokens: 120,
             seed: Some(seed),
         },
+        schema: Some(ReplySchema {
+            name: "judge_verdict",
+            schema: serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "verdict": {"type": "string", "enum": ["faithful", "hallucinated"]},
+                    "score": {"type": "number"},
+                    "reason": {"type": "string", "maxLength": 160},
+                },
+                "required": ["verdict", "score", "reason"],
+                "additionalProperties": false,
+            }),
+        }),
     }
 }
 
@@ -209,12 +234,63 @@ pub struct JudgeRecord {
     pub heuristic_decision: Decision,
     pub heuristic_gate: Gate,
     pub heuristic_reason: String,
+    /// Why the verdict did not decide the row, when it did not: the heuristic evidence it
+    /// contradicts, or a score below `judge_accept_score`. The row is REVIEW then.
+    pub disagreement: Option<String>,
 }
 
-/// The judge's verdict folded into the row's decision: the judge decides, the heuristic
-/// verdict is kept in the record. Without context a hallucinated verdict is `suspected` (the
-/// judge could only go by what it knows), with one `confirmed`.
-pub fn fold(heuristic: &Verdict, reply: &JudgeReply, has_context: bool) -> (Verdict, JudgeRecord) {
+/// Heuristic evidence strong enough that a "faithful" verdict alone cannot accept the row,
+/// as a clause ("2 specifics are in neither the context nor the query: ...").
+pub fn objection(
+    heuristic: &Verdict,
+    scores: &Scores,
+    unsupported: &[Specific],
+    gates: &Gates,
+) -> Option<String> {
+    if heuristic.decision == Decision::Reject {
+        return Some(format!("the heuristics rejected it ({})", heuristic.reason));
+    }
+    if !unsupported.is_empty() {
+        let quoted: Vec<String> = unsupported
+            .iter()
+            .take(3)
+            .map(|s| format!("\"{}\"", s.text))
+            .collect();
+        return Some(format!(
+            "{} of its numbers or names {} in neither the context nor the query ({})",
+            unsupported.len(),
+            if unsupported.len() == 1 { "is" } else { "are" },
+            quoted.join(", ")
+        ));
+    }
+    if let Some(attribution) = scores.attribution {
+        if attribution < gates.hallucination_attribution {
+            return Some(format!(
+                "the context supports little of it (attribution {:.2} < {})",
+                attribution, gates.hallucination_attribution
+            ));
+        }
+    }
+    if scores.relevance < gates.off_topic_relevance {
+        return Some(format!(
+            "it does not answer the query (relevance {:.2} < {})",
+            scores.relevance, gates.off_topic_relevance
+        ));
+    }
+    None
+}
+
+/// The judge's verdict folded into the row's decision (see the module comment): `objection`
+/// is the heuristic evidence against a faithful verdict ([`objection`]), `accept_score` the
+/// judge's own score a faithful verdict needs. Without context a hallucinated verdict is
+/// `suspected` (the judge could only go by what it knows), with one `confirmed`.
+pub fn fold(
+    heuristic: &Verdict,
+    reply: &JudgeReply,
+    has_context: bool,
+    objection: Option<String>,
+    accept_score: f64,
+) -> (Verdict, JudgeRecord) {
     use JudgeVerdict::*;
     let because = if reply.reason.is_empty() {
         String::new()
@@ -226,17 +302,48 @@ pub fn fold(heuristic: &Verdict, reply: &JudgeReply, has_context: bool) -> (Verd
         name(&heuristic.decision),
         name(&heuristic.gate)
     );
-    let verdict = match reply.verdict {
-        Faithful => Verdict {
+    let score = reply
+        .score
+        .map_or("no score".to_string(), |s| format!("score {s:.2}"));
+    let disagreement = match reply.verdict {
+        Faithful => objection
+            .map(|o| format!("found faithful, but {o}"))
+            .or_else(|| match reply.score {
+                Some(s) if s >= accept_score => None,
+                _ => Some(format!(
+                    "found faithful with {score}, below the {accept_score} it needs to accept"
+                )),
+            }),
+        Hallucinated => (heuristic.decision == Decision::Accept).then(|| {
+            format!(
+                "found hallucinated, but the heuristics accepted it ({})",
+                heuristic.reason
+            )
+        }),
+    };
+    let verdict = match (&disagreement, reply.verdict) {
+        (Some(d), _) => Verdict {
+            decision: Decision::Review,
+            failure_type: match heuristic.failure_type {
+                FailureType::None => FailureType::Uncertain,
+                other => other,
+            },
+            hallucination_status: heuristic.hallucination_status,
+            next_action: NextAction::OptionalHumanReview,
+            gate: Gate::LlmJudge,
+            reason: format!("The LLM judge {d}{because}; a person should decide."),
+            confidence_pct: 0.0,
+        },
+        (None, Faithful) => Verdict {
             decision: Decision::Accept,
             failure_type: FailureType::None,
             hallucination_status: HallucinationStatus::None,
             next_action: NextAction::ServeResponse,
             gate: Gate::LlmJudge,
-            reason: format!("The LLM judge found the response faithful{because}{was}."),
+            reason: format!("The LLM judge found the response faithful ({score}){because}{was}."),
             confidence_pct: 0.0,
         },
-        Hallucinated => Verdict {
+        (None, Hallucinated) => Verdict {
             decision: Decision::Reject,
             failure_type: FailureType::Hallucination,
             hallucination_status: if has_context {
@@ -251,12 +358,14 @@ pub fn fold(heuristic: &Verdict, reply: &JudgeReply, has_context: bool) -> (Verd
         },
     };
     // Confidence: the judge's own probability of its verdict, when it gave one that agrees
-    // with the verdict; a bare verdict counts halfway between a coin flip and certainty.
+    // with the verdict; a bare verdict counts halfway between a coin flip and certainty. A
+    // row the judge and the heuristics disagree on is a coin flip.
     let own = reply.score.map(|s| match reply.verdict {
         Faithful => s,
         Hallucinated => 1.0 - s,
     });
     let pct = match own {
+        _ if disagreement.is_some() => 50.0,
         Some(p) if p >= 0.5 => 100.0 * p,
         _ => 75.0,
     };
@@ -267,6 +376,7 @@ pub fn fold(heuristic: &Verdict, reply: &JudgeReply, has_context: bool) -> (Verd
         heuristic_decision: heuristic.decision,
         heuristic_gate: heuristic.gate,
         heuristic_reason: heuristic.reason.clone(),
+        disagreement,
     };
     (
         Verdict {
@@ -347,7 +457,7 @@ mod tests {
             score: Some(0.2),
             reason: "Adds a price.".into(),
         };
-        let (v, record) = fold(&review(), &reply, true);
+        let (v, record) = fold(&review(), &reply, true, None, 0.8);
         assert_eq!((v.decision, v.gate), (Decision::Reject, Gate::LlmJudge));
         assert_eq!(v.hallucination_status, HallucinationStatus::Confirmed);
         assert_eq!(v.confidence_pct, 80.0);
@@ -357,21 +467,105 @@ mod tests {
             v.reason
         );
         assert_eq!(record.heuristic_gate, Gate::Borderline);
-        let (v, _) = fold(&review(), &reply, false);
+        assert_eq!(record.disagreement, None);
+        let (v, _) = fold(&review(), &reply, false, None, 0.8);
         assert_eq!(v.hallucination_status, HallucinationStatus::Suspected);
         let faithful = JudgeReply {
             verdict: JudgeVerdict::Faithful,
-            score: Some(0.2),
+            score: Some(0.9),
             reason: String::new(),
         };
-        let (v, _) = fold(&review(), &faithful, true);
+        let (v, record) = fold(&review(), &faithful, true, None, 0.8);
         assert_eq!(
             (v.decision, v.next_action),
             (Decision::Accept, NextAction::ServeResponse)
         );
-        assert_eq!(
-            v.confidence_pct, 75.0,
-            "a score against the verdict is not used"
+        assert_eq!(v.confidence_pct, 90.0);
+        assert_eq!(record.disagreement, None);
+    }
+
+    #[test]
+    fn a_faithful_verdict_accepts_only_with_its_score_and_no_evidence_against_it() {
+        let faithful = |score| JudgeReply {
+            verdict: JudgeVerdict::Faithful,
+            score,
+            reason: "Fine.".into(),
+        };
+        for score in [Some(0.79), Some(0.2), None] {
+            let (v, record) = fold(&review(), &faithful(score), true, None, 0.8);
+            assert_eq!(v.decision, Decision::Review, "{score:?}");
+            assert_eq!(v.failure_type, FailureType::Uncertain);
+            assert!(record.disagreement.unwrap().contains("below the 0.8"));
+        }
+        // A hallucinated number the heuristics found: REVIEW, whatever the judge's score.
+        let objection = Some(
+            "1 of its numbers or names is in neither the context nor the query (\"$60\")"
+                .to_string(),
         );
+        let weak = Verdict {
+            failure_type: FailureType::WeakGrounding,
+            gate: Gate::WeakGrounding,
+            ..review()
+        };
+        let (v, record) = fold(&weak, &faithful(Some(1.0)), true, objection, 0.8);
+        assert_eq!((v.decision, v.gate), (Decision::Review, Gate::LlmJudge));
+        assert_eq!(v.failure_type, FailureType::WeakGrounding);
+        assert_eq!(v.confidence_pct, 50.0);
+        let d = record.disagreement.unwrap();
+        assert!(d.contains("$60") && v.reason.contains(&d), "{}", v.reason);
+        assert_eq!(record.verdict, JudgeVerdict::Faithful);
+        // Hallucinated against a heuristic ACCEPT (a --judge-band run): REVIEW, not REJECT.
+        let accept = Verdict {
+            decision: Decision::Accept,
+            failure_type: FailureType::None,
+            gate: Gate::Pass,
+            ..review()
+        };
+        let hallucinated = JudgeReply {
+            verdict: JudgeVerdict::Hallucinated,
+            score: Some(0.1),
+            reason: String::new(),
+        };
+        let (v, record) = fold(&accept, &hallucinated, true, None, 0.8);
+        assert_eq!(v.decision, Decision::Review);
+        assert!(record.disagreement.unwrap().contains("heuristics accepted"));
+    }
+
+    #[test]
+    fn objections_are_the_strong_heuristic_evidence() {
+        let gates = super::super::config::ScoreConfig::default().gates;
+        let scores = |attribution: Option<f64>, relevance: f64| Scores {
+            attribution,
+            specificity: 0.5,
+            relevance,
+            context_quality: None,
+            context_precision: None,
+            context_recall: None,
+            reference_similarity: None,
+            consistency: None,
+            disagreement: 0.0,
+            final_score: 0.5,
+        };
+        let fine = scores(Some(0.6), 0.8);
+        assert_eq!(objection(&review(), &fine, &[], &gates), None);
+        let number = Specific {
+            text: "$60".into(),
+            kind: super::super::specifics::SpecificKind::Number,
+            sentence: 0,
+        };
+        assert!(objection(&review(), &fine, &[number], &gates)
+            .unwrap()
+            .contains("\"$60\""));
+        assert!(objection(&review(), &scores(Some(0.05), 0.8), &[], &gates)
+            .unwrap()
+            .contains("attribution 0.05"));
+        assert!(objection(&review(), &scores(None, 0.05), &[], &gates)
+            .unwrap()
+            .contains("relevance 0.05"));
+        let reject = Verdict {
+            decision: Decision::Reject,
+            ..review()
+        };
+        assert!(objection(&reject, &fine, &[], &gates).is_some());
     }
 }

@@ -122,6 +122,8 @@ pub struct MeanScores {
 pub struct JudgeSummary {
     /// `review` or `final in [LOW, HIGH]`.
     pub band: String,
+    /// The judge's own score a faithful verdict needs to accept (`gates.judge_accept_score`).
+    pub accept_score: f64,
     /// Rows in the band (sent to the judge).
     pub rows_in_band: usize,
     /// Rows the judge decided (`used_llm_judge`).
@@ -130,6 +132,9 @@ pub struct JudgeSummary {
     pub errors: usize,
     pub faithful: usize,
     pub hallucinated: usize,
+    /// Judged rows left at REVIEW because the verdict contradicted the heuristic evidence or
+    /// its score was below `accept_score` (each row's `judge.disagreement` says which).
+    pub disagreements: usize,
     /// Judged rows whose decision differs from the heuristic one.
     pub decisions_changed: usize,
 }
@@ -296,7 +301,14 @@ pub fn analyze_with(
             seed,
             ..
         }) => Some(run_judge(
-            llm, *band, *seed, data, &texts, &mut rows, progress,
+            llm,
+            *band,
+            *seed,
+            &config.gates,
+            data,
+            &texts,
+            &mut rows,
+            progress,
         )?),
         _ => None,
     };
@@ -383,10 +395,12 @@ fn check_budget(
 }
 
 /// Asks the judge about the rows in `band` and folds its verdicts into them.
+#[allow(clippy::too_many_arguments)]
 fn run_judge(
     llm: &Llm,
     band: JudgeBand,
     seed: u64,
+    gates: &config::Gates,
     data: &Dataset,
     texts: &[prepare::RowTexts],
     rows: &mut [ScoredRow],
@@ -399,14 +413,21 @@ fn run_judge(
         .iter()
         .map(|&i| judge_request(data, i, seed))
         .collect();
-    let replies = llm.complete_all(&requests, "score --judge", progress)?;
+    let has_verdict = |_: usize, text: &str| {
+        judge::parse(text)
+            .map(drop)
+            .ok_or_else(|| "no verdict in it".to_string())
+    };
+    let replies = llm.complete_all(&requests, "score --judge", progress, &has_verdict)?;
     let mut summary = JudgeSummary {
         band: band.to_string(),
+        accept_score: gates.judge_accept_score,
         rows_in_band: in_band.len(),
         rows_judged: 0,
         errors: 0,
         faithful: 0,
         hallucinated: 0,
+        disagreements: 0,
         decisions_changed: 0,
     };
     for row in rows.iter_mut() {
@@ -414,6 +435,7 @@ fn run_judge(
     }
     for (&i, reply) in in_band.iter().zip(replies) {
         let row = &mut rows[i];
+        // complete_all checked that each reply parses.
         let parsed = reply.map_err(|e| e.to_string()).and_then(|text| {
             judge::parse(&text).ok_or_else(|| "no verdict in the judge's reply".to_string())
         });
@@ -423,7 +445,18 @@ fn run_judge(
                 row.judge_error = Some(e);
             }
             Ok(reply) => {
-                let (verdict, record) = judge::fold(&row.verdict, &reply, texts[i].has_context);
+                let objection =
+                    judge::objection(&row.verdict, &row.scores, &row.unsupported, gates);
+                let (verdict, record) = judge::fold(
+                    &row.verdict,
+                    &reply,
+                    texts[i].has_context,
+                    objection,
+                    gates.judge_accept_score,
+                );
+                if record.disagreement.is_some() {
+                    summary.disagreements += 1;
+                }
                 summary.rows_judged += 1;
                 match reply.verdict {
                     JudgeVerdict::Faithful => summary.faithful += 1,
