@@ -234,24 +234,45 @@ fn jsonl(out: &Output) -> Vec<Value> {
         .collect()
 }
 
-/// `--name-with-llm`'s account: every item named, none kept its keyword name.
+/// `--name-with-llm`'s account: every reply parsed (structured output), so an item keeps its
+/// keyword name only when its name was refused on content (a 135M model writes one-word
+/// names, sentences and echoes, which `parse` rightly refuses); the counts add up.
 fn check_named(what: &str, report: &Value, items: &[Value], problems: &mut Vec<String>) {
     let naming = &report["llm_naming"];
-    if naming["named"].as_u64() != Some(items.len() as u64)
-        || naming["kept_keyword_names"].as_u64() != Some(0)
-    {
+    let named = naming["named"].as_u64().unwrap_or(0);
+    let kept = naming["kept_keyword_names"].as_u64().unwrap_or(0);
+    if named + kept != items.len() as u64 {
         problems.push(format!(
-            "llm_naming {naming} for {} {what}: every one should be named",
+            "llm_naming {naming} does not add up to {} {what}s",
             items.len()
         ));
     }
+    let mut refused = 0;
     for item in items {
-        if let Some(e) = item.get("naming_error") {
-            problems.push(format!("{what} {:?}: naming_error {e}", item["name"]));
-        } else if item.get("keyword_name").is_none() {
-            problems.push(format!("{what} {:?}: no keyword_name", item["name"]));
+        match item.get("naming_error").and_then(Value::as_str) {
+            Some(e) if !refused_on_content(e) => {
+                problems.push(format!("{what} {:?}: naming_error {e}", item["name"]));
+            }
+            Some(e) => {
+                refused += 1;
+                println!("    {what} kept its keyword name, the model's was refused: {e}");
+            }
+            None if item.get("keyword_name").is_none() => {
+                problems.push(format!("{what} {:?}: no keyword_name", item["name"]));
+            }
+            None => {}
         }
     }
+    if refused as u64 != kept {
+        problems.push(format!("{kept} kept keyword names, {refused} refused"));
+    }
+}
+
+/// A naming error about what the name says, not about the reply's structure or the call.
+fn refused_on_content(error: &str) -> bool {
+    error.starts_with("unusable reply: ")
+        && !error.contains("no JSON object")
+        && !error.contains("is not a non-empty string")
 }
 
 #[test]

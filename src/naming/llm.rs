@@ -19,11 +19,11 @@ use serde_json::{Map, Value};
 /// Fixed, so that the cache key (and so a rerun) is stable.
 const SEED: u64 = 0;
 /// Enough for the longest answer the schema allows ([`MAX_NAME_CHARS`], and
-/// [`SCHEMA_FIELD_CHARS`] for the other fields, plus the JSON around them) at 1.8 characters
-/// a token, as small models write numbers and debris: a reply cut short is not JSON, and
-/// llama.cpp answers it with HTTP 500.
-const MAX_TOKENS_SLICE: u32 = 360;
-const MAX_TOKENS_GAP: u32 = 160;
+/// [`SCHEMA_FIELD_CHARS`] for the other fields, plus the JSON around them) at one character a
+/// token, as a small model writes debris ("1.1.1.1"): a reply cut short is not JSON (and
+/// llama.cpp may answer it with HTTP 500). A model that writes sense stops far sooner.
+const MAX_TOKENS_SLICE: u32 = (MAX_NAME_CHARS + 3 * SCHEMA_FIELD_CHARS + 100) as u32;
+const MAX_TOKENS_GAP: u32 = (MAX_NAME_CHARS + SCHEMA_FIELD_CHARS + 60) as u32;
 /// Longest description, root cause or fix the schema lets a model write: one sentence.
 const SCHEMA_FIELD_CHARS: usize = 160;
 /// Characters of each prompt or response quoted to the model.

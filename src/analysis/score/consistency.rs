@@ -54,8 +54,9 @@ pub fn paraphrase_request(query: &str, n: usize, seed: u64) -> ChatRequest {
         // reproducible (and is part of the cache key).
         params: ChatParams {
             temperature: 0.7,
-            // Each paraphrase at its longest at 1.8 characters a token, and the JSON around.
-            max_tokens: (PARAPHRASE_CHARS as u32 * 10 / 18 + 6) * n as u32 + 20,
+            // Each paraphrase at its longest even at one character a token, and the JSON
+            // around: a reply cut short is not JSON.
+            max_tokens: (PARAPHRASE_CHARS as u32 + 8) * n as u32 + 24,
             seed: Some(seed),
         },
         schema: Some(paraphrases_schema(n)),

@@ -116,11 +116,11 @@ pub fn request(query: &str, context: &[String], response: &str, seed: u64) -> Ch
             ),
             Message::user(prompt),
         ],
-        // The schema bounds the reason, so the reply fits (at 1.8 characters a token, as small
+        // The schema bounds the reason, so the reply fits even at one character a token (small
         // models write debris; a reply cut short is not JSON).
         params: ChatParams {
             temperature: 0.0,
-            max_tokens: 120,
+            max_tokens: 240,
             seed: Some(seed),
         },
         schema: Some(ReplySchema {
