@@ -5,7 +5,7 @@ use super::escape::{markdown, one_line, truncate};
 use super::json::{push_line, serialize_error, JsonExporter, JsonlExporter};
 use super::markdown::MarkdownExporter;
 use super::table::{cell_text, percent, TableExporter};
-use super::Exporter;
+use super::{rate, Exporter};
 use crate::analysis::score::calibrate::{Auroc, CalibrationReport, FlagMetrics};
 use crate::analysis::score::decide::Decision;
 use crate::analysis::score::{ScoreReport, ScoreSummary, ScoredRow, OPTIONAL_ROW_FIELDS};
@@ -196,12 +196,12 @@ fn score_sections(s: &ScoreSummary) -> Vec<Section> {
 /// `input` is the input's name, escaped for the output format.
 fn headline(s: &ScoreSummary, input: &str) -> String {
     format!(
-        "Scored {} rows of {input} ({} skipped) with {} in {:.2}s ({:.0} rows/s).",
+        "Scored {} rows of {input} ({} skipped) with {} in {:.2}s ({} rows/s).",
         s.total_rows,
         s.skipped_rows,
         s.embedder,
         s.elapsed.as_secs_f64(),
-        s.rows_per_second(),
+        rate(s.rows_per_second()),
     )
 }
 
