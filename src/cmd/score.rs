@@ -298,8 +298,9 @@ pub fn run(args: Args) -> Result<i32> {
         }
         if let Some(c) = &summary.consistency {
             crate::diag!(
-                "consistency: {} rows checked with {} paraphrases each; {} failed and were scored without it",
-                c.rows_checked, c.paraphrases_per_row, c.errors
+                "consistency: {}; {} failed and were scored without it",
+                c.describe(),
+                c.errors
             );
         }
     }

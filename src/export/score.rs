@@ -175,19 +175,29 @@ fn score_sections(s: &ScoreSummary) -> Vec<Section> {
         });
     }
     if let Some(c) = &s.consistency {
+        let count = |label: &str, n: usize| vec![label.to_string(), n.to_string()];
+        let mut rows = vec![
+            count("rows checked", c.rows_checked),
+            count("rows whose check failed (scored without it)", c.errors),
+            count("paraphrases received", c.paraphrases_received),
+            count("paraphrases used", c.paraphrases_used),
+            count("  fewest in a checked row", c.min_paraphrases_used),
+            count("  most in a checked row", c.max_paraphrases_used),
+            count("paraphrases dropped", c.dropped()),
+        ];
+        rows.extend(
+            c.paraphrases_dropped
+                .iter()
+                .filter(|(_, &n)| n > 0)
+                .map(|(reason, &n)| count(&format!("  {reason}"), n)),
+        );
         sections.push(Section {
             title: format!(
-                "Consistency ({} paraphrases per row)",
+                "Consistency ({} paraphrases asked for per row)",
                 c.paraphrases_per_row
             ),
-            header: vec!["Rows", "Count"],
-            rows: vec![
-                vec!["checked".into(), c.rows_checked.to_string()],
-                vec![
-                    "check failed (scored without it)".into(),
-                    c.errors.to_string(),
-                ],
-            ],
+            header: vec!["What", "Count"],
+            rows,
         });
     }
     sections
