@@ -94,9 +94,9 @@ fn main() {
             }
         }
         println!(
-            "{path}: {} rows in {secs:.2}s ({:.0} rows/s)",
+            "{path}: {} rows in {secs:.2}s ({} rows/s)",
             data.records.len(),
-            data.records.len() as f64 / secs
+            faultmap::export::rate(data.records.len() as f64 / secs)
         );
         for (name, s) in [
             ("final", &fin),

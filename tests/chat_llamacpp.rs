@@ -497,9 +497,20 @@ fn score_consistency() {
     let row_schema = common::schema::Schema::load("score.schema.json#/$defs/row");
     let mut problems = Vec::new();
     assert_eq!(out.len(), rows.len(), "one output row per input row");
-    if run.calls != 3 * rows.len() as u64 {
+    // One paraphrase call per row, then one answer per paraphrase kept: a small model's
+    // paraphrases may be dropped on content (a fragment, the instructions, a changed number),
+    // never for want of JSON.
+    let kept: u64 = out
+        .iter()
+        .map(|r| {
+            r["consistency_check"]["paraphrases"]
+                .as_array()
+                .map_or(0, Vec::len) as u64
+        })
+        .sum();
+    if run.calls != rows.len() as u64 + kept {
         problems.push(format!(
-            "{} calls for {} rows (expected 3 each)",
+            "{} calls for {} rows and {kept} paraphrases kept",
             run.calls,
             rows.len()
         ));
@@ -508,21 +519,27 @@ fn score_consistency() {
         row_schema.check(r, "score --consistency row");
         let id = &r["id"];
         if let Some(e) = r.get("consistency_error") {
-            problems.push(format!("row {id}: consistency_error {e}"));
+            let e = e.as_str().unwrap_or("");
+            if e.starts_with("paraphrases: none usable: ") {
+                println!("    row {id}: every paraphrase dropped on content: {e}");
+            } else {
+                problems.push(format!("row {id}: consistency_error {e}"));
+            }
             continue;
         }
         let check = &r["consistency_check"];
         let len = |k: &str| check[k].as_array().map_or(0, Vec::len);
+        let n = len("paraphrases");
         if !r["scores"]["consistency"].is_number()
-            || len("paraphrases") != 2
-            || len("answers") != 2
-            || len("agreements") != 2
+            || !(1..=2).contains(&n)
+            || len("answers") != n
+            || len("agreements") != n
         {
             problems.push(format!(
-                "row {id}: scores.consistency {} with {} paraphrases, {} answers (2 each expected): {check}",
+                "row {id}: scores.consistency {} with {n} paraphrases, {} answers, {} agreements: {check}",
                 r["scores"]["consistency"],
-                len("paraphrases"),
-                len("answers")
+                len("answers"),
+                len("agreements")
             ));
         }
     }

@@ -553,3 +553,114 @@ fn without_the_flag_nothing_is_added() {
         assert!(!report.contains(field), "{field}");
     }
 }
+
+/// The keyword name quoted in a request (`vat / company / issue`).
+fn keyword_name(request: &Value) -> String {
+    user_message(request)
+        .lines()
+        .find_map(|l| l.strip_prefix("Keyword name: "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The keyword name back, re-cased and in reverse order ("Issue Company Vat"), as a small
+/// model answered (issue 18).
+fn echoed(request: &Value) -> String {
+    let keyword_name = keyword_name(request);
+    let mut words: Vec<String> = keyword_name
+        .split(" / ")
+        .map(|w| w[..1].to_uppercase() + &w[1..])
+        .collect();
+    words.reverse();
+    serde_json::json!({"name": words.join(" "), "description": "Prompts."}).to_string()
+}
+
+#[test]
+fn names_that_echo_the_keyword_name_keep_it() {
+    let offline = offline_slices();
+    let keyword_names: Vec<String> = offline["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(keyword_names.len() >= 4, "{keyword_names:?}");
+    let kn = keyword_names.clone();
+    // One good name, one made of a number of the facts, one of two words of the keyword name,
+    // the rest echoes.
+    let api = FakeApi::with_chat(
+        |_| Fault::None,
+        move |request| {
+            let asked = keyword_name(request);
+            if asked == kn[0] {
+                good(request)
+            } else if asked == kn[1] {
+                let size = first_word(&user_message(request).replace("A failure slice:", ""));
+                serde_json::json!({"name": format!("Group of {size} prompts")}).to_string()
+            } else if asked == kn[2] {
+                let words: Vec<&str> = asked.split(" / ").take(2).collect();
+                serde_json::json!({"name": format!("{} and {}", words[1], words[0])}).to_string()
+            } else {
+                echoed(request)
+            }
+        },
+    );
+    let base = api.base();
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().to_str().unwrap();
+    let out = run(&slices_args(&base, cache_dir, &["--format", "json"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let report = json(&out);
+    common::schema::validate("slices.schema.json", &report, "echoed LLM names");
+    let slices = report["slices"].as_array().unwrap();
+    let kept = slices.len() - 1;
+    assert_eq!(
+        report["llm_naming"],
+        serde_json::json!({"model": "fake-chat", "named": 1, "kept_keyword_names": kept})
+    );
+    assert!(
+        err.contains(&format!(
+            "{kept} of {} kept their keyword names",
+            slices.len()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        slices[0]["name"],
+        format!("LLM named {}", first_word(&keyword_names[0]))
+    );
+    for (i, why) in [
+        (1, "a number of the facts"),
+        (2, "the name repeats the keyword name"),
+        (3, "the name repeats the keyword name"),
+    ] {
+        let s = &slices[i];
+        assert_eq!(s["name"], keyword_names[i], "{s}");
+        assert_eq!(s["keyword_name"], keyword_names[i]);
+        let error = s["naming_error"].as_str().unwrap();
+        assert!(
+            error.starts_with("unusable reply: ") && error.contains(why),
+            "{i}: {error}"
+        );
+        assert!(s.get("description").is_none(), "{s}");
+    }
+
+    // Coverage gaps too: every answer echoes, nothing is named.
+    let api = FakeApi::with_chat(|_| Fault::None, echoed);
+    let base = api.base();
+    let out = run(&coverage_args(&base, cache_dir, &["--format", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    let gaps = report["gaps"].as_array().unwrap();
+    assert!(!gaps.is_empty());
+    assert_eq!(report["llm_naming"]["named"], 0);
+    assert_eq!(report["llm_naming"]["kept_keyword_names"], gaps.len());
+    for g in gaps {
+        assert_eq!(g["name"], g["keyword_name"]);
+        assert!(g["naming_error"]
+            .as_str()
+            .unwrap()
+            .contains("repeats the keyword name"));
+    }
+}

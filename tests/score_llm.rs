@@ -38,6 +38,27 @@ fn user_text(request: &Value) -> String {
         .to_string()
 }
 
+/// The query of a paraphrase request.
+fn asked_query(request: &Value) -> String {
+    let text = user_text(request);
+    text.split("Question:\n")
+        .nth(1)
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// Two paraphrases of the query of a paraphrase request, as a JSON array: the query with a
+/// polite opening, so they share its words and numbers.
+fn reworded(request: &Value) -> String {
+    let query = asked_query(request);
+    serde_json::json!([
+        format!("Could you tell me this: {query}"),
+        format!("I would like to know the following. {query}"),
+    ])
+    .to_string()
+}
+
 /// The RESPONSE part of a judge prompt.
 fn judged_response(request: &Value) -> String {
     let text = user_text(request);
@@ -294,8 +315,7 @@ fn rerun_from_the_cache_makes_no_request_and_gives_the_same_bytes() {
         |_| Fault::None,
         |request| {
             if user_text(request).contains("different ways") {
-                "[\"How long is the refund window?\", \"Until when can I ask for a refund?\"]"
-                    .into()
+                reworded(request)
             } else if user_text(request).contains("RESPONSE:") {
                 scripted_judge(request)
             } else {
@@ -407,8 +427,11 @@ fn consistency_run(answer: fn(&str) -> String) -> (Vec<Value>, FakeApi, String) 
         |_| Fault::None,
         move |request| {
             let text = user_text(request);
-            if text.contains("different ways") {
-                "```json\n[\"Paraphrase one?\", \"Paraphrase two?\", \"Paraphrase three?\"]\n```"
+            if text.contains("different ways") && text.contains("refund") {
+                "```json\n[\"What is the deadline for requesting a refund?\", \"Until when can I ask for a refund?\", \"How much time do I get to request a refund?\"]\n```"
+                    .into()
+            } else if text.contains("different ways") {
+                "```json\n[\"Which plan comes with single sign-on?\", \"In which plan is single sign-on included?\", \"Single sign-on is part of which plan?\"]\n```"
                     .into()
             } else {
                 answer(&text)
@@ -506,7 +529,8 @@ fn consistency_follows_the_answers_and_moves_final_and_disagreement() {
     let chats = api.chats.lock().unwrap().clone();
     assert!(chats.iter().any(|c| {
         let t = user_text(c);
-        t.contains("Paraphrase two?") && t.contains("Refunds are available within 30 days")
+        t.contains("Until when can I ask for a refund?")
+            && t.contains("Refunds are available within 30 days")
     }));
     let (unstable, _, _) = consistency_run(other_answer);
 
@@ -575,7 +599,7 @@ fn consistency_failures_are_per_row() {
             if text.contains("different ways") && text.contains("refund") {
                 "```\n```".into()
             } else if text.contains("different ways") {
-                "[\"Which plan has SSO?\"]".into()
+                "[\"Which plan has single sign-on?\"]".into()
             } else {
                 "Single sign-on is included in the Enterprise plan.".into()
             }
@@ -616,8 +640,167 @@ fn consistency_failures_are_per_row() {
     // One paraphrase came back where two were asked for: it is used.
     assert_eq!(
         scored[1]["consistency_check"]["paraphrases"],
-        serde_json::json!(["Which plan has SSO?"])
+        serde_json::json!(["Which plan has single sign-on?"])
     );
     assert!(scored[1]["scores"]["consistency"].as_f64().unwrap() > 0.95);
     assert!(scored.iter().all(|r| r.get("used_llm_judge").is_none()));
+}
+
+const GARBAGE_ROWS: &str = r#"{"id": "fragments", "prompt": "How long do I have to request a refund?", "context": "Refunds are available within 30 days of purchase.", "response": "You can request a refund within 30 days of purchase."}
+{"id": "debris", "prompt": "Which plan includes single sign-on?", "context": "Single sign-on is included in the Enterprise plan.", "response": "Single sign-on is included in the Enterprise plan."}
+{"id": "echo", "prompt": "How do I reset my password?", "context": "To reset your password, click Forgot password on the sign-in page.", "response": "Click Forgot password on the sign-in page."}
+{"id": "good", "prompt": "Does the mobile app work offline?", "context": "The mobile app works offline and syncs when you reconnect.", "response": "Yes, the mobile app works offline and syncs when you reconnect."}
+{"id": "copy", "prompt": "How do I cancel my subscription?", "context": "To cancel, open Settings > Billing and click Cancel plan.", "response": "Open Settings > Billing and click Cancel plan."}
+"#;
+
+/// What a small model (SmolLM2-135M, issue 18) sent back as paraphrases, by query: fragments,
+/// the debris of broken JSON, the request's instructions, a copy of the query and a question
+/// about something else; and good ones for the app.
+fn small_model(request: &Value) -> String {
+    let text = user_text(request);
+    if !text.contains("different ways") {
+        // An answer, from the context it was given.
+        let context = text.split("Context:\n").nth(1).unwrap_or("");
+        return context.split("\n\n").next().unwrap_or("").to_string();
+    }
+    let query = asked_query(request);
+    let reply = if query.contains("refund") {
+        r#"["pdf", "image"]"#
+    } else if query.contains("sign-on") {
+        "{\n  \"card_number\": 12345,\n"
+    } else if query.contains("password") {
+        r#"["Reply with a JSON array of 2 strings and nothing else.", "What are the steps to reset my password?"]"#
+    } else if query.contains("offline") {
+        r#"["Can I use the mobile app without an internet connection?", "Is the mobile app usable offline?"]"#
+    } else {
+        r#"["How do I cancel my subscription", "What is the capital of France?"]"#
+    };
+    reply.to_string()
+}
+
+#[test]
+fn garbage_paraphrases_are_dropped_and_counted() {
+    let api = FakeApi::with_chat(|_| Fault::None, small_model);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("rows.jsonl");
+    std::fs::write(&input, GARBAGE_ROWS).unwrap();
+    let cache = dir.path().join("cache");
+    let base = api.base();
+    let run = |format: &str| {
+        faultmap_env(
+            &[
+                "score",
+                input.to_str().unwrap(),
+                "--format",
+                format,
+                "--api-base",
+                &base,
+                "--llm-model",
+                "m",
+                "--consistency",
+                "2",
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let out = run("jsonl");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // 5 paraphrase requests, then answers for the 3 paraphrases that passed only.
+    assert_eq!(api.requests(), 5 + 3, "{err}");
+    let answered: Vec<String> = api
+        .chats
+        .lock()
+        .unwrap()
+        .iter()
+        .map(user_text)
+        .filter(|t| !t.contains("different ways"))
+        .collect();
+    for garbage in ["pdf", "card_number", "JSON array", "capital of France"] {
+        assert!(
+            answered.iter().all(|t| !t.contains(garbage)),
+            "{garbage} was answered"
+        );
+    }
+
+    let scored = rows(&out.stdout);
+    for row in &scored {
+        common::schema::validate("score.schema.json#/$defs/row", row, "score --consistency");
+    }
+    for (id, why) in [
+        ("fragments", "none usable: 2 not a question"),
+        ("debris", "none usable: 2 not a question"),
+        (
+            "copy",
+            "none usable: 1 the query itself, 1 unrelated to the query",
+        ),
+    ] {
+        let row = by_id(&scored, id);
+        let error = row["consistency_error"].as_str().unwrap_or_default();
+        assert!(
+            error.starts_with("paraphrases: ") && error.contains(why),
+            "{id}: {row}"
+        );
+        assert!(row.get("consistency_check").is_none(), "{id}");
+        assert!(
+            row["scores"].get("consistency").is_none(),
+            "{id}: no score from garbage"
+        );
+    }
+    let echo = &by_id(&scored, "echo")["consistency_check"];
+    assert_eq!(
+        echo["paraphrases"],
+        serde_json::json!(["What are the steps to reset my password?"])
+    );
+    let good = &by_id(&scored, "good")["consistency_check"];
+    assert_eq!(good["paraphrases"].as_array().unwrap().len(), 2);
+    assert!(
+        err.contains(
+            "consistency: 2 rows checked with 3 paraphrases in all (1 to 2 a row, 2 asked for); \
+             7 of 10 dropped: 4 not a question (too few words or JSON debris), 1 the request's \
+             instructions, 1 the query itself, 1 unrelated to the query (cosine below 0.1); \
+             3 failed and were scored without it"
+        ),
+        "{err}"
+    );
+
+    // The same figures in the JSON summary (from the cache).
+    let out = run("json");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(api.requests(), 8, "answered by the cache");
+    let summary = json(&out);
+    common::schema::validate(
+        "score.schema.json",
+        &summary,
+        "score --consistency --format json",
+    );
+    assert_eq!(
+        summary["consistency"],
+        serde_json::json!({
+            "paraphrases_per_row": 2,
+            "rows_checked": 2,
+            "errors": 3,
+            "paraphrases_received": 10,
+            "paraphrases_used": 3,
+            "min_paraphrases_used": 1,
+            "max_paraphrases_used": 2,
+            "paraphrases_dropped": {
+                "not_a_question": 4,
+                "instructions": 1,
+                "same_as_query": 1,
+                "changed_numbers": 0,
+                "duplicate": 0,
+                "unrelated": 1,
+                "no_answer": 0,
+            },
+        })
+    );
+    let table = String::from_utf8(run("table").stdout).unwrap();
+    assert!(
+        table.contains("Consistency (2 paraphrases asked for per row)"),
+        "{table}"
+    );
+    assert!(table.contains("the request's instructions"), "{table}");
 }

@@ -12,11 +12,11 @@ use crate::analysis::score::decide::Decision;
 use crate::analysis::score::judge::JudgeBand;
 use crate::analysis::score::{analyze_with, LlmChecks, ScoreReport};
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
-use crate::export::junit_gates;
 use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
     table::TableExporter, write_atomic, Exporter, Format,
 };
+use crate::export::{junit_gates, rate};
 use crate::input::Requirements;
 use clap::Args as ClapArgs;
 use std::path::PathBuf;
@@ -280,10 +280,10 @@ pub fn run(args: Args) -> Result<i32> {
     }
     if format == Format::Jsonl && !args.output.quiet {
         crate::diag!(
-            "scored {} rows in {:.2}s ({:.0} rows/s): {} ACCEPT, {} REVIEW, {} REJECT",
+            "scored {} rows in {:.2}s ({} rows/s): {} ACCEPT, {} REVIEW, {} REJECT",
             summary.total_rows,
             summary.elapsed.as_secs_f64(),
-            summary.rows_per_second(),
+            rate(summary.rows_per_second()),
             count(Decision::Accept),
             count(Decision::Review),
             count(Decision::Reject),
@@ -298,8 +298,9 @@ pub fn run(args: Args) -> Result<i32> {
         }
         if let Some(c) = &summary.consistency {
             crate::diag!(
-                "consistency: {} rows checked with {} paraphrases each; {} failed and were scored without it",
-                c.rows_checked, c.paraphrases_per_row, c.errors
+                "consistency: {}; {} failed and were scored without it",
+                c.describe(),
+                c.errors
             );
         }
     }

@@ -76,6 +76,38 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
+/// At most `max` characters, ending where a sentence ends: after the last `. `, `! `, `? ` or
+/// CJK `。`, `！`, `？` within the limit; without one, at the last space, with an ellipsis; a
+/// text without either is cut like [`truncate`]. For model-written prose, which a cut in
+/// mid-word makes look broken. (An abbreviation's period, "e.g. ", counts as a sentence end.)
+pub fn truncate_at_sentence(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let chars: Vec<(usize, char)> = text.char_indices().take(max + 1).collect();
+    let fits = &chars[..max];
+    let sentence_end = fits.iter().enumerate().rev().find_map(|(i, &(at, c))| {
+        let next = chars.get(i + 1).map(|&(_, n)| n);
+        let ends = matches!(c, '。' | '！' | '？')
+            || (matches!(c, '.' | '!' | '?') && next.is_some_and(char::is_whitespace));
+        ends.then_some(at + c.len_utf8())
+    });
+    if let Some(end) = sentence_end {
+        return text[..end].to_string();
+    }
+    // The ellipsis takes the place of the space.
+    let word_end = fits
+        .iter()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map(|&(at, _)| text[..at].trim_end())
+        .filter(|head| !head.is_empty());
+    match word_end {
+        Some(head) => format!("{head}…"),
+        None => truncate(text, max),
+    }
+}
+
 /// Collapses runs of whitespace (including newlines) into single spaces.
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -116,5 +148,45 @@ mod tests {
     fn truncate_counts_characters() {
         assert_eq!(truncate("héllo wörld", 5), "héll…");
         assert_eq!(truncate("short", 10), "short");
+    }
+
+    #[test]
+    fn sentence_cuts_end_on_the_last_sentence_that_fits() {
+        let text = "Users ask about refunds. They want dates! Which ones? Most cite the 30-day window and more.";
+        assert_eq!(truncate_at_sentence(text, 200), text, "short enough");
+        assert_eq!(
+            truncate_at_sentence(text, 60),
+            "Users ask about refunds. They want dates! Which ones?"
+        );
+        assert_eq!(truncate_at_sentence(text, 40), "Users ask about refunds.");
+        // A period not followed by a space ends no sentence.
+        assert_eq!(
+            truncate_at_sentence("Version 2.5 is out now.", 12),
+            "Version 2.5…"
+        );
+        assert_eq!(
+            truncate_at_sentence("用户询问退款。他们想知道日期。还有别的问题", 16),
+            "用户询问退款。他们想知道日期。"
+        );
+    }
+
+    #[test]
+    fn without_a_sentence_end_the_cut_is_at_a_word() {
+        let text = "users ask about refund windows and exchange rules for damaged items";
+        let cut = truncate_at_sentence(text, 30);
+        assert_eq!(cut, "users ask about refund…");
+        assert!(cut.chars().count() <= 30);
+        // The ellipsis takes the place of a space right at the limit.
+        assert_eq!(truncate_at_sentence("abc def ghi", 8), "abc def…");
+        assert_eq!(truncate_at_sentence("abc def ghi", 7), "abc…");
+        // No space either: cut like truncate.
+        assert_eq!(
+            truncate_at_sentence(&"y".repeat(20), 10),
+            truncate(&"y".repeat(20), 10)
+        );
+        assert_eq!(
+            truncate_at_sentence("用户询问退款他们想知道日期", 5),
+            "用户询问…"
+        );
     }
 }

@@ -37,6 +37,22 @@ pub enum Format {
     Markdown,
 }
 
+/// A rate for people: whole numbers from 10 up ("17", "1234"), two significant digits below
+/// ("2.5", "0.18", "0.0042"), so that a slow run does not read "0 rows/s".
+pub fn rate(per_second: f64) -> String {
+    if !per_second.is_finite() || per_second <= 0.0 || per_second >= 10.0 {
+        return format!("{per_second:.0}");
+    }
+    // Digits after the point that leave two significant ones, one fewer when rounding carries
+    // to the next power of ten (9.96 is 10, 0.0996 is 0.10); at most 6 (0.0000012 is 0).
+    let mut decimals = 1 - per_second.log10().floor() as i32;
+    if (per_second * 10f64.powi(decimals)).round() >= 100.0 {
+        decimals -= 1;
+    }
+    let decimals = decimals.clamp(0, 6) as usize;
+    format!("{per_second:.decimals$}")
+}
+
 /// Writes a report to `--output` (atomically) or to stdout.
 pub fn emit(bytes: &[u8], output: Option<&Path>) -> Result<()> {
     match output {
@@ -49,5 +65,22 @@ pub fn emit(bytes: &[u8], output: Option<&Path>) -> Result<()> {
                 other => other.map_err(|e| Error::io("<stdout>", e)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate;
+
+    #[test]
+    fn rates_keep_two_significant_digits_below_ten() {
+        assert_eq!(rate(17.0 / 92.8), "0.18");
+        assert_eq!(rate(0.004_21), "0.0042");
+        assert_eq!(rate(2.54), "2.5");
+        assert_eq!(rate(9.96), "10");
+        assert_eq!(rate(0.0996), "0.10");
+        assert_eq!(rate(17.4), "17");
+        assert_eq!(rate(12_345.6), "12346");
+        assert_eq!(rate(0.0), "0");
     }
 }

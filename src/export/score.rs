@@ -5,7 +5,7 @@ use super::escape::{markdown, one_line, truncate};
 use super::json::{push_line, serialize_error, JsonExporter, JsonlExporter};
 use super::markdown::MarkdownExporter;
 use super::table::{cell_text, percent, TableExporter};
-use super::Exporter;
+use super::{rate, Exporter};
 use crate::analysis::score::calibrate::{Auroc, CalibrationReport, FlagMetrics};
 use crate::analysis::score::decide::Decision;
 use crate::analysis::score::{ScoreReport, ScoreSummary, ScoredRow, OPTIONAL_ROW_FIELDS};
@@ -182,19 +182,29 @@ fn score_sections(s: &ScoreSummary) -> Vec<Section> {
         });
     }
     if let Some(c) = &s.consistency {
+        let count = |label: &str, n: usize| vec![label.to_string(), n.to_string()];
+        let mut rows = vec![
+            count("rows checked", c.rows_checked),
+            count("rows whose check failed (scored without it)", c.errors),
+            count("paraphrases received", c.paraphrases_received),
+            count("paraphrases used", c.paraphrases_used),
+            count("  fewest in a checked row", c.min_paraphrases_used),
+            count("  most in a checked row", c.max_paraphrases_used),
+            count("paraphrases dropped", c.dropped()),
+        ];
+        rows.extend(
+            c.paraphrases_dropped
+                .iter()
+                .filter(|(_, &n)| n > 0)
+                .map(|(reason, &n)| count(&format!("  {reason}"), n)),
+        );
         sections.push(Section {
             title: format!(
-                "Consistency ({} paraphrases per row)",
+                "Consistency ({} paraphrases asked for per row)",
                 c.paraphrases_per_row
             ),
-            header: vec!["Rows", "Count"],
-            rows: vec![
-                vec!["checked".into(), c.rows_checked.to_string()],
-                vec![
-                    "check failed (scored without it)".into(),
-                    c.errors.to_string(),
-                ],
-            ],
+            header: vec!["What", "Count"],
+            rows,
         });
     }
     sections
@@ -203,12 +213,12 @@ fn score_sections(s: &ScoreSummary) -> Vec<Section> {
 /// `input` is the input's name, escaped for the output format.
 fn headline(s: &ScoreSummary, input: &str) -> String {
     format!(
-        "Scored {} rows of {input} ({} skipped) with {} in {:.2}s ({:.0} rows/s).",
+        "Scored {} rows of {input} ({} skipped) with {} in {:.2}s ({} rows/s).",
         s.total_rows,
         s.skipped_rows,
         s.embedder,
         s.elapsed.as_secs_f64(),
-        s.rows_per_second(),
+        rate(s.rows_per_second()),
     )
 }
 

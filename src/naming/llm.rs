@@ -11,10 +11,14 @@ use crate::api::chat::{ChatParams, ChatRequest, Check, Message, ReplySchema};
 use crate::api::reply::first_json_where;
 use crate::api::Llm;
 use crate::error::Result;
-use crate::export::escape::{one_line, truncate};
+use crate::export::escape::{one_line, truncate, truncate_at_sentence};
 use crate::progress::Progress;
+use crate::text::cjk::{self, for_each_word};
+use crate::text::numbers::numbers;
+use crate::text::Analyzer;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 /// Fixed, so that the cache key (and so a rerun) is stable.
 const SEED: u64 = 0;
@@ -34,8 +38,6 @@ const MAX_FAILURES: usize = 4;
 /// Longest name accepted, and how long other fields and errors may be once cleaned.
 const MAX_NAME_CHARS: usize = 60;
 const MAX_FIELD_CHARS: usize = 300;
-/// How [`parse`]'s errors start ([`crate::error::Error::UnusableReply`] says it once for a failed check).
-const UNUSABLE: &str = "unusable answer: ";
 
 /// What is being named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,39 +288,99 @@ fn clean(text: &str) -> Option<String> {
     (!line.is_empty()).then_some(line)
 }
 
-/// A string field, cleaned and cut to [`MAX_FIELD_CHARS`].
+/// A string field, cleaned and cut to [`MAX_FIELD_CHARS`] where a sentence ends.
 fn text_field(object: &Map<String, Value>, key: &str) -> Option<String> {
     object
         .get(key)
         .and_then(Value::as_str)
         .and_then(clean)
-        .map(|t| truncate(&t, MAX_FIELD_CHARS))
+        .map(|t| {
+            // A field as long as the schema allows was most likely stopped there by the
+            // server's grammar, in mid-sentence: end it on the last whole sentence.
+            let chars = t.chars().count();
+            let ended = t.ends_with(['.', '!', '?', '。', '！', '？']);
+            let limit = if chars >= SCHEMA_FIELD_CHARS && !ended {
+                chars - 1
+            } else {
+                MAX_FIELD_CHARS
+            };
+            truncate_at_sentence(&t, limit.min(MAX_FIELD_CHARS))
+        })
 }
 
-/// The model's answer to [`request`], checked: a JSON object whose `name` has 2 to 5 words
-/// and at most [`MAX_NAME_CHARS`] characters. The error says why an answer is unusable.
-pub fn parse(subject: Subject, answer: &str) -> std::result::Result<Named, String> {
-    let object = find_object(answer)
-        .ok_or_else(|| "unusable answer: no JSON object with a \"name\" in it".to_string())?;
+/// The naming words of `text`, as the keyword namer finds them (split on punctuation, Chinese
+/// and Japanese cut into words), lowercased and stemmed, stop words left out: "Seats / add /
+/// plan" and "Plans: seats to add" give the same set.
+fn name_words(text: &str, analyzer: &Analyzer) -> HashSet<String> {
+    let mut words = HashSet::new();
+    for piece in text.split(|c: char| !c.is_alphanumeric()) {
+        for_each_word(piece, |word| {
+            if !cjk::is_stop_word(word) {
+                words.extend(analyzer.tokens(word).into_iter().map(|t| t.stem));
+            }
+        });
+    }
+    words
+}
+
+/// The numbers of `texts`, normalized.
+fn normalized_numbers<'t>(texts: impl Iterator<Item = &'t str>) -> HashSet<String> {
+    texts.flat_map(numbers).map(|(_, n)| n).collect()
+}
+
+/// Why `name` is not a name of the model's own, if it is not: the keyword name again (its
+/// words re-cased, reordered or re-punctuated), only the item's keywords, or a number from
+/// the facts it was shown (a size or a rate, not a topic) that no representative prompt has.
+fn echo(name: &str, material: &Material) -> Option<String> {
+    let analyzer = Analyzer::default();
+    let words = name_words(name, &analyzer);
+    let keyword_name = name_words(material.keyword_name, &analyzer);
+    // The keyword name re-cased, reordered or shortened. A name made of other keywords is
+    // let through: the keywords are the group's own topic words ("Login and password reset"
+    // from login, password, reset), and a model should use them.
+    if !words.is_empty() && words.is_subset(&keyword_name) {
+        return Some("the name repeats the keyword name".into());
+    }
+    let in_prompts = normalized_numbers(material.prompts.iter().copied());
+    let in_facts = normalized_numbers(material.facts.iter().map(String::as_str));
+    numbers(name)
+        .into_iter()
+        .find(|(_, n)| in_facts.contains(n) && !in_prompts.contains(n))
+        .map(|(written, _)| format!("the name repeats a number of the facts ({written})"))
+}
+
+/// The model's answer to [`request`] for `material`, checked: a JSON object whose `name` has 2
+/// to 5 words and at most [`MAX_NAME_CHARS`] characters and is not an [`echo`] of what the
+/// model was shown. The error says why an answer is unusable.
+pub fn parse(
+    subject: Subject,
+    material: &Material,
+    answer: &str,
+) -> std::result::Result<Named, String> {
+    let object =
+        find_object(answer).ok_or_else(|| "no JSON object with a \"name\" in it".to_string())?;
     let name = object
         .get("name")
         .and_then(Value::as_str)
         .and_then(clean)
         .map(|n| n.trim_end_matches('.').trim().to_string())
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| "unusable answer: \"name\" is not a non-empty string".to_string())?;
+        .ok_or_else(|| "\"name\" is not a non-empty string".to_string())?;
     let words = name.split_whitespace().count();
     if !(2..=5).contains(&words) {
         return Err(format!(
-            "unusable answer: the name has {words} word{} (expected 2 to 5)",
+            "the name has {words} word{} (expected 2 to 5)",
             if words == 1 { "" } else { "s" }
         ));
     }
     let chars = name.chars().count();
     if chars > MAX_NAME_CHARS {
         return Err(format!(
-            "unusable answer: the name has {chars} characters (at most {MAX_NAME_CHARS})"
+            "the name has {chars} characters (at most {MAX_NAME_CHARS})"
         ));
+    }
+    if let Some(why) = echo(&name, material) {
+        return Err(why);
     }
     let slice_only = |key| (subject == Subject::FailureSlice).then(|| text_field(&object, key));
     Ok(Named {
@@ -342,17 +404,17 @@ pub fn name_all(
         return Ok(Vec::new());
     }
     let requests: Vec<ChatRequest> = materials.iter().map(|m| request(subject, m)).collect();
-    // Only answers that parse are cached: a rerun asks again instead of replaying junk.
-    let usable = |_: usize, text: &str| {
-        parse(subject, text)
-            .map(drop)
-            .map_err(|why| why.trim_start_matches(UNUSABLE).to_string())
-    };
+    // Only answers that parse are cached: a rerun asks again instead of replaying junk. An
+    // answer that fails comes back as an error quoting it (`unusable reply: why; it began...`).
+    let usable = |i: usize, text: &str| parse(subject, &materials[i], text).map(drop);
     let answers = completer.complete_all(&requests, subject.what(), progress, &usable)?;
     Ok(answers
         .into_iter()
-        .map(|answer| match answer {
-            Ok(text) => parse(subject, &text),
+        .zip(materials)
+        .map(|(answer, material)| match answer {
+            Ok(text) => {
+                parse(subject, material, &text).map_err(|why| format!("unusable reply: {why}"))
+            }
             Err(e) => Err(truncate(&one_line(&e.to_string()), MAX_FIELD_CHARS)),
         })
         .collect())
@@ -396,6 +458,15 @@ mod tests {
     use super::*;
     use crate::error::Error;
 
+    /// What the model was shown, for the answers of the tests below.
+    const SHOWN: Material = Material {
+        keyword_name: "refund / order",
+        keywords: &[],
+        facts: Vec::new(),
+        prompts: Vec::new(),
+        failures: Vec::new(),
+    };
+
     const GOOD: &str = r#"{"name": "Refund policy questions", "description": "Customers ask how refunds work.", "root_cause": "The model invents deadlines.", "suggested_fix": "Quote the refund policy in the system prompt."}"#;
 
     #[test]
@@ -403,7 +474,7 @@ mod tests {
         let fenced = format!("```json\n{GOOD}\n```");
         let prose = format!("Sure! Here is the naming:\n{GOOD}\nHope this helps {{:)}}.");
         for answer in [GOOD.to_string(), fenced, prose] {
-            let named = parse(Subject::FailureSlice, &answer).unwrap();
+            let named = parse(Subject::FailureSlice, &SHOWN, &answer).unwrap();
             assert_eq!(named.name, "Refund policy questions", "{answer}");
             assert_eq!(
                 named.suggested_fix.as_deref(),
@@ -416,14 +487,14 @@ mod tests {
     fn skips_braces_that_are_not_the_answer() {
         let answer = format!("The prompts look like {{templates}} and {{\"x\": 1}}. {GOOD}");
         assert_eq!(
-            parse(Subject::FailureSlice, &answer).unwrap().name,
+            parse(Subject::FailureSlice, &SHOWN, &answer).unwrap().name,
             "Refund policy questions"
         );
     }
 
     #[test]
     fn gaps_get_no_root_cause_or_fix() {
-        let named = parse(Subject::CoverageGap, GOOD).unwrap();
+        let named = parse(Subject::CoverageGap, &SHOWN, GOOD).unwrap();
         assert_eq!(
             named.description.as_deref(),
             Some("Customers ask how refunds work.")
@@ -435,7 +506,7 @@ mod tests {
     #[test]
     fn cleans_names_and_fields_to_one_line() {
         let answer = r#"{"name": "  Refund\n  policy\tquestions. ", "description": "line one\nline two\u001b[31m", "root_cause": "   "}"#;
-        let named = parse(Subject::FailureSlice, answer).unwrap();
+        let named = parse(Subject::FailureSlice, &SHOWN, answer).unwrap();
         assert_eq!(named.name, "Refund policy questions");
         assert_eq!(named.description.as_deref(), Some("line one line two [31m"));
         assert_eq!(named.root_cause, None, "blank fields are dropped");
@@ -456,9 +527,108 @@ mod tests {
             (huge.as_str(), "characters"),
             ("{\"name\": \"Refund policy", "no JSON object"),
         ] {
-            let err = parse(Subject::FailureSlice, answer).unwrap_err();
+            let err = parse(Subject::FailureSlice, &SHOWN, answer).unwrap_err();
             assert!(err.contains(why), "{answer}: {err}");
         }
+    }
+
+    #[test]
+    fn a_field_stopped_at_the_schema_bound_ends_on_its_last_sentence() {
+        let cut = format!(
+            "Users ask about refunds. {}",
+            "They want it back ".repeat(8)
+        );
+        let cut: String = cut.chars().take(SCHEMA_FIELD_CHARS).collect();
+        let answer = serde_json::json!({"name": "Refund requests", "description": cut});
+        let named = parse(Subject::CoverageGap, &SHOWN, &answer.to_string()).unwrap();
+        assert_eq!(
+            named.description.as_deref(),
+            Some("Users ask about refunds.")
+        );
+        // A whole sentence at the bound, or a shorter field, is kept as written.
+        let whole = format!("{}.", "a".repeat(SCHEMA_FIELD_CHARS - 1));
+        let answer = serde_json::json!({"name": "Refund requests", "description": whole});
+        let named = parse(Subject::CoverageGap, &SHOWN, &answer.to_string()).unwrap();
+        assert_eq!(named.description.as_deref(), Some(whole.as_str()));
+    }
+
+    #[test]
+    fn names_that_echo_the_keyword_name_or_the_facts_are_rejected() {
+        let keywords: Vec<String> = ["seats", "add", "plan", "upgrade", "billing"]
+            .map(String::from)
+            .to_vec();
+        let m = Material {
+            keyword_name: "Seats / add / plan",
+            keywords: &keywords,
+            facts: vec![
+                "A failure slice: 40 prompts, of which 26 (65.0%) fail, against 20.0% of all prompts."
+                    .into(),
+            ],
+            prompts: vec!["Can I add 20 seats at once?", "How do I add seats mid-cycle?"],
+            failures: vec![],
+        };
+        let answer = |name: &str| format!(r#"{{"name": "{name}", "description": "d"}}"#);
+        for (name, why) in [
+            // Issue 18: the keyword name re-cased, reordered, re-punctuated, inflected.
+            ("Seats Add Plan", "repeats the keyword name"),
+            ("plan, seats, add", "repeats the keyword name"),
+            ("Plan - Add - Seats", "repeats the keyword name"),
+            ("Plans: Seats to Add", "repeats the keyword name"),
+            ("Seats plan", "repeats the keyword name"),
+            ("Seats 40", "a number of the facts (40)"),
+            ("65% failing seat purchases", "a number of the facts (65)"),
+        ] {
+            let err = parse(Subject::FailureSlice, &m, &answer(name)).unwrap_err();
+            assert!(!err.is_empty(), "{name}: {err}");
+            assert!(err.contains(why), "{name}: {err}");
+        }
+        // New words, and a number the prompts have, make a name.
+        for name in [
+            "Upgrade billing plan",
+            "Seat purchases mid-cycle",
+            "Bulk 20 seat purchases",
+            "Adding seats mid-cycle",
+        ] {
+            assert_eq!(
+                parse(Subject::FailureSlice, &m, &answer(name))
+                    .unwrap()
+                    .name,
+                name
+            );
+        }
+        // Chinese and Japanese names are compared word by word too.
+        let m = Material {
+            keyword_name: "パスワード / 再設定",
+            ..Material::default()
+        };
+        let err = parse(Subject::CoverageGap, &m, &answer("再設定 パスワード")).unwrap_err();
+        assert!(err.contains("repeats the keyword name"), "{err}");
+        assert!(parse(
+            Subject::CoverageGap,
+            &m,
+            &answer("パスワードを忘れた 利用者")
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn long_fields_end_on_a_sentence() {
+        let sentence = "Customers ask how to add seats in the middle of a billing cycle. ";
+        let answer = format!(
+            r#"{{"name": "Two words", "description": "{}", "root_cause": "{}"}}"#,
+            sentence.repeat(6),
+            "word ".repeat(100)
+        );
+        let named = parse(Subject::FailureSlice, &SHOWN, &answer).unwrap();
+        let description = named.description.unwrap();
+        assert_eq!(
+            description,
+            sentence.repeat(4).trim_end(),
+            "four whole sentences fit"
+        );
+        let root_cause = named.root_cause.unwrap();
+        assert!(root_cause.ends_with("word…"), "{root_cause}");
+        assert!(root_cause.chars().count() <= MAX_FIELD_CHARS);
     }
 
     #[test]
@@ -467,7 +637,7 @@ mod tests {
             r#"{{"name": "Two words", "description": "{}"}}"#,
             "y".repeat(1000)
         );
-        let named = parse(Subject::CoverageGap, &answer).unwrap();
+        let named = parse(Subject::CoverageGap, &SHOWN, &answer).unwrap();
         assert_eq!(named.description.unwrap().chars().count(), MAX_FIELD_CHARS);
     }
 

@@ -2,6 +2,7 @@
 //! not a letter or digit, drop English stop words, stem with Snowball.
 
 pub mod cjk;
+pub mod numbers;
 pub mod sentences;
 
 use rust_stemmers::{Algorithm, Stemmer};

@@ -1,7 +1,8 @@
 //! `score --consistency N`: does the model say the same thing when the query is asked in other
-//! words? One call per row asks for N paraphrases of the query; one call per paraphrase
-//! answers it (with the row's context); the answers are embedded with score's own embedder
-//! next to the response, and consistency is their mean agreement with it.
+//! words? One call per row asks for N paraphrases of the query; the unusable ones are dropped
+//! ([`super::paraphrases`]); one call per paraphrase left answers it (with the row's context);
+//! consistency is the answers' mean [`agreement`] with the response (their claims, and their
+//! embedding cosine with score's own embedder).
 //!
 //! One call for all N paraphrases, not N seeded calls: the model sees the ones it already wrote
 //! and makes them differ, where N independent samples of the same prompt often repeat each
@@ -9,7 +10,9 @@
 
 use super::config::EvidenceParams;
 use super::evidence::map_cosine;
-use super::prepare::passages;
+use super::paraphrases::{content_stems, count, describe, DropReason, Original, MIN_COSINE};
+use super::prepare::{passages, Interner};
+use super::specifics::SourceIndex;
 use crate::api::chat::{non_empty, ChatParams, ChatRequest, Message, ReplySchema};
 use crate::api::reply::{clip, first_json, list_lines};
 use crate::api::Llm;
@@ -18,8 +21,11 @@ use crate::error::Result;
 use crate::input::Record;
 use crate::matrix::dot;
 use crate::progress::Progress;
+use crate::text::numbers::numbers;
+use crate::text::Analyzer;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Characters of the query and of the context put in a prompt.
 const QUERY_CHARS: usize = 2_000;
@@ -154,6 +160,71 @@ pub fn consistency(agreements: &[f64]) -> Option<f64> {
     Some((agreements.iter().sum::<f64>() / agreements.len() as f64).clamp(0.0, 1.0))
 }
 
+/// The claims of a text that [`agreement`] compares: its content words and its numbers.
+struct Claims {
+    stems: HashSet<String>,
+    /// Normalized, without repeats.
+    numbers: BTreeSet<String>,
+}
+
+impl Claims {
+    fn of(text: &str, analyzer: &Analyzer) -> Claims {
+        Claims {
+            stems: content_stems(text, analyzer),
+            numbers: numbers(text).into_iter().map(|n| n.1).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.stems.len() + self.numbers.len()
+    }
+}
+
+/// Agreement of an answer with the response, in [0, 1]: claims are compared, not lengths.
+/// The shorter text (fewer content words and numbers) agrees with the longer as far as the
+/// longer contains its claims, or as far as their embedding cosine says (mapped like sentence
+/// support), whichever is higher; so "30 days" agrees fully with "You can return items within
+/// 30 days of purchase." A number of the shorter text that the longer does not state is a
+/// conflict: agreement is at most the share of the shorter's numbers that the longer states
+/// ("60 days" against the same sentence gets 0).
+pub fn agreement(
+    response: &str,
+    answer: &str,
+    cosine: f32,
+    params: &EvidenceParams,
+    analyzer: &Analyzer,
+) -> f64 {
+    let by_embedding = map_cosine(cosine, params);
+    let (r, a) = (Claims::of(response, analyzer), Claims::of(answer, analyzer));
+    let ((shorter, _), (longer, longer_text)) = if r.len() <= a.len() {
+        ((r, response), (a, answer))
+    } else {
+        ((a, answer), (r, response))
+    };
+    if shorter.len() == 0 {
+        return by_embedding;
+    }
+    let mut stated = SourceIndex::default();
+    stated.add(longer_text);
+    let numbers_found = shorter
+        .numbers
+        .iter()
+        .filter(|n| stated.has_number(n))
+        .count();
+    let words_found = shorter
+        .stems
+        .iter()
+        .filter(|s| longer.stems.contains(*s))
+        .count();
+    let contained = (numbers_found + words_found) as f64 / shorter.len() as f64;
+    let numbers_agree = if shorter.numbers.is_empty() {
+        1.0
+    } else {
+        numbers_found as f64 / shorter.numbers.len() as f64
+    };
+    by_embedding.max(contained).min(numbers_agree)
+}
+
 /// Seed of the `k`-th answer of a row: each paraphrase its own reproducible cache entry.
 fn answer_seed(seed: u64, k: usize) -> u64 {
     seed.wrapping_add(1 + k as u64)
@@ -163,39 +234,171 @@ fn asked(record: &Record) -> bool {
     !record.response.as_deref().unwrap_or("").trim().is_empty()
 }
 
+/// The paraphrases of a reply that pass the text checks, with their positions (`k`, which
+/// seeds their answers).
+fn passing(
+    query: &str,
+    request: &ChatRequest,
+    reply: &str,
+    n: usize,
+    analyzer: &Analyzer,
+) -> Vec<(usize, String)> {
+    let candidates = parse_paraphrases(reply, n).unwrap_or_default();
+    let verdicts = Original::new(query, request, analyzer).screen(&candidates, analyzer);
+    candidates
+        .into_iter()
+        .zip(verdicts)
+        .enumerate()
+        .filter(|(_, (_, drop))| drop.is_none())
+        .map(|(k, (p, _))| (k, p))
+        .collect()
+}
+
 /// An upper bound of the calls a run makes, after the cache: a row whose paraphrases are
-/// cached counts its uncached answers; any other row counts 1 + `n`. Empty responses are not
-/// checked (they are rejected whatever the model says).
+/// cached counts the uncached answers of those that pass the text checks (the embedding check
+/// may drop more); any other row counts 1 + `n`. Empty responses are not checked (they are
+/// rejected whatever the model says).
 pub fn planned_calls(llm: &Llm, records: &[Record], n: usize, seed: u64) -> u64 {
+    let analyzer = Analyzer::default();
     records
         .iter()
         .filter(|r| asked(r))
-        .map(
-            |r| match llm.cached(&paraphrase_request(&r.prompt, n, seed)) {
+        .map(|r| {
+            let request = paraphrase_request(&r.prompt, n, seed);
+            match llm.cached(&request) {
                 None => 1 + n as u64,
                 Some(reply) => {
                     let context = passages(&r.context);
-                    parse_paraphrases(&reply, n)
-                        .unwrap_or_default()
+                    passing(&r.prompt, &request, &reply, n, &analyzer)
                         .iter()
-                        .enumerate()
                         .filter(|(k, p)| {
                             llm.cached(&answer_request(p, &context, answer_seed(seed, *k)))
                                 .is_none()
                         })
                         .count() as u64
                 }
-            },
-        )
+            }
+        })
         .sum()
 }
 
 /// One row's outcome: `None` when the row was not checked (empty response).
 pub type RowCheck = Option<std::result::Result<(f64, ConsistencyCheck), String>>;
 
-/// Runs the check on every row: the paraphrases (one budget line), the answers (a second),
-/// then one embedding call for the responses and answers together. A row whose paraphrases or
-/// every answer failed gets its error; the run fails only on a usage error (`--max-calls`).
+/// What a run of the check did: each row's outcome and the paraphrases' fate.
+pub struct ConsistencyRun {
+    pub rows: Vec<RowCheck>,
+    /// Paraphrases read from the replies (at most N a row).
+    pub received: usize,
+    /// Paraphrases not used, by reason.
+    pub dropped: BTreeMap<DropReason, usize>,
+}
+
+/// What `--consistency` did, in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsistencySummary {
+    /// Asked for, per row.
+    pub paraphrases_per_row: usize,
+    pub rows_checked: usize,
+    pub errors: usize,
+    pub paraphrases_received: usize,
+    /// Answered and scored: `paraphrases_received` less the dropped ones.
+    pub paraphrases_used: usize,
+    /// Fewest and most used by one checked row (0 when no row was checked).
+    pub min_paraphrases_used: usize,
+    pub max_paraphrases_used: usize,
+    /// Every reason, with 0 for those that dropped nothing.
+    pub paraphrases_dropped: BTreeMap<DropReason, usize>,
+}
+
+impl ConsistencySummary {
+    /// Paraphrases dropped, all reasons together.
+    pub fn dropped(&self) -> usize {
+        self.paraphrases_dropped.values().sum()
+    }
+
+    /// What the check did, in one line: rows checked, paraphrases used and dropped, and why.
+    pub fn describe(&self) -> String {
+        let dropped = match self.dropped() {
+            0 => format!("none of {} dropped", self.paraphrases_received),
+            n => format!(
+                "{n} of {} dropped: {}",
+                self.paraphrases_received,
+                describe(&self.paraphrases_dropped)
+            ),
+        };
+        format!(
+            "{} rows checked with {} paraphrases in all ({} to {} a row, {} asked for); {dropped}",
+            self.rows_checked,
+            self.paraphrases_used,
+            self.min_paraphrases_used,
+            self.max_paraphrases_used,
+            self.paraphrases_per_row
+        )
+    }
+}
+
+impl ConsistencyRun {
+    fn new(rows: usize) -> ConsistencyRun {
+        ConsistencyRun {
+            rows: vec![None; rows],
+            received: 0,
+            dropped: DropReason::ALL.into_iter().map(|r| (r, 0)).collect(),
+        }
+    }
+
+    fn drop(&mut self, reason: DropReason) {
+        *self.dropped.entry(reason).or_default() += 1;
+    }
+
+    /// The summary of a run that asked for `n` paraphrases a row.
+    pub fn summary(&self, n: usize) -> ConsistencySummary {
+        let used: Vec<usize> = self
+            .rows
+            .iter()
+            .filter_map(|r| match r {
+                Some(Ok((_, check))) => Some(check.paraphrases.len()),
+                _ => None,
+            })
+            .collect();
+        ConsistencySummary {
+            paraphrases_per_row: n,
+            rows_checked: used.len(),
+            errors: self
+                .rows
+                .iter()
+                .filter(|r| matches!(r, Some(Err(_))))
+                .count(),
+            paraphrases_received: self.received,
+            paraphrases_used: used.iter().sum(),
+            min_paraphrases_used: used.iter().copied().min().unwrap_or(0),
+            max_paraphrases_used: used.iter().copied().max().unwrap_or(0),
+            paraphrases_dropped: self.dropped.clone(),
+        }
+    }
+}
+
+/// One row's candidate paraphrases and each one's reason to drop it (`None`: kept so far).
+struct Candidates {
+    row: usize,
+    texts: Vec<String>,
+    drops: Vec<Option<DropReason>>,
+}
+
+impl Candidates {
+    fn kept(&self) -> impl Iterator<Item = (usize, &String)> {
+        self.texts
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| self.drops[*k].is_none())
+    }
+}
+
+/// Runs the check on every row: the paraphrases (one budget line), checked by text and then by
+/// one embedding call for the queries and paraphrases together; the answers (a second budget
+/// line); then one embedding call for the responses and answers. A row whose paraphrases are
+/// missing or all dropped, or whose every answer failed, gets its error; the run fails only on
+/// a usage error (`--max-calls`).
 pub fn check(
     llm: &Llm,
     records: &[Record],
@@ -204,7 +407,8 @@ pub fn check(
     embedder: &dyn Embedder,
     params: &EvidenceParams,
     progress: &Progress,
-) -> Result<Vec<RowCheck>> {
+) -> Result<ConsistencyRun> {
+    let analyzer = Analyzer::default();
     let rows: Vec<usize> = (0..records.len()).filter(|&i| asked(&records[i])).collect();
     let requests: Vec<ChatRequest> = rows
         .iter()
@@ -221,90 +425,175 @@ pub fn check(
         progress,
         &has_paraphrases,
     )?;
-    let mut out: Vec<RowCheck> = vec![None; records.len()];
-    // (row, paraphrases) of the rows that have some.
-    let mut paraphrased: Vec<(usize, Vec<String>)> = Vec::new();
-    for (&i, reply) in rows.iter().zip(replies) {
-        match reply {
-            Err(e) => out[i] = Some(Err(format!("paraphrases: {e}"))),
+    let mut run = ConsistencyRun::new(records.len());
+    let mut candidates: Vec<Candidates> = Vec::new();
+    for ((&i, request), reply) in rows.iter().zip(&requests).zip(replies) {
+        let texts = match reply {
+            Err(e) => {
+                run.rows[i] = Some(Err(format!("paraphrases: {e}")));
+                continue;
+            }
             Ok(text) => match parse_paraphrases(&text, n) {
-                None => out[i] = Some(Err("paraphrases: no question in the reply".into())),
-                Some(p) => paraphrased.push((i, p)),
+                None => {
+                    run.rows[i] = Some(Err("paraphrases: no question in the reply".into()));
+                    continue;
+                }
+                Some(texts) => texts,
             },
+        };
+        let drops = Original::new(&records[i].prompt, request, &analyzer).screen(&texts, &analyzer);
+        run.received += texts.len();
+        candidates.push(Candidates {
+            row: i,
+            texts,
+            drops,
+        });
+    }
+    drop_unrelated(&mut candidates, records, embedder, progress)?;
+    candidates.retain(|c| {
+        for reason in c.drops.iter().flatten() {
+            run.drop(*reason);
+        }
+        if c.kept().next().is_some() {
+            return true;
+        }
+        let reasons = count(c.drops.iter().flatten().copied());
+        run.rows[c.row] = Some(Err(format!(
+            "paraphrases: none usable: {}",
+            describe(&reasons)
+        )));
+        false
+    });
+    let answered = answer(llm, records, &candidates, seed, &mut run, progress)?;
+    score(
+        answered, records, embedder, params, &analyzer, &mut run, progress,
+    )?;
+    Ok(run)
+}
+
+/// Marks the kept paraphrases whose embedding cosine with their query is below
+/// [`MIN_COSINE`], with one embedding call for the queries and paraphrases together.
+fn drop_unrelated(
+    candidates: &mut [Candidates],
+    records: &[Record],
+    embedder: &dyn Embedder,
+    progress: &Progress,
+) -> Result<()> {
+    // Each distinct text once, as in scoring: repeats would skew the fitted weights.
+    let mut interner = Interner::default();
+    // (candidates, paraphrase k, query id, paraphrase id)
+    let mut pairs: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for (c, cand) in candidates.iter().enumerate() {
+        let query = interner.id(&records[cand.row].prompt);
+        for (k, text) in cand.kept() {
+            pairs.push((c, k, query, interner.id(text)));
         }
     }
-    let mut answer_requests = Vec::new();
-    for (i, paraphrases) in &paraphrased {
-        let context = passages(&records[*i].context);
-        for (k, p) in paraphrases.iter().enumerate() {
-            answer_requests.push(answer_request(p, &context, answer_seed(seed, k)));
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let texts: Vec<&str> = interner.texts.iter().map(String::as_str).collect();
+    let embeddings = embedder.embed(&texts, progress)?;
+    for (c, k, query, paraphrase) in pairs {
+        if dot(embeddings.row(query), embeddings.row(paraphrase)) < MIN_COSINE {
+            candidates[c].drops[k] = Some(DropReason::Unrelated);
+        }
+    }
+    Ok(())
+}
+
+/// Answers every kept paraphrase (one budget line). A paraphrase whose answer failed or is
+/// empty is dropped; a row left without any answer gets the first error.
+fn answer(
+    llm: &Llm,
+    records: &[Record],
+    candidates: &[Candidates],
+    seed: u64,
+    run: &mut ConsistencyRun,
+    progress: &Progress,
+) -> Result<Vec<(usize, ConsistencyCheck)>> {
+    let mut requests = Vec::new();
+    for c in candidates {
+        let context = passages(&records[c.row].context);
+        for (k, p) in c.kept() {
+            requests.push(answer_request(p, &context, answer_seed(seed, k)));
         }
     }
     let mut answers = llm
         .complete_all(
-            &answer_requests,
+            &requests,
             "score --consistency: answers",
             progress,
             &non_empty,
         )?
         .into_iter();
-    // (row, check with answers, errors) before embedding.
-    let mut answered: Vec<(usize, ConsistencyCheck)> = Vec::new();
-    for (i, paraphrases) in paraphrased {
+    let mut answered = Vec::new();
+    for c in candidates {
         let mut check = ConsistencyCheck {
             paraphrases: Vec::new(),
             answers: Vec::new(),
             agreements: Vec::new(),
         };
         let mut first_error = None;
-        for p in paraphrases {
-            match answers.next() {
+        for (_, p) in c.kept() {
+            let error = match answers.next() {
                 Some(Ok(a)) if !a.trim().is_empty() => {
-                    check.paraphrases.push(p);
+                    check.paraphrases.push(p.clone());
                     check.answers.push(a.trim().to_string());
+                    continue;
                 }
-                Some(Ok(_)) => {
-                    first_error.get_or_insert_with(|| "answers: an empty answer".to_string());
-                }
-                Some(Err(e)) => {
-                    first_error.get_or_insert_with(|| format!("answers: {e}"));
-                }
-                None => {}
-            }
+                Some(Ok(_)) => "answers: an empty answer".to_string(),
+                Some(Err(e)) => format!("answers: {e}"),
+                None => "answers: none came back".to_string(),
+            };
+            run.drop(DropReason::NoAnswer);
+            first_error.get_or_insert(error);
         }
         if check.answers.is_empty() {
-            out[i] = Some(Err(
+            run.rows[c.row] = Some(Err(
                 first_error.unwrap_or_else(|| "answers: none came back".into())
             ));
         } else {
-            answered.push((i, check));
+            answered.push((c.row, check));
         }
     }
+    Ok(answered)
+}
+
+/// Each answer's [`agreement`] with its row's response, from one embedding call for the
+/// responses and answers together, and each row's consistency.
+fn score(
+    answered: Vec<(usize, ConsistencyCheck)>,
+    records: &[Record],
+    embedder: &dyn Embedder,
+    params: &EvidenceParams,
+    analyzer: &Analyzer,
+    run: &mut ConsistencyRun,
+    progress: &Progress,
+) -> Result<()> {
     if answered.is_empty() {
-        return Ok(out);
+        return Ok(());
     }
+    let response = |i: usize| records[i].response.as_deref().unwrap_or("").trim();
     // Responses first, then every answer, in one call: one fitted embedding space.
-    let mut texts: Vec<&str> = answered
-        .iter()
-        .map(|(i, _)| records[*i].response.as_deref().unwrap_or("").trim())
-        .collect();
+    let mut texts: Vec<&str> = answered.iter().map(|(i, _)| response(*i)).collect();
     for (_, check) in &answered {
         texts.extend(check.answers.iter().map(String::as_str));
     }
     let embeddings = embedder.embed(&texts, progress)?;
     let mut next = answered.len();
     for (slot, (i, mut check)) in answered.into_iter().enumerate() {
-        let response = embeddings.row(slot);
-        for _ in 0..check.answers.len() {
+        for answer in &check.answers {
+            let cosine = dot(embeddings.row(slot), embeddings.row(next));
             check
                 .agreements
-                .push(map_cosine(dot(response, embeddings.row(next)), params));
+                .push(agreement(response(i), answer, cosine, params, analyzer));
             next += 1;
         }
         let score = consistency(&check.agreements).unwrap_or(0.0);
-        out[i] = Some(Ok((score, check)));
+        run.rows[i] = Some(Ok((score, check)));
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -348,6 +637,74 @@ mod tests {
         assert_eq!(map_cosine(-0.3, &p), 0.0);
         let mid = ((p.cosine_floor + p.cosine_full) / 2.0) as f32;
         assert!((map_cosine(mid, &p) - 0.5).abs() < 1e-6);
+    }
+
+    /// Other rows' responses and answers, embedded in the same call as a check's are.
+    const OTHERS: [&str; 4] = [
+        "Click Forgot password on the sign-in page and enter your email address.",
+        "Single sign-on is included in the Enterprise plan.",
+        "Open Billing > Invoices and click Download PDF next to last month's invoice.",
+        "The mobile app works offline and syncs when you reconnect.",
+    ];
+
+    /// The embedding cosine of two texts as the check computes it: in one call of score's
+    /// embedder with other rows' texts.
+    fn cosine(a: &str, b: &str) -> f32 {
+        let embedder = super::super::scoring_embedder(256, 42);
+        let mut texts = vec![a, b];
+        texts.extend(OTHERS);
+        let m = embedder.embed(&texts, &Progress::hidden()).unwrap();
+        dot(m.row(0), m.row(1))
+    }
+
+    fn agree(response: &str, answer: &str) -> f64 {
+        let p = super::super::config::ScoreConfig::default().evidence;
+        let cos = cosine(response, answer);
+        agreement(response, answer, cos, &p, &Analyzer::default())
+    }
+
+    const LONG: &str = "You can return items within 30 days of purchase.";
+
+    #[test]
+    fn a_terse_answer_agrees_with_a_long_one_that_states_it() {
+        let p = super::super::config::ScoreConfig::default().evidence;
+        let by_cosine = map_cosine(cosine(LONG, "30 days"), &p);
+        assert!(
+            by_cosine < 0.8,
+            "the embedding alone reads a disagreement: {by_cosine}"
+        );
+        assert_eq!(agree(LONG, "30 days"), 1.0);
+        assert_eq!(agree("30 days", LONG), 1.0, "whichever is the response");
+        assert_eq!(agree(LONG, "Within 30 days."), 1.0);
+        // More detail in the longer text is not a conflict.
+        let detailed =
+            "Items can be returned within 30 days; the refund arrives within 5 business days.";
+        assert_eq!(agree("Within 30 days.", detailed), 1.0);
+        assert_eq!(agree(LONG, LONG), 1.0);
+    }
+
+    #[test]
+    fn conflicting_numbers_disagree() {
+        assert_eq!(agree(LONG, "60 days"), 0.0);
+        assert_eq!(
+            agree(LONG, "You can return items within 60 days of purchase."),
+            0.0,
+            "the same words around another number"
+        );
+        let response = "Refunds are accepted within 30 days and paid within 5 business days.";
+        let half = agree(
+            response,
+            "Refunds are accepted within 30 days and paid within 10 business days.",
+        );
+        assert_eq!(half, 0.5, "one of two numbers conflicts");
+    }
+
+    #[test]
+    fn unrelated_and_claimless_answers_go_by_the_embedding() {
+        assert!(agree(LONG, "Penguins huddle through the antarctic winter.") < 0.1);
+        let p = super::super::config::ScoreConfig::default().evidence;
+        let a = Analyzer::default();
+        assert_eq!(agreement(LONG, "Yes.", 0.45, &p, &a), map_cosine(0.45, &p));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod consistency;
 pub mod decide;
 pub mod evidence;
 pub mod judge;
+pub mod paraphrases;
 pub mod prepare;
 pub mod specifics;
 
@@ -25,6 +26,7 @@ use crate::input::Dataset;
 use crate::progress::Progress;
 use config::ScoreConfig;
 use consistency::ConsistencyCheck;
+pub use consistency::ConsistencySummary;
 use decide::{Decision, FailureType, Gate, HallucinationStatus, Scores, Verdict};
 use evidence::Evidence;
 use judge::{JudgeBand, JudgeRecord, JudgeVerdict};
@@ -139,14 +141,6 @@ pub struct JudgeSummary {
     pub decisions_changed: usize,
 }
 
-/// What `--consistency` did, in the summary.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConsistencySummary {
-    pub paraphrases_per_row: usize,
-    pub rows_checked: usize,
-    pub errors: usize,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct ScoreSummary {
     pub input: String,
@@ -234,10 +228,11 @@ pub fn analyze_with(
         .collect();
     bar.finish_and_clear();
     let mut checks: Vec<consistency::RowCheck> = vec![None; data.records.len()];
+    let mut consistency_summary = None;
     if let Some(wanted) = llm {
         check_budget(data, &evidence, config, wanted)?;
         if let Some(n) = wanted.consistency {
-            checks = consistency::check(
+            let run = consistency::check(
                 wanted.llm,
                 &data.records,
                 n,
@@ -246,6 +241,8 @@ pub fn analyze_with(
                 &config.evidence,
                 progress,
             )?;
+            consistency_summary = Some(run.summary(n));
+            checks = run.rows;
             for (ev, check) in evidence.iter_mut().zip(&checks) {
                 if let Some(Ok((score, _))) = check {
                     ev.consistency = Some(*score);
@@ -312,17 +309,6 @@ pub fn analyze_with(
         )?),
         _ => None,
     };
-    let consistency_summary = llm.and_then(|l| l.consistency).map(|n| ConsistencySummary {
-        paraphrases_per_row: n,
-        rows_checked: rows
-            .iter()
-            .filter(|r| r.consistency_check.is_some())
-            .count(),
-        errors: rows
-            .iter()
-            .filter(|r| r.consistency_error.is_some())
-            .count(),
-    });
     let without_context = texts
         .iter()
         .filter(|t| !t.has_context || t.units.is_empty())

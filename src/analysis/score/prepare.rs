@@ -65,14 +65,15 @@ pub fn passages(context: &Option<Value>) -> Vec<String> {
 /// A context passage and its sentences.
 type Passage = (String, Vec<String>);
 
+/// Each distinct text once, with its id (position).
 #[derive(Default)]
-struct Interner {
+pub(super) struct Interner {
     ids: HashMap<String, usize>,
-    texts: Vec<String>,
+    pub(super) texts: Vec<String>,
 }
 
 impl Interner {
-    fn id(&mut self, text: &str) -> usize {
+    pub(super) fn id(&mut self, text: &str) -> usize {
         if let Some(&id) = self.ids.get(text) {
             return id;
         }
