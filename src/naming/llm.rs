@@ -341,6 +341,25 @@ fn echo(name: &str, material: &Material) -> Option<String> {
     if !words.is_empty() && words.is_subset(&keyword_name) {
         return Some("the name repeats the keyword name".into());
     }
+    // "A failure slice": words of the facts the model was given about the group, none of
+    // them the prompts' own, say nothing about what the prompts ask.
+    let facts: HashSet<String> = material
+        .facts
+        .iter()
+        .flat_map(|f| name_words(f, &analyzer))
+        .collect();
+    let prompts: HashSet<String> = material
+        .prompts
+        .iter()
+        .flat_map(|p| name_words(p, &analyzer))
+        .collect();
+    if !words.is_empty()
+        && words
+            .iter()
+            .all(|w| facts.contains(w) && !prompts.contains(w))
+    {
+        return Some("the name repeats the facts it was given, not the prompts".into());
+    }
     let in_prompts = normalized_numbers(material.prompts.iter().copied());
     let in_facts = normalized_numbers(material.facts.iter().map(String::as_str));
     numbers(name)
@@ -575,6 +594,8 @@ mod tests {
             ("Plan - Add - Seats", "repeats the keyword name"),
             ("Plans: Seats to Add", "repeats the keyword name"),
             ("Seats plan", "repeats the keyword name"),
+            ("A failure slice", "repeats the facts"),
+            ("Failing prompts", "repeats the facts"),
             ("Seats 40", "a number of the facts (40)"),
             ("65% failing seat purchases", "a number of the facts (65)"),
         ] {
