@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 const KIND: &str = "chat";
@@ -121,12 +121,6 @@ pub fn non_empty(_: usize, reply: &str) -> std::result::Result<(), String> {
 /// Characters of an unusable reply quoted in its error, so a user sees what came back.
 const UNUSABLE_QUOTE_CHARS: usize = 200;
 
-/// Whether the server takes `response_format`: not known until a request with it is answered
-/// or refused.
-const STRUCTURED_UNKNOWN: u8 = 0;
-const STRUCTURED_TAKEN: u8 = 1;
-const STRUCTURED_REFUSED: u8 = 2;
-
 /// Consecutive failed completions after which [`Llm::complete_all`] starts no more: a server
 /// that is down should not be retried once per row.
 const GIVE_UP_AFTER: usize = 3;
@@ -136,8 +130,8 @@ pub struct Llm {
     client: Client,
     cache: Option<Cache>,
     model: String,
-    /// STRUCTURED_*: once a server refused `response_format`, it is not sent again.
-    structured: AtomicU8,
+    /// Once a server refused `response_format`, it is not sent again.
+    structured_refused: AtomicBool,
     /// The server's slot count is read once, before the first request.
     slots_read: Once,
 }
@@ -149,7 +143,7 @@ impl Llm {
             client: Client::new(config),
             cache,
             model: model.into(),
-            structured: AtomicU8::new(STRUCTURED_UNKNOWN),
+            structured_refused: AtomicBool::new(false),
             slots_read: Once::new(),
         }
     }
@@ -207,7 +201,7 @@ impl Llm {
         let schema = request
             .schema
             .as_ref()
-            .filter(|_| self.structured.load(Ordering::SeqCst) != STRUCTURED_REFUSED);
+            .filter(|_| !self.structured_refused.load(Ordering::SeqCst));
         let response = match schema {
             None => self.client.try_post(PATH, &body, on_retry),
             Some(schema) => {
@@ -217,8 +211,7 @@ impl Llm {
                     Err(refused) if matches!(refused.status, Some(400 | 422)) => {
                         let plain = self.client.try_post(PATH, &body, on_retry);
                         if plain.is_ok()
-                            && self.structured.swap(STRUCTURED_REFUSED, Ordering::SeqCst)
-                                != STRUCTURED_REFUSED
+                            && !self.structured_refused.swap(true, Ordering::SeqCst)
                             && !self.client.config().quiet
                         {
                             crate::diag!(
@@ -229,12 +222,7 @@ impl Llm {
                         }
                         plain
                     }
-                    other => {
-                        if other.is_ok() {
-                            self.structured.store(STRUCTURED_TAKEN, Ordering::SeqCst);
-                        }
-                        other
-                    }
+                    other => other,
                 }
             }
         }
