@@ -104,6 +104,12 @@ fn slices_reports_match_their_schema() {
         ("support_tickets", &["--format", "json"][..], json, false),
         (
             "support_tickets",
+            &["--format", "json", "--coords"],
+            json,
+            false,
+        ),
+        (
+            "support_tickets",
             &["--format", "json", "--all", "--group-by", "metadata.topic"],
             json,
             false,

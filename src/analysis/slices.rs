@@ -47,6 +47,9 @@ pub struct SlicesConfig {
     pub input: String,
     /// Where derived outcomes came from ([`super::outcome::derive`]); recorded in `parameters`.
     pub outcomes: Option<OutcomeSummary>,
+    /// Also place every row on a 2-D map (`--coords`, `--format html`): [`SliceReport::coords`]
+    /// and [`SliceReport::map_rows`].
+    pub map: bool,
 }
 
 impl Default for SlicesConfig {
@@ -65,6 +68,7 @@ impl Default for SlicesConfig {
             failure_threshold: 0.5,
             input: String::new(),
             outcomes: None,
+            map: false,
         }
     }
 }
@@ -84,9 +88,28 @@ pub struct SliceReport {
     pub llm_naming: Option<NamingSummary>,
     pub slices: Vec<Slice>,
     pub parameters: SliceParameters,
+    /// With `--coords` (or for the HTML map): each data row's place on the 2-D map, indexed
+    /// like `sample_indices` (`null` for a row `--skip-invalid` dropped), rounded to 4 decimals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coords: Option<Coords>,
+    /// What the HTML map shows of each analysed row; kept out of the JSON (the input has it).
+    #[serde(skip)]
+    pub map_rows: Vec<MapRow>,
     /// Wall time per stage; kept out of the JSON so reports stay byte-identical across runs.
     #[serde(skip)]
     pub timings: StageTimings,
+}
+
+/// Each data row's `[x, y]` on the 2-D map; `None` for a skipped row.
+pub type Coords = Vec<Option<[f64; 2]>>;
+
+/// One analysed row as the HTML map draws it.
+#[derive(Debug, Clone)]
+pub struct MapRow {
+    /// 0-based data row (as in `sample_indices`).
+    pub row: usize,
+    pub prompt: String,
+    pub failed: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -323,8 +346,15 @@ pub fn analyze(
             .then(a.sample_indices.first().cmp(&b.sample_indices.first()))
     });
 
+    let (coords, map_rows) = if config.map {
+        map(data, &embeddings, &failed, config.cluster.seed, progress)?
+    } else {
+        (None, Vec::new())
+    };
     timings.test_and_describe = started.elapsed();
     Ok(SliceReport {
+        coords,
+        map_rows,
         timings,
         total_prompts: total,
         total_failures,
@@ -413,6 +443,32 @@ impl SliceReport {
         self.llm_naming = Some(llm::apply(items, outcomes, completer.model()));
         Ok(())
     }
+}
+
+/// The rows' 2-D coordinates by data row, rounded to 4 decimals (so the JSON stays short and
+/// the HTML byte-identical across platforms whose last float bits differ), and the rows drawn.
+fn map(
+    data: &Dataset,
+    embeddings: &crate::matrix::Matrix,
+    failed: &[bool],
+    seed: u64,
+    progress: &Progress,
+) -> Result<(Option<Coords>, Vec<MapRow>)> {
+    let points = crate::cluster::map_2d(embeddings, seed, progress)?;
+    // f64: the JSON writes f64s, and an f32 widened would print as 0.07660000026226044.
+    let round = |x: f32| (x as f64 * 1e4).round() / 1e4;
+    let width = data.records.iter().map(|r| r.row + 1).max().unwrap_or(0);
+    let mut coords = vec![None; width];
+    let mut rows = Vec::with_capacity(points.len());
+    for ((r, p), &f) in data.records.iter().zip(&points).zip(failed) {
+        coords[r.row] = Some([round(p[0]), round(p[1])]);
+        rows.push(MapRow {
+            row: r.row,
+            prompt: r.prompt.clone(),
+            failed: f,
+        });
+    }
+    Ok((Some(coords), rows))
 }
 
 fn example(data: &Dataset, i: usize) -> Example {

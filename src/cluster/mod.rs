@@ -438,3 +438,9 @@ fn all_rows_identical(m: &Matrix) -> bool {
     let first = m.row(0);
     (1..m.rows()).all(|i| m.row(i) == first)
 }
+
+/// Every row's place on a 2-D map (its first two principal components, seeded as the
+/// clustering's PCA is): the HTML report draws the prompts there.
+pub fn map_2d(embeddings: &Matrix, seed: u64, progress: &Progress) -> Result<Vec<[f32; 2]>> {
+    reduce::map_2d(embeddings, seed, progress)
+}

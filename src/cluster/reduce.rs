@@ -155,6 +155,37 @@ pub(crate) fn reduce_many<'a>(
     seed: u64,
     progress: &Progress,
 ) -> Result<Reduced<'a>> {
+    let mut reduced = pca_project(embeddings, target_dims, seed, progress)?;
+    if let Cow::Owned(out) = &mut reduced.data {
+        out.normalize_rows();
+    }
+    Ok(reduced)
+}
+
+/// The first two principal components of every row, not renormalized (on a 2-D map,
+/// renormalizing would put every prompt on the unit circle): the HTML report's map. Rows whose
+/// embeddings have no variance (or at most two columns) keep their first two coordinates.
+pub(crate) fn map_2d(embeddings: &Matrix, seed: u64, progress: &Progress) -> Result<Vec<[f32; 2]>> {
+    let reduced = pca_project(embeddings, 2, seed, progress)?;
+    let m = &reduced.data;
+    Ok((0..m.rows())
+        .map(|i| {
+            let row = m.row(i);
+            [
+                row.first().copied().unwrap_or(0.0),
+                row.get(1).copied().unwrap_or(0.0),
+            ]
+        })
+        .collect())
+}
+
+/// [`reduce_many`]'s projection before the rows are renormalized.
+fn pca_project<'a>(
+    embeddings: &'a Matrix,
+    target_dims: usize,
+    seed: u64,
+    progress: &Progress,
+) -> Result<Reduced<'a>> {
     use ndarray::linalg::general_mat_mul;
     let (n, d) = (embeddings.rows(), embeddings.cols());
     let Some(mut x) = fit_sample(embeddings, target_dims, EIGEN_FIT_ROWS, seed) else {
@@ -216,7 +247,6 @@ pub(crate) fn reduce_many<'a>(
                 ndarray::ArrayViewMut2::from_shape((rows, target_dims), dst).expect("chunk shape");
             general_mat_mul(1.0, &chunk, &w, 0.0, &mut projected);
         });
-    out.normalize_rows();
     spinner.finish_and_clear();
     Ok(Reduced {
         data: Cow::Owned(out),

@@ -82,7 +82,7 @@ pub fn share(s: &str) -> std::result::Result<f64, String> {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// Output format [default: from the --output extension (.json, .jsonl, .md, .txt); else
+    /// Output format [default: from the --output extension (.json, .jsonl, .md, .txt, .html); else
     /// table on a terminal, otherwise json (score: jsonl)]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
@@ -111,8 +111,26 @@ impl OutputArgs {
         self.format_or(Format::Json)
     }
 
+    /// A usage error when the report would be HTML (`--format html`, or an `--output` ending
+    /// in `.html`): `command` has no HTML report yet. Called before any work.
+    pub fn refuse_html(&self, command: &str) -> Result<()> {
+        let by_extension = self.format.is_none()
+            && self.output.as_ref().is_some_and(|p| {
+                p.extension().is_some_and(|e| {
+                    matches!(
+                        &e.to_string_lossy().to_ascii_lowercase()[..],
+                        "html" | "htm"
+                    )
+                })
+            });
+        if self.format == Some(Format::Html) || by_extension {
+            return Err(crate::export::html_unavailable(command));
+        }
+        Ok(())
+    }
+
     /// `--format`; else the `--output` file's extension (`.json`, `.jsonl`/`.ndjson`,
-    /// `.md`/`.markdown`, `.txt` for the table); else `table` on a terminal and `piped`
+    /// `.md`/`.markdown`, `.txt` for the table, `.html`/`.htm`); else `table` on a terminal and `piped`
     /// otherwise. An extension that names no format gets `piped`, with a warning.
     pub fn format_or(&self, piped: Format) -> Format {
         if let Some(format) = self.format {
@@ -133,6 +151,7 @@ impl OutputArgs {
             Some("jsonl" | "ndjson") => Format::Jsonl,
             Some("md" | "markdown") => Format::Markdown,
             Some("txt") => Format::Table,
+            Some("html" | "htm") => Format::Html,
             None => piped,
             Some(other) => {
                 self.warn(&format!(

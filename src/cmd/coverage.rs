@@ -159,6 +159,7 @@ fn exporter(format: Format, color: bool) -> Box<dyn Exporter<CoverageReport>> {
         Format::Json => Box::new(JsonExporter),
         Format::Jsonl => Box::new(JsonlExporter),
         Format::Markdown => Box::new(MarkdownExporter::default()),
+        Format::Html => Box::new(crate::export::HtmlUnavailable("coverage")),
     }
 }
 
@@ -212,6 +213,7 @@ impl Args {
 
 /// Runs the subcommand; returns the exit code (0, or 1 when `--min-coverage` trips).
 pub fn run(args: Args) -> Result<i32> {
+    args.output.refuse_html("coverage")?;
     if args.tests == "-" && args.production == "-" {
         return Err(Error::Usage(
             "--tests and --production cannot both be `-` (stdin)".into(),

@@ -283,6 +283,7 @@ fn record(args: RecordArgs) -> Result<i32> {
 
 fn check(args: CheckArgs) -> Result<i32> {
     let output = &args.report.output;
+    output.refuse_html("regress")?;
     if args.baseline == "-" {
         return Err(Error::Usage(
             "the baseline must be a file written by `faultmap regress record`".into(),
@@ -325,6 +326,7 @@ fn check(args: CheckArgs) -> Result<i32> {
 
 fn compare_runs(args: CompareArgs) -> Result<i32> {
     let output = &args.report.output;
+    output.refuse_html("regress")?;
     if args.baseline == "-" && args.candidate == "-" {
         return Err(Error::Usage(
             "only one of the two runs can come from stdin".into(),
@@ -479,6 +481,7 @@ fn exporter(format: Format, cases: usize, color: bool) -> Box<dyn Exporter<Regre
             max_cases: cases,
             ..MarkdownExporter::default()
         }),
+        Format::Html => Box::new(crate::export::HtmlUnavailable("regress")),
     }
 }
 

@@ -141,6 +141,7 @@ fn exporter(format: Format, color: bool) -> Box<dyn Exporter<ScoreReport>> {
         Format::Json => Box::new(JsonExporter),
         Format::Jsonl => Box::new(JsonlExporter),
         Format::Markdown => Box::new(MarkdownExporter::default()),
+        Format::Html => Box::new(crate::export::HtmlUnavailable("score")),
     }
 }
 
@@ -154,11 +155,13 @@ fn calibration_exporter(format: Format) -> Result<Box<dyn Exporter<CalibrationRe
              report: use --format table, json or markdown"
                 .into(),
         )),
+        Format::Html => Err(crate::export::html_unavailable("score")),
     }
 }
 
 /// Runs the subcommand; returns the exit code (0, or 1 when `--max-reject-rate` trips).
 pub fn run(args: Args) -> Result<i32> {
+    args.output.refuse_html("score")?;
     if args.scoring.print_config {
         emit(DEFAULT_CONFIG_TOML.as_bytes(), None)?;
         return Ok(EXIT_OK);

@@ -8,7 +8,7 @@ use super::input_args::{EmbeddingFieldArgs, OutcomeArgs, ResponseArgs};
 use crate::analysis::slices::{analyze, SliceReport, SlicesConfig};
 use crate::error::{Result, EXIT_GATE, EXIT_OK};
 use crate::export::{
-    emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
+    emit, html::HtmlExporter, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
     table::TableExporter, Exporter, Format,
 };
 use crate::stats::SliceTest;
@@ -42,6 +42,11 @@ pub struct Args {
     /// Exit with code 1 when any slice is significant (a CI gate).
     #[arg(long)]
     pub fail_on_slice: bool,
+
+    /// JSON: also write `coords`, each row's place on a 2-D map of the prompts (the first two
+    /// principal components of the embeddings, as the HTML report draws them).
+    #[arg(long)]
+    pub coords: bool,
 
     /// Also write a JUnit XML report to FILE: one test case per reported slice, failing when
     /// --fail-on-slice is on.
@@ -133,6 +138,7 @@ fn exporter(format: Format, color: bool) -> Box<dyn Exporter<SliceReport>> {
         Format::Json => Box::new(JsonExporter),
         Format::Jsonl => Box::new(JsonlExporter),
         Format::Markdown => Box::new(MarkdownExporter::default()),
+        Format::Html => Box::new(HtmlExporter),
     }
 }
 
@@ -147,6 +153,7 @@ pub fn run(args: Args) -> Result<i32> {
     } else {
         None
     };
+    let format = args.output.format();
     let cluster = args.cluster.clustering.params(
         args.cluster.min_slice_size as usize,
         crate::cluster::ClusterMethod::Tree,
@@ -192,6 +199,7 @@ pub fn run(args: Args) -> Result<i32> {
         failure_threshold: args.outcome_fields.failure_threshold,
         input: args.input.clone(),
         outcomes,
+        map: args.coords || format == Format::Html,
     };
     let mut report = analyze(&data, embedder.as_ref(), &config, &args.output.progress())?;
     if let Some(namer) = &namer {
@@ -213,7 +221,7 @@ pub fn run(args: Args) -> Result<i32> {
             &crate::export::junit_gates::slices(&report, args.fail_on_slice),
         )?;
     }
-    let bytes = exporter(args.output.format(), args.output.color()).export(&report)?;
+    let bytes = exporter(format, args.output.color()).export(&report)?;
     emit(&bytes, args.output.output.as_deref())?;
     Ok(if args.fail_on_slice && report.num_significant > 0 {
         report_gate(&slices_gate_message(&report));

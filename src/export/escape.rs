@@ -61,6 +61,46 @@ pub fn xml(text: &str) -> String {
     out
 }
 
+/// For HTML text and attribute values (quoted with `"` or `'`): the five special characters
+/// become entities; control characters and bidirectional overrides become visible `\u{..}`
+/// escapes (newlines and tabs are kept: HTML folds them). `&#39;`, not `&apos;`, which HTML 4
+/// lacks.
+pub fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\t' | '\n' => out.push(c),
+            c if c.is_control() || is_bidi_control(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JSON to embed in an HTML `<script>` block: `<`, `>`, `&`, U+2028 and U+2029 written as
+/// `\u` escapes, so that no `</script>` or `<!--` in the data can end or change the block (and
+/// older JavaScript parsers do not end a string at U+2028). Those characters only occur inside
+/// JSON strings, where the escapes mean the same.
+pub fn script_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Bidirectional overrides can make displayed text differ from what is stored.
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
@@ -141,6 +181,31 @@ mod tests {
         assert_eq!(
             s,
             "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;\\u{1b}[0m\\u{0}"
+        );
+    }
+
+    #[test]
+    fn html_escapes_text_and_both_attribute_quotes() {
+        assert_eq!(
+            html("</script><script>alert(1)</script>"),
+            "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+        );
+        assert_eq!(
+            html("<img src=x onerror=alert(1)> \"'&"),
+            "&lt;img src=x onerror=alert(1)&gt; &quot;&#39;&amp;"
+        );
+        assert_eq!(html("a\u{1b}[0m\u{202E}b\nc"), "a\\u{1b}[0m\\u{202e}b\nc");
+    }
+
+    #[test]
+    fn script_json_cannot_close_the_script_block() {
+        let json = serde_json::to_string("</script><!-- & \u{2028}\u{2029}").unwrap();
+        let safe = script_json(&json);
+        assert!(!safe.contains('<') && !safe.contains('>') && !safe.contains('&'));
+        assert!(!safe.contains('\u{2028}') && !safe.contains('\u{2029}'));
+        assert_eq!(
+            serde_json::from_str::<String>(&safe).unwrap(),
+            "</script><!-- & \u{2028}\u{2029}"
         );
     }
 

@@ -1,0 +1,500 @@
+//! The slices page: what was analysed and how, a 2-D map of the prompts with failures and
+//! slices marked, the slices' failure rates against the baseline, and a sortable table.
+
+use super::{num, page, text, PALETTE};
+use crate::analysis::slices::{Slice, SliceReport};
+use crate::error::Result;
+use crate::export::escape::html;
+use crate::export::table::{format_p, llm_lines, naming_summary, outcome_summary, percent};
+use crate::export::Exporter;
+use std::collections::HashMap;
+use std::fmt::Write;
+
+pub struct HtmlExporter;
+
+/// Most points drawn: beyond a few thousand SVG elements a browser slows down and the page
+/// grows by ~150 bytes a point, while the picture no longer changes.
+pub const MAX_POINTS: usize = 4000;
+/// Most slices with a bar in the chart (the table lists all).
+const MAX_BARS: usize = 30;
+/// Stream of the seeded sample of drawn points (the clustering uses others).
+const MAP_STREAM: u64 = 19;
+/// Longest prompt shown on hover.
+const HOVER_CHARS: usize = 200;
+
+const MAP_W: f64 = 760.0;
+const MAP_H: f64 = 500.0;
+const MAP_PAD: f64 = 20.0;
+
+impl Exporter<SliceReport> for HtmlExporter {
+    fn export(&self, report: &SliceReport) -> Result<Vec<u8>> {
+        let mut body = String::new();
+        header(&mut body, report);
+        map(&mut body, report);
+        bars(&mut body, report);
+        table(&mut body, report);
+        let title = format!("faultmap slices: {}", report.parameters.input);
+        Ok(page(&title, &body).into_bytes())
+    }
+}
+
+fn colour(k: usize) -> Option<&'static str> {
+    PALETTE.get(k).copied()
+}
+
+fn header(out: &mut String, r: &SliceReport) {
+    let p = &r.parameters;
+    let reported = r.slices.iter().filter(|s| s.selected).count();
+    let method = serde_json::to_value(p.clustering.method)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let how = format!(
+        "{} embeddings ({} dimensions), {method} clustering in {} dimensions{}, {} test, \
+         Benjamini-Hochberg at FDR {}, seed {}",
+        p.embedder,
+        p.embedding_dims,
+        p.clustering.dims,
+        if p.failure_scan { ", failure scan" } else { "" },
+        serde_json::to_value(p.test)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        p.alpha,
+        p.seed,
+    );
+    let _ = writeln!(
+        out,
+        "<header>\n<h1>faultmap: failure slices</h1>\n<dl class=\"facts\">\n\
+         <dt>Input</dt><dd>{}</dd>\n\
+         <dt>Rows</dt><dd>{} analysed{}, {} failing</dd>\n\
+         <dt>Baseline failure rate</dt><dd>{}</dd>\n\
+         <dt>Slices</dt><dd>{} reported; {} of {} candidates significant</dd>\n\
+         <dt>How they were found</dt><dd>{}</dd>",
+        html(&p.input),
+        r.total_prompts,
+        if p.skipped_rows > 0 {
+            format!(" ({} invalid skipped)", p.skipped_rows)
+        } else {
+            String::new()
+        },
+        r.total_failures,
+        percent(r.baseline_failure_rate),
+        reported,
+        r.num_significant,
+        r.num_candidates,
+        html(&how),
+    );
+    if let Some(note) = r.selection_note() {
+        let _ = writeln!(out, "<dt>Selection</dt><dd>{}</dd>", html(&note));
+    }
+    if let Some(o) = &p.outcomes {
+        let _ = writeln!(
+            out,
+            "<dt>Outcomes</dt><dd>{}</dd>",
+            text(&outcome_summary(o), 400)
+        );
+    }
+    if let Some(n) = &r.llm_naming {
+        let _ = writeln!(
+            out,
+            "<dt>Names</dt><dd>{}</dd>",
+            text(&naming_summary(n, "slices"), 400)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<dt>Tool</dt><dd>faultmap {}</dd>\n</dl>\n</header>",
+        html(&p.tool_version)
+    );
+}
+
+/// A row's slice shown in colour (if any), and whether it fails.
+type Stratum = (Option<usize>, bool);
+
+/// Which rows are drawn: all of them up to [`MAX_POINTS`], else a seeded sample of each
+/// stratum (slice shown in colour, or none; failing or not) in proportion to its size, so that
+/// slices and failures keep their share of the picture. At least one row of every stratum.
+fn drawn_rows(strata: &[Stratum], seed: u64) -> Vec<usize> {
+    let n = strata.len();
+    if n <= MAX_POINTS {
+        return (0..n).collect();
+    }
+    let mut groups: Vec<(Stratum, Vec<usize>)> = Vec::new();
+    let mut at: HashMap<Stratum, usize> = HashMap::new();
+    for (i, key) in strata.iter().enumerate() {
+        let g = *at.entry(*key).or_insert_with(|| {
+            groups.push((*key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(i);
+    }
+    let mut drawn = Vec::with_capacity(MAX_POINTS + groups.len());
+    for (_, rows) in &groups {
+        let quota = ((rows.len() * MAX_POINTS) as f64 / n as f64)
+            .round()
+            .max(1.0) as usize;
+        let picked = crate::cluster::sample_indices(rows.len(), quota, seed, MAP_STREAM);
+        drawn.extend(picked.into_iter().map(|j| rows[j]));
+    }
+    drawn.sort_unstable();
+    drawn
+}
+
+fn map(out: &mut String, r: &SliceReport) {
+    out.push_str("<section id=\"map\">\n<h2>Map of the prompts</h2>\n");
+    let coords: Vec<[f64; 2]> = match &r.coords {
+        Some(c) if !r.map_rows.is_empty() => r
+            .map_rows
+            .iter()
+            .map(|m| c.get(m.row).copied().flatten().unwrap_or([0.0, 0.0]))
+            .collect(),
+        _ => {
+            out.push_str(
+                "<p class=\"note\">No map: no coordinates were computed.</p>\n</section>\n",
+            );
+            return;
+        }
+    };
+    // The first slice (in report order) that holds a row colours it.
+    let coloured = r.slices.len().min(PALETTE.len());
+    let mut slice_of: HashMap<usize, usize> = HashMap::new();
+    for (k, s) in r.slices.iter().take(coloured).enumerate() {
+        for &row in &s.sample_indices {
+            slice_of.entry(row).or_insert(k);
+        }
+    }
+    let strata: Vec<Stratum> = r
+        .map_rows
+        .iter()
+        .map(|m| (slice_of.get(&m.row).copied(), m.failed))
+        .collect();
+    let mut drawn = drawn_rows(&strata, r.parameters.seed);
+    // Uncoloured passing rows underneath, failures and slice members on top.
+    drawn.sort_by_key(|&i| (strata[i].0.is_some(), strata[i].1, i));
+
+    // One scale for both axes: distances on the map mean the same in every direction.
+    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
+    for c in &coords {
+        for d in 0..2 {
+            lo[d] = lo[d].min(c[d]);
+            hi[d] = hi[d].max(c[d]);
+        }
+    }
+    let span = |d: usize| (hi[d] - lo[d]).max(1e-9);
+    let scale = ((MAP_W - 2.0 * MAP_PAD) / span(0)).min((MAP_H - 2.0 * MAP_PAD) / span(1));
+    let (ox, oy) = (
+        (MAP_W - scale * span(0)) / 2.0,
+        (MAP_H - scale * span(1)) / 2.0,
+    );
+    let at = |c: [f64; 2]| {
+        (
+            ox + (c[0] - lo[0]) * scale,
+            // SVG's y grows downwards.
+            MAP_H - oy - (c[1] - lo[1]) * scale,
+        )
+    };
+
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">Each prompt placed by the first two principal components of its \
+         embedding (seed {}): nearby points are similar prompts; the axes have no units. \
+         Showing <strong id=\"drawn\">{}</strong> of {} prompts{}. Hover over a point for its \
+         prompt.</p>",
+        r.parameters.seed,
+        drawn.len(),
+        coords.len(),
+        if drawn.len() < coords.len() {
+            " (a seeded sample; each slice and the failures keep their share)"
+        } else {
+            ""
+        },
+    );
+    out.push_str(
+        "<ul class=\"legend\">\
+         <li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><circle cx=\"6\" cy=\"6\" r=\"2.5\" fill=\"#9aa0a6\"/></svg> passing prompt</li>\
+         <li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><path d=\"M2,2l8,8m0,-8l-8,8\" stroke=\"#202124\" stroke-width=\"1.6\"/></svg> failing prompt</li>\
+         <li>coloured and larger: in the numbered slice (its number sits at the slice's centre)</li></ul>\n",
+    );
+    if r.slices.len() > coloured {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">The first {coloured} of {} slices are coloured and numbered on \
+             the map.</p>",
+            r.slices.len()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<svg viewBox=\"0 0 {MAP_W} {MAP_H}\" width=\"{MAP_W}\" height=\"{MAP_H}\" role=\"img\" \
+         aria-label=\"Map of {} prompts\">\n<rect x=\"0.5\" y=\"0.5\" width=\"{}\" height=\"{}\" \
+         fill=\"none\" class=\"axis\"/>",
+        coords.len(),
+        MAP_W - 1.0,
+        MAP_H - 1.0
+    );
+    for &i in &drawn {
+        let m = &r.map_rows[i];
+        let (x, y) = at(coords[i]);
+        let (slice, failed) = strata[i];
+        let title = format!(
+            "<title>row {} · {}{}: {}</title>",
+            m.row,
+            if failed { "fails" } else { "passes" },
+            slice.map_or(String::new(), |k| format!(" · slice {}", k + 1)),
+            text(&m.prompt, HOVER_CHARS)
+        );
+        let ink = slice.and_then(colour);
+        let big = if slice.is_some() { 1.4 } else { 1.0 };
+        if failed {
+            let h = 2.5 * big;
+            let _ = writeln!(
+                out,
+                "<path class=\"pt fail\" d=\"M{},{}l{},{}m0,-{}l-{},{}\" stroke=\"{}\" \
+                 stroke-width=\"1.4\">{title}</path>",
+                num(x - h),
+                num(y - h),
+                num(2.0 * h),
+                num(2.0 * h),
+                num(2.0 * h),
+                num(2.0 * h),
+                num(2.0 * h),
+                ink.unwrap_or("#202124"),
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "<circle class=\"pt pass\" cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"{}>{title}</circle>",
+                num(x),
+                num(y),
+                num(2.0 * big),
+                ink.unwrap_or("#9aa0a6"),
+                if ink.is_some() { "" } else { " fill-opacity=\"0.6\"" },
+            );
+        }
+    }
+    // Labels last, above the points; at the centroid of all the slice's rows, drawn or not.
+    let index_of: HashMap<usize, usize> = r
+        .map_rows
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.row, i))
+        .collect();
+    for (k, s) in r.slices.iter().take(coloured).enumerate() {
+        let members: Vec<[f64; 2]> = s
+            .sample_indices
+            .iter()
+            .filter_map(|row| index_of.get(row).map(|&i| coords[i]))
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let n = members.len() as f64;
+        let centre = [
+            members.iter().map(|c| c[0]).sum::<f64>() / n,
+            members.iter().map(|c| c[1]).sum::<f64>() / n,
+        ];
+        let (x, y) = at(centre);
+        let _ = writeln!(
+            out,
+            "<g class=\"label\"><title>{}. {}</title><circle cx=\"{}\" cy=\"{}\" r=\"10\" \
+             fill=\"#fff\" stroke=\"{}\" stroke-width=\"2.5\"/><text x=\"{}\" y=\"{}\" \
+             text-anchor=\"middle\">{}</text></g>",
+            k + 1,
+            text(&s.name, 120),
+            num(x),
+            num(y),
+            colour(k).unwrap_or("#202124"),
+            num(x),
+            num(y + 4.0),
+            k + 1
+        );
+    }
+    out.push_str("</svg>\n</section>\n");
+}
+
+fn bars(out: &mut String, r: &SliceReport) {
+    out.push_str("<section id=\"rates\">\n<h2>Failure rates</h2>\n");
+    if r.slices.is_empty() {
+        out.push_str("<p>No slice fails significantly more often than the rest.</p>\n</section>\n");
+        return;
+    }
+    let shown = r.slices.len().min(MAX_BARS);
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">Each slice's failure rate with its 95% interval (Wilson), against \
+         the baseline of all rows (dashed line, {}).{}</p>",
+        percent(r.baseline_failure_rate),
+        if shown < r.slices.len() {
+            format!(" The first {shown} of {} slices.", r.slices.len())
+        } else {
+            String::new()
+        }
+    );
+    const LABEL_W: f64 = 280.0;
+    const PLOT_W: f64 = 400.0;
+    const ROW_H: f64 = 24.0;
+    const TOP: f64 = 22.0;
+    let width = LABEL_W + PLOT_W + 110.0;
+    let height = TOP + ROW_H * shown as f64 + 10.0;
+    let x = |rate: f64| LABEL_W + PLOT_W * rate.clamp(0.0, 1.0);
+    let _ = writeln!(
+        out,
+        "<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
+         role=\"img\" aria-label=\"Failure rates of {shown} slices\">"
+    );
+    for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let _ = writeln!(
+            out,
+            "<line class=\"axis\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>\
+             <text x=\"{0}\" y=\"12\" text-anchor=\"middle\">{3}%</text>",
+            num(x(tick)),
+            num(TOP - 4.0),
+            num(height - 6.0),
+            (tick * 100.0) as u32
+        );
+    }
+    for (k, s) in r.slices.iter().take(shown).enumerate() {
+        let y = TOP + ROW_H * k as f64;
+        let mid = y + ROW_H / 2.0;
+        let [lo, hi] = s.failure_rate_ci;
+        let _ = writeln!(
+            out,
+            "<g class=\"bar\"><title>{}. {}: {} of {} fail ({}, 95% interval {} to {})</title>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}. {}</text>\
+             <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" fill-opacity=\"0.85\"/>\
+             <path d=\"M{},{}H{}M{},{}v8M{},{}v8\" stroke=\"#202124\" stroke-width=\"1.5\" fill=\"none\"/>\
+             <text x=\"{}\" y=\"{}\">{} of {}</text></g>",
+            k + 1,
+            text(&s.name, 120),
+            s.failures,
+            s.size,
+            percent(s.failure_rate),
+            percent(lo),
+            percent(hi),
+            num(LABEL_W - 6.0),
+            num(mid + 4.0),
+            k + 1,
+            text(&s.name, 40),
+            num(LABEL_W),
+            num(y + 5.0),
+            num(x(s.failure_rate) - LABEL_W),
+            num(ROW_H - 10.0),
+            colour(k).unwrap_or("#9aa0a6"),
+            num(x(lo)),
+            num(mid),
+            num(x(hi)),
+            num(x(lo)),
+            num(mid - 4.0),
+            num(x(hi)),
+            num(mid - 4.0),
+            num(LABEL_W + PLOT_W + 8.0),
+            num(mid + 4.0),
+            percent(s.failure_rate),
+            s.size,
+        );
+    }
+    let b = x(r.baseline_failure_rate);
+    let _ = writeln!(
+        out,
+        "<line class=\"baseline\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"><title>baseline \
+         {3}</title></line>\n</svg>\n</section>",
+        num(b),
+        num(TOP - 4.0),
+        num(height - 6.0),
+        percent(r.baseline_failure_rate)
+    );
+}
+
+fn table(out: &mut String, r: &SliceReport) {
+    out.push_str("<section id=\"slices\">\n<h2>Slices</h2>\n");
+    if r.slices.is_empty() {
+        out.push_str("<p>No slice to list.</p>\n</section>\n");
+        return;
+    }
+    out.push_str(
+        "<p class=\"note noprint\">Click a column header to sort.</p>\n\
+         <table class=\"sortable\">\n<thead><tr><th>#</th><th>Slice</th><th>Source</th>\
+         <th>Size</th><th>Failures</th><th>Failure rate</th><th>95% interval</th>\
+         <th>Ratio</th><th>Excess</th><th>p</th><th>Adj. p</th><th>Keywords</th>\
+         <th>Representative prompts</th></tr></thead>\n<tbody>\n",
+    );
+    for (k, s) in r.slices.iter().enumerate() {
+        slice_row(out, k, s);
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+fn slice_row(out: &mut String, k: usize, s: &Slice) {
+    let swatch = colour(k).map_or(String::new(), |c| {
+        format!("<span class=\"swatch\" style=\"background:{c}\"></span>")
+    });
+    let mut name = format!("{swatch}{}", text(&s.name, 200));
+    if !s.significant {
+        name.push_str(" <em>(not significant)</em>");
+    }
+    for (label, t) in llm_lines(&s.llm) {
+        let _ = write!(
+            name,
+            "<p class=\"llm\"><b>{label}:</b> {}</p>",
+            text(t, crate::export::table::LLM_TEXT_CHARS)
+        );
+    }
+    let prompts: String = s
+        .representative_prompts
+        .iter()
+        .take(3)
+        .map(|p| format!("<li>{}</li>", text(p, 200)))
+        .collect();
+    let source = match &s.value {
+        Some(v) => format!("{} = {}", s.source, v),
+        None => s.source.clone(),
+    };
+    let _ = writeln!(
+        out,
+        "<tr class=\"slice\"><td class=\"n\" data-v=\"{rank}\">{rank}</td><td>{name}</td>\
+         <td>{}</td><td class=\"n\" data-v=\"{size}\">{size}</td>\
+         <td class=\"n\" data-v=\"{fails}\">{fails}</td>\
+         <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{} to {}</td>\
+         <td class=\"n\" data-v=\"{}\">{:.2}x</td><td class=\"n\" data-v=\"{}\">{:.1}</td>\
+         <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
+         <td>{}</td><td><ul>{prompts}</ul></td></tr>",
+        text(&source, 80),
+        s.failure_rate,
+        percent(s.failure_rate),
+        s.failure_rate_ci[0],
+        percent(s.failure_rate_ci[0]),
+        percent(s.failure_rate_ci[1]),
+        s.effect_size,
+        s.effect_size,
+        s.excess_failures,
+        s.excess_failures,
+        s.p_value,
+        format_p(s.p_value),
+        s.adjusted_p_value,
+        format_p(s.adjusted_p_value),
+        text(&s.keywords.join(", "), 200),
+        rank = k + 1,
+        size = s.size,
+        fails = s.failures,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_keeps_every_stratum_in_proportion() {
+        let mut strata = vec![(None, false); 90_000];
+        strata.extend(vec![(Some(0), true); 9_000]);
+        strata.extend(vec![(Some(1), false); 5]);
+        let drawn = drawn_rows(&strata, 42);
+        assert!(drawn.len() <= MAX_POINTS + 3, "{}", drawn.len());
+        let in_slice0 = drawn.iter().filter(|&&i| strata[i].0 == Some(0)).count();
+        assert!((355..=365).contains(&in_slice0), "{in_slice0}");
+        assert_eq!(drawn.iter().filter(|&&i| strata[i].0 == Some(1)).count(), 1);
+        assert_eq!(drawn, drawn_rows(&strata, 42), "seeded");
+        assert_eq!(drawn_rows(&strata[..100], 1).len(), 100);
+    }
+}

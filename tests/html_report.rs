@@ -1,0 +1,284 @@
+//! `faultmap slices --format html` (issue 19): one self-contained page whose every text from
+//! the data is escaped, with a map, a chart and a table that agree with the JSON report.
+
+mod common;
+
+use common::{faultmap, json, stderr};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const SCRIPT: &str = "</script><script>alert(1)</script>";
+const IMG: &str = "<img src=x onerror=alert(1)>";
+const QUOTES: &str = "\"'&";
+
+/// support_tickets.jsonl with hostile text in two prompts, an id and a metadata field.
+fn hostile_fixture(dir: &Path) -> PathBuf {
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/support_tickets.jsonl"),
+    )
+    .unwrap();
+    let mut out = String::new();
+    for (i, line) in source.lines().enumerate() {
+        let mut row: Value = serde_json::from_str(line).unwrap();
+        match i {
+            0 => row["prompt"] = format!("{SCRIPT} my refund is late").into(),
+            1 => row["prompt"] = format!("{IMG} {QUOTES} shipping to Berlin").into(),
+            2 => row["id"] = format!("{IMG}{QUOTES}").into(),
+            3 => row["metadata"]["topic"] = format!("{SCRIPT}{QUOTES}").into(),
+            _ => {}
+        }
+        out.push_str(&serde_json::to_string(&row).unwrap());
+        out.push('\n');
+    }
+    let path = dir.join("hostile.jsonl");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+fn run_ok(args: &[&str]) -> Vec<u8> {
+    let out = faultmap(args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    out.stdout
+}
+
+/// The page's own escaping of a text (as `escape::html`, for the characters in the fixtures).
+fn escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The number in `<strong id="drawn">N</strong>` and the total after "of".
+fn drawn_claim(page: &str) -> (usize, usize) {
+    let after = page
+        .split("<strong id=\"drawn\">")
+        .nth(1)
+        .expect("drawn count");
+    let (drawn, rest) = after.split_once("</strong> of ").unwrap();
+    let total = rest.split_whitespace().next().unwrap();
+    (drawn.parse().unwrap(), total.parse().unwrap())
+}
+
+fn assert_self_contained(page: &str) {
+    for fetch in [
+        "src=\"http",
+        "href=\"http",
+        "src='http",
+        "href='http",
+        "@import",
+        "url(",
+        "<link",
+        "<iframe",
+        "<img",
+    ] {
+        assert!(
+            !page.contains(fetch),
+            "the page must fetch nothing: {fetch}"
+        );
+    }
+    assert!(!page.contains("http://") && !page.contains("https://"));
+    // Only the page's own script block.
+    assert_eq!(page.matches("<script").count(), 1);
+    assert!(page.contains("@media print"));
+}
+
+#[test]
+fn hostile_text_is_escaped_and_the_page_matches_the_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = hostile_fixture(dir.path());
+    let input = input.to_str().unwrap();
+    let html_path = dir.path().join("report.html");
+    // `-o report.html` picks the format from the extension.
+    run_ok(&["slices", input, "-q", "-o", html_path.to_str().unwrap()]);
+    let page = std::fs::read_to_string(&html_path).unwrap();
+
+    assert!(
+        !page.contains("<script>alert(1)"),
+        "raw script from a prompt"
+    );
+    assert!(!page.contains("<img src=x"), "raw markup from a prompt");
+    assert!(!page.contains(QUOTES));
+    assert!(page.contains(&escaped(SCRIPT)), "the prompt shows as text");
+    assert!(page.contains(&escaped(IMG)));
+    assert!(page.contains(&escaped(QUOTES)));
+    assert_self_contained(&page);
+
+    // Every row is drawn (375 < 4,000), and the page says so.
+    let (drawn, total) = drawn_claim(&page);
+    assert_eq!(drawn, page.matches("class=\"pt ").count());
+    assert_eq!((drawn, total), (375, 375));
+    assert!(page.matches("class=\"pt fail\"").count() > 0);
+
+    let report = json(&faultmap(&["slices", input, "-q", "--format", "json"]));
+    let slices = report["slices"].as_array().unwrap();
+    assert!(!slices.is_empty(), "the fixture has slices");
+    assert_eq!(page.matches("<tr class=\"slice\">").count(), slices.len());
+    assert_eq!(
+        page.matches("<g class=\"label\">").count(),
+        slices.len().min(10)
+    );
+    assert_eq!(
+        page.matches("<g class=\"bar\">").count(),
+        slices.len().min(30)
+    );
+    for (k, s) in slices.iter().enumerate() {
+        let name = escaped(s["name"].as_str().unwrap());
+        let rank = k + 1;
+        assert!(
+            page.contains(&format!("<g class=\"label\"><title>{rank}. {name}</title>")),
+            "map label of {name}"
+        );
+        assert!(
+            page.contains(&format!("<g class=\"bar\"><title>{rank}. {name}: ")),
+            "bar of {name}"
+        );
+        assert!(
+            page.contains(&format!(
+                "<td class=\"n\" data-v=\"{rank}\">{rank}</td><td><span class=\"swatch\""
+            )),
+            "table row {rank}"
+        );
+        assert!(page.contains(&format!("{name}</")), "table names {name}");
+    }
+}
+
+#[test]
+fn the_page_is_byte_identical_for_the_same_input_and_seed() {
+    let args = [
+        "slices",
+        "fixtures/planted_slices.jsonl",
+        "-q",
+        "--format",
+        "html",
+        "--seed",
+        "7",
+    ];
+    let first = run_ok(&args);
+    assert_eq!(first, run_ok(&args));
+    let page = String::from_utf8(first).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert_self_contained(&page);
+    let (drawn, total) = drawn_claim(&page);
+    assert_eq!(drawn, page.matches("class=\"pt ").count());
+    assert_eq!(total, 480);
+}
+
+#[test]
+fn coords_are_in_the_json_only_with_the_flag() {
+    let plain = json(&faultmap(&[
+        "slices",
+        "fixtures/support_tickets.jsonl",
+        "-q",
+        "--format",
+        "json",
+    ]));
+    assert!(plain.get("coords").is_none());
+    let with = json(&faultmap(&[
+        "slices",
+        "fixtures/support_tickets.jsonl",
+        "-q",
+        "--format",
+        "json",
+        "--coords",
+    ]));
+    let coords = with["coords"].as_array().unwrap();
+    assert_eq!(coords.len(), 375);
+    for c in coords {
+        let xy = c.as_array().unwrap();
+        assert_eq!(xy.len(), 2);
+        for v in xy {
+            let x = v.as_f64().unwrap();
+            assert!(
+                (x * 1e4 - (x * 1e4).round()).abs() < 1e-6,
+                "4 decimals: {x}"
+            );
+        }
+    }
+    // Everything else is as without the flag.
+    let mut rest = with.clone();
+    rest.as_object_mut().unwrap().remove("coords");
+    assert_eq!(rest, plain);
+}
+
+#[test]
+fn large_inputs_draw_a_sample_and_say_so() {
+    // 5,000 rows: the support tickets repeated with a counter, so prompts stay distinct.
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/support_tickets.jsonl"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = source.lines().collect();
+    let mut out = String::new();
+    for i in 0..5000 {
+        let mut row: Value = serde_json::from_str(lines[i % lines.len()]).unwrap();
+        row["id"] = format!("r{i}").into();
+        row["prompt"] = format!("{} (case {i})", row["prompt"].as_str().unwrap()).into();
+        out.push_str(&serde_json::to_string(&row).unwrap());
+        out.push('\n');
+    }
+    let input = dir.path().join("big.jsonl");
+    std::fs::write(&input, out).unwrap();
+    let page = String::from_utf8(run_ok(&[
+        "slices",
+        input.to_str().unwrap(),
+        "-q",
+        "--embedder",
+        "hash",
+        "--format",
+        "html",
+    ]))
+    .unwrap();
+    let (drawn, total) = drawn_claim(&page);
+    assert_eq!(total, 5000);
+    assert_eq!(drawn, page.matches("class=\"pt ").count());
+    assert!((3900..=4030).contains(&drawn), "{drawn}");
+    assert!(page.contains("a seeded sample"));
+}
+
+#[test]
+fn other_subcommands_refuse_html_with_a_usage_error() {
+    for args in [
+        &[
+            "score",
+            "fixtures/support_tickets.jsonl",
+            "--format",
+            "html",
+        ][..],
+        &["score", "fixtures/support_tickets.jsonl", "-o", "x.html"],
+        &[
+            "coverage",
+            "--tests",
+            "fixtures/coverage_tests.jsonl",
+            "--production",
+            "fixtures/coverage_production.jsonl",
+            "--format",
+            "html",
+        ],
+        &[
+            "regress",
+            "compare",
+            "fixtures/regress_baseline.jsonl",
+            "fixtures/regress_candidate_drop.jsonl",
+            "-o",
+            "report.HTML",
+        ],
+    ] {
+        let out = faultmap(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("available for `faultmap slices`"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert!(!Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("x.html")
+        .exists());
+    assert!(!Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("report.HTML")
+        .exists());
+}
