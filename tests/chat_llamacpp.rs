@@ -318,67 +318,62 @@ fn the_server_answers() {
     );
 }
 
-#[test]
-#[ignore = "needs a chat server: run through .ci/chat-server (see .ci/run)"]
-fn slices_name_with_llm() {
+/// Runs `command` (with `--name-with-llm --format json`) and checks its naming of the report's
+/// `items` (`item` each): the schema, one call per item, every reply parsed.
+fn name_with_llm(command: &[&str], what: &str, items: &str, item: &str, schema: &str) {
     let server = server();
     let cache = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "slices",
-        "fixtures/support_tickets.jsonl",
-        "--name-with-llm",
-        "--format",
-        "json",
-    ];
+    let mut args = command.to_vec();
+    args.extend(["--name-with-llm", "--format", "json"]);
     args.extend(api_args(&server, cache.path()));
     let run = run(&server, &args);
     let report = json(&run.out);
-    let slices = report["slices"].as_array().cloned().unwrap_or_default();
+    let named = report[items].as_array().cloned().unwrap_or_default();
     run.report(
-        "slices --name-with-llm (support_tickets, 375 rows)",
+        what,
         &format!(
-            "{} slices, llm_naming {}",
-            slices.len(),
+            "{} {items}, llm_naming {}",
+            named.len(),
             report["llm_naming"]
         ),
     );
-    common::schema::validate("slices.schema.json", &report, "slices --name-with-llm");
-    assert!(!slices.is_empty(), "no slice to name");
-    assert_eq!(run.calls, slices.len() as u64, "one call per slice");
+    let command_name = format!("{} --name-with-llm", command[0]);
+    common::schema::validate(schema, &report, &command_name);
+    assert!(!named.is_empty(), "no {item} to name");
+    assert_eq!(run.calls, named.len() as u64, "one call per {item}");
     let mut problems = Vec::new();
-    check_named("slice", &report, &slices, &mut problems);
-    assert_no_problems("slices --name-with-llm", &problems);
+    check_named(item, &report, &named, &mut problems);
+    assert_no_problems(&command_name, &problems);
+}
+
+#[test]
+#[ignore = "needs a chat server: run through .ci/chat-server (see .ci/run)"]
+fn slices_name_with_llm() {
+    name_with_llm(
+        &["slices", "fixtures/support_tickets.jsonl"],
+        "slices --name-with-llm (support_tickets, 375 rows)",
+        "slices",
+        "slice",
+        "slices.schema.json",
+    );
 }
 
 #[test]
 #[ignore = "needs a chat server: run through .ci/chat-server (see .ci/run)"]
 fn coverage_name_with_llm() {
-    let server = server();
-    let cache = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "coverage",
-        "--tests",
-        "fixtures/coverage_tests.jsonl",
-        "--production",
-        "fixtures/coverage_production.jsonl",
-        "--name-with-llm",
-        "--format",
-        "json",
-    ];
-    args.extend(api_args(&server, cache.path()));
-    let run = run(&server, &args);
-    let report = json(&run.out);
-    let gaps = report["gaps"].as_array().cloned().unwrap_or_default();
-    run.report(
+    name_with_llm(
+        &[
+            "coverage",
+            "--tests",
+            "fixtures/coverage_tests.jsonl",
+            "--production",
+            "fixtures/coverage_production.jsonl",
+        ],
         "coverage --name-with-llm (120 tests, 390 production prompts)",
-        &format!("{} gaps, llm_naming {}", gaps.len(), report["llm_naming"]),
+        "gaps",
+        "gap",
+        "coverage.schema.json",
     );
-    common::schema::validate("coverage.schema.json", &report, "coverage --name-with-llm");
-    assert!(!gaps.is_empty(), "no gap to name");
-    assert_eq!(run.calls, gaps.len() as u64, "one call per gap");
-    let mut problems = Vec::new();
-    check_named("gap", &report, &gaps, &mut problems);
-    assert_no_problems("coverage --name-with-llm", &problems);
 }
 
 #[test]

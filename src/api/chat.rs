@@ -172,6 +172,19 @@ impl Llm {
                 return Ok(text);
             }
         }
+        self.fetch(request, key, check, index, on_retry)
+    }
+
+    /// Asks the server (the cache missed, under `key`), checks the reply and caches it when
+    /// usable.
+    fn fetch(
+        &self,
+        request: &ChatRequest,
+        key: u128,
+        check: &Check,
+        index: usize,
+        on_retry: &dyn Fn(&str),
+    ) -> Result<String> {
         let text = self.ask(request, on_retry)?;
         if let Err(why) = check(index, &text) {
             return Err(Error::UnusableReply {
@@ -298,10 +311,17 @@ impl Llm {
     ) -> Result<Vec<Result<String>>> {
         let config = self.client.config();
         // One cache read per request: hits are answered here, only misses are sent.
-        let answers: Vec<Option<String>> = requests
+        let keys: Vec<u128> = requests
+            .iter()
+            .map(|r| cache_key(&self.client, &self.model, r))
+            .collect();
+        let answers: Vec<Option<String>> = keys
             .iter()
             .enumerate()
-            .map(|(i, r)| self.cached(r).filter(|text| check(i, text).is_ok()))
+            .map(|(i, &key)| {
+                self.cached_by_key(key)
+                    .filter(|text| check(i, text).is_ok())
+            })
             .collect();
         let missing: Vec<usize> = (0..requests.len())
             .filter(|&i| answers[i].is_none())
@@ -336,7 +356,10 @@ impl Llm {
             missing.len(),
             config.max_concurrent,
             GIVE_UP_AFTER,
-            |j| self.complete(&requests[missing[j]], check, missing[j], &on_retry),
+            |j| {
+                let i = missing[j];
+                self.fetch(&requests[i], keys[i], check, i, &on_retry)
+            },
             || bar.inc(1),
         );
         bar.finish_and_clear();

@@ -215,39 +215,35 @@ impl Server<'_> {
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body)?;
-            if path == "/props" {
-                let (status, text) = match self.behaviour.props_slots {
-                    Some(n) => (200, json!({"total_slots": n}).to_string()),
-                    None => (404, r#"{"error":"not found"}"#.to_string()),
-                };
-                let reason = if status == 200 { "OK" } else { "Not Found" };
-                write!(
-                    stream,
-                    "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-                    text.len()
-                )?;
-                stream.flush()?;
-                continue;
-            }
-            let n = requests.fetch_add(1, Ordering::SeqCst);
-            let (status, extra, text) = match plan(n) {
-                Fault::Drop => return Ok(()),
-                Fault::Delay(d) => {
-                    std::thread::sleep(d);
-                    self.answer(&path, &body)
+            let (status, extra, text) = if path == "/props" {
+                // Not a completion: neither counted nor subject to the plan.
+                match self.behaviour.props_slots {
+                    Some(n) => (200, String::new(), json!({"total_slots": n}).to_string()),
+                    None => (404, String::new(), r#"{"error":"not found"}"#.to_string()),
                 }
-                Fault::TooMany(secs) => (
-                    429,
-                    format!("Retry-After: {secs}\r\n"),
-                    r#"{"error":"rate limited"}"#.to_string(),
-                ),
-                Fault::ServerError => (500, String::new(), r#"{"error":"internal"}"#.to_string()),
-                Fault::Malformed => (
-                    200,
-                    String::new(),
-                    r#"{"data": [ {"index": 0, "embe"#.to_string(),
-                ),
-                Fault::None => self.answer(&path, &body),
+            } else {
+                let n = requests.fetch_add(1, Ordering::SeqCst);
+                match plan(n) {
+                    Fault::Drop => return Ok(()),
+                    Fault::Delay(d) => {
+                        std::thread::sleep(d);
+                        self.answer(&path, &body)
+                    }
+                    Fault::TooMany(secs) => (
+                        429,
+                        format!("Retry-After: {secs}\r\n"),
+                        r#"{"error":"rate limited"}"#.to_string(),
+                    ),
+                    Fault::ServerError => {
+                        (500, String::new(), r#"{"error":"internal"}"#.to_string())
+                    }
+                    Fault::Malformed => (
+                        200,
+                        String::new(),
+                        r#"{"data": [ {"index": 0, "embe"#.to_string(),
+                    ),
+                    Fault::None => self.answer(&path, &body),
+                }
             };
             let reason = match status {
                 200 => "OK",
