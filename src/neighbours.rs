@@ -244,12 +244,34 @@ pub fn nearest(a: &Matrix, b: &Matrix, progress: &Progress, message: &str) -> Ve
 /// arrive in reference order, so the result does not depend on threading.
 pub fn k_nearest_other(a: &Matrix, k: usize, progress: &Progress) -> Vec<Vec<(usize, f32)>> {
     let k = k.min(a.rows().saturating_sub(1));
+    k_nearest_where(Queries::all(a), a, k, true, progress)
+}
+
+/// For each query row, its `k` most similar rows of `b`, as [`k_nearest_other`] orders them.
+pub fn k_nearest(
+    queries: Queries,
+    b: &Matrix,
+    k: usize,
+    progress: &Progress,
+) -> Vec<Vec<(usize, f32)>> {
+    k_nearest_where(queries, b, k.min(b.rows()), false, progress)
+}
+
+/// The search of [`k_nearest`]; `skip_self` leaves out the reference with the query's own
+/// index (queries and references are the same rows).
+fn k_nearest_where(
+    queries: Queries,
+    b: &Matrix,
+    k: usize,
+    skip_self: bool,
+    progress: &Progress,
+) -> Vec<Vec<(usize, f32)>> {
     if k == 0 {
-        return vec![Vec::new(); a.rows()];
+        return vec![Vec::new(); queries.len()];
     }
     fold_blocks(
-        Queries::all(a),
-        a,
+        queries,
+        b,
         progress,
         "nearest neighbours",
         |_, rows| vec![Vec::<(usize, f32)>::with_capacity(k + 1); rows],
@@ -258,7 +280,7 @@ pub fn k_nearest_other(a: &Matrix, k: usize, progress: &Progress) -> Vec<Vec<(us
                 let list = &mut lists[r];
                 for (c, &s) in sims.iter().enumerate() {
                     let j = first_ref + c;
-                    if j == first + r || (list.len() == k && s <= list[k - 1].1) {
+                    if (skip_self && j == first + r) || (list.len() == k && s <= list[k - 1].1) {
                         continue;
                     }
                     // Insert after every entry at least as similar (earlier indices win ties).

@@ -199,6 +199,8 @@ fn coords_are_in_the_json_only_with_the_flag() {
     // Everything else is as without the flag.
     let mut rest = with.clone();
     rest.as_object_mut().unwrap().remove("coords");
+    let parameters = rest["parameters"].as_object_mut().unwrap();
+    assert_eq!(parameters.remove("map_layout"), Some(Value::from("umap")));
     assert_eq!(rest, plain);
 }
 

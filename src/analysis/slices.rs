@@ -6,7 +6,7 @@ use super::discovery::{self, Discovery};
 use super::outcome::OutcomeSummary;
 use super::representatives::{distinct_prompts, nearest_to_centroid};
 use super::selection;
-use crate::cluster::{ClusterMethod, ClusterParams, ClusteringInfo};
+use crate::cluster::{ClusterMethod, ClusterParams, ClusteringInfo, MapLayout};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::input::{Dataset, OutcomeSource};
@@ -47,9 +47,9 @@ pub struct SlicesConfig {
     pub input: String,
     /// Where derived outcomes came from ([`super::outcome::derive`]); recorded in `parameters`.
     pub outcomes: Option<OutcomeSummary>,
-    /// Also place every row on a 2-D map (`--coords`, `--format html`): [`SliceReport::coords`]
-    /// and [`SliceReport::map_rows`].
-    pub map: bool,
+    /// Also place every row on a 2-D map, by this method (`--coords`, `--format html`):
+    /// [`SliceReport::coords`] and [`SliceReport::map_rows`].
+    pub map: Option<MapLayout>,
 }
 
 impl Default for SlicesConfig {
@@ -68,7 +68,7 @@ impl Default for SlicesConfig {
             failure_threshold: 0.5,
             input: String::new(),
             outcomes: None,
-            map: false,
+            map: None,
         }
     }
 }
@@ -205,6 +205,9 @@ pub struct SliceParameters {
     /// derived or `--sample` was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcomes: Option<OutcomeSummary>,
+    /// How the map placed the rows; only when there is a map (`--coords`, `--format html`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_layout: Option<MapLayout>,
 }
 
 /// Runs the whole slice analysis over `data` (every record must carry an outcome).
@@ -346,8 +349,15 @@ pub fn analyze(
             .then(a.sample_indices.first().cmp(&b.sample_indices.first()))
     });
 
-    let (coords, map_rows) = if config.map {
-        map(data, &embeddings, &failed, config.cluster.seed, progress)?
+    let (coords, map_rows) = if let Some(layout) = config.map {
+        map(
+            data,
+            &embeddings,
+            &failed,
+            layout,
+            config.cluster.seed,
+            progress,
+        )?
     } else {
         (None, Vec::new())
     };
@@ -380,6 +390,7 @@ pub fn analyze(
             failure_scan: scanned,
             skipped_rows: data.skipped.len(),
             outcomes: config.outcomes.clone(),
+            map_layout: config.map,
         },
     })
 }
@@ -451,10 +462,11 @@ fn map(
     data: &Dataset,
     embeddings: &crate::matrix::Matrix,
     failed: &[bool],
+    layout: MapLayout,
     seed: u64,
     progress: &Progress,
 ) -> Result<(Option<Coords>, Vec<MapRow>)> {
-    let points = crate::cluster::map_2d(embeddings, seed, progress)?;
+    let points = crate::cluster::map_2d_with(embeddings, layout, seed, progress)?;
     // f64: the JSON writes f64s, and an f32 widened would print as 0.07660000026226044.
     let round = |x: f32| (x as f64 * 1e4).round() / 1e4;
     let width = data.records.iter().map(|r| r.row + 1).max().unwrap_or(0);

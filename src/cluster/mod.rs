@@ -23,6 +23,7 @@ mod agglomerative;
 mod hdbscan;
 mod kmeans;
 mod knn;
+mod layout;
 mod reduce;
 #[cfg(test)]
 mod tests;
@@ -439,8 +440,32 @@ fn all_rows_identical(m: &Matrix) -> bool {
     (1..m.rows()).all(|i| m.row(i) == first)
 }
 
-/// Every row's place on a 2-D map (its first two principal components, seeded as the
-/// clustering's PCA is): the HTML report draws the prompts there.
+/// How the map places the prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MapLayout {
+    /// UMAP's layout of the nearest-neighbour graph: topics apart (the default).
+    Umap,
+    /// The first two principal components: faster, topics overlap.
+    Pca,
+}
+
+/// Every row's place on a 2-D map, seeded: the HTML report draws the prompts there.
 pub fn map_2d(embeddings: &Matrix, seed: u64, progress: &Progress) -> Result<Vec<[f32; 2]>> {
+    map_2d_with(embeddings, MapLayout::Umap, seed, progress)
+}
+
+/// [`map_2d`] by the given method; UMAP falls back to PCA below a graph's worth of rows.
+pub fn map_2d_with(
+    embeddings: &Matrix,
+    layout: MapLayout,
+    seed: u64,
+    progress: &Progress,
+) -> Result<Vec<[f32; 2]>> {
+    if layout == MapLayout::Umap {
+        if let Some(points) = layout::umap_2d(embeddings, seed, progress)? {
+            return Ok(points);
+        }
+    }
     reduce::map_2d(embeddings, seed, progress)
 }

@@ -662,3 +662,66 @@ fn quality_measurements() {
         );
     }
 }
+
+/// Mean share of each point's 10 nearest other points on a map that share its blob.
+fn map_agreement(points: &[[f32; 2]], truth: &[Option<usize>]) -> f64 {
+    let total: f64 = (0..points.len())
+        .map(|i| {
+            let mut near: Vec<(f32, usize)> = (0..points.len())
+                .filter(|&j| j != i)
+                .map(|j| {
+                    let (dx, dy) = (points[i][0] - points[j][0], points[i][1] - points[j][1]);
+                    (dx * dx + dy * dy, j)
+                })
+                .collect();
+            near.select_nth_unstable_by(9, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            near[..10]
+                .iter()
+                .filter(|&&(_, j)| truth[j] == truth[i])
+                .count() as f64
+                / 10.0
+        })
+        .sum();
+    total / points.len() as f64
+}
+
+#[test]
+fn the_umap_map_keeps_topics_apart_where_pca_overlaps_them() {
+    // 20 topics in 128 dimensions: two principal components cannot show them all apart.
+    let (m, truth) = blobs(&[60; 20], 0, 128, 0.06, 3);
+    let umap = map_2d_with(&m, MapLayout::Umap, 42, &Progress::hidden()).unwrap();
+    let pca = map_2d_with(&m, MapLayout::Pca, 42, &Progress::hidden()).unwrap();
+    let (u, p) = (map_agreement(&umap, &truth), map_agreement(&pca, &truth));
+    assert!(u >= 0.95 && u >= p + 0.25, "UMAP {u:.3}, PCA {p:.3}");
+    assert!(umap.iter().flatten().all(|x| x.is_finite()));
+}
+
+#[test]
+fn rows_beyond_the_map_sample_are_placed_with_their_topic() {
+    let (m, truth) = blobs(&[750; 8], 0, 64, 0.08, 5);
+    assert!(m.rows() > layout::LAYOUT_SAMPLE);
+    let points = map_2d(&m, 7, &Progress::hidden()).unwrap();
+    assert_eq!(points.len(), m.rows());
+    let a = map_agreement(&points, &truth);
+    assert!(a >= 0.95, "{a:.3}");
+}
+
+#[test]
+fn the_map_is_seeded() {
+    let (m, _) = blobs(&[80; 5], 10, 32, 0.1, 9);
+    let bits = |p: Vec<[f32; 2]>| p.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let a = bits(map_2d(&m, 1, &Progress::hidden()).unwrap());
+    assert_eq!(a, bits(map_2d(&m, 1, &Progress::hidden()).unwrap()));
+    assert_ne!(a, bits(map_2d(&m, 2, &Progress::hidden()).unwrap()));
+}
+
+#[test]
+fn tiny_and_degenerate_inputs_get_finite_places() {
+    let (few, _) = blobs(&[3, 2], 0, 16, 0.1, 1);
+    let same = Matrix::from_vec(40, 8, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0].repeat(40));
+    for m in [few, same, Matrix::zeros(0, 8)] {
+        let points = map_2d(&m, 3, &Progress::hidden()).unwrap();
+        assert_eq!(points.len(), m.rows());
+        assert!(points.iter().flatten().all(|x| x.is_finite()), "{points:?}");
+    }
+}

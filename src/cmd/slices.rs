@@ -6,6 +6,7 @@ use super::common::{
 };
 use super::input_args::{EmbeddingFieldArgs, OutcomeArgs, ResponseArgs};
 use crate::analysis::slices::{analyze, SliceReport, SlicesConfig};
+use crate::cluster::MapLayout;
 use crate::error::{Result, EXIT_GATE, EXIT_OK};
 use crate::export::{
     emit, html::HtmlExporter, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
@@ -43,10 +44,16 @@ pub struct Args {
     #[arg(long)]
     pub fail_on_slice: bool,
 
-    /// JSON: also write `coords`, each row's place on a 2-D map of the prompts (the first two
-    /// principal components of the embeddings, as the HTML report draws them).
+    /// JSON: also write `coords`, each row's place on a 2-D map of the prompts (as the HTML
+    /// report draws them; see --map-layout).
     #[arg(long)]
     pub coords: bool,
+
+    /// How the map of the HTML report and of --coords places the prompts: umap (a layout of
+    /// the nearest-neighbour graph that keeps topics apart) or pca (the first two principal
+    /// components: faster, topics overlap).
+    #[arg(long, value_enum, default_value = "umap", value_name = "METHOD")]
+    pub map_layout: MapLayout,
 
     /// Also write a JUnit XML report to FILE: one test case per reported slice, failing when
     /// --fail-on-slice is on.
@@ -199,7 +206,7 @@ pub fn run(args: Args) -> Result<i32> {
         failure_threshold: args.outcome_fields.failure_threshold,
         input: args.input.clone(),
         outcomes,
-        map: args.coords || format == Format::Html,
+        map: (args.coords || format == Format::Html).then_some(args.map_layout),
     };
     let mut report = analyze(&data, embedder.as_ref(), &config, &args.output.progress())?;
     if let Some(namer) = &namer {

@@ -4,6 +4,7 @@
 //! goes through [`super::escape::html`]; the page embeds no data in its script.
 
 pub mod slices;
+mod tree;
 
 pub use slices::HtmlExporter;
 
@@ -38,8 +39,12 @@ th{background:var(--head);cursor:pointer;user-select:none}
 th[aria-sort=ascending]::after{content:" \25B2"}
 th[aria-sort=descending]::after{content:" \25BC"}
 td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-td ul{margin:0;padding-left:1.1rem}
+td ul{margin:0;padding-left:1.1rem;min-width:14rem}
+.wide{overflow-x:auto}
 .llm{margin:.3rem 0 0;color:var(--muted)}
+ul.tree,ul.tree ul{list-style:none;margin:0;padding-left:1.2rem}
+ul.tree ul{border-left:1px solid var(--line)}
+ul.tree li{margin:.15rem 0}
 .swatch{display:inline-block;width:.8em;height:.8em;border:1px solid var(--fg);margin-right:.3em;vertical-align:baseline}
 @media print{
 body{max-width:none;padding:0;font-size:11px}
@@ -90,6 +95,21 @@ pub(crate) fn num(x: f64) -> String {
         "0.0".into()
     } else {
         s
+    }
+}
+
+/// How the map placed the prompts and how to read it, as the page's note says it.
+pub(crate) fn layout_sentence(layout: Option<crate::cluster::MapLayout>, seed: u64) -> String {
+    match layout {
+        Some(crate::cluster::MapLayout::Pca) => format!(
+            "Each prompt placed by the first two principal components of its embedding (seed \
+             {seed}): nearby points are similar prompts; the axes have no units."
+        ),
+        _ => format!(
+            "Each prompt placed by UMAP's layout of its nearest neighbours (seed {seed}): nearby \
+             points are similar prompts; the distances between far-apart groups, and the axes, \
+             mean nothing."
+        ),
     }
 }
 

@@ -33,6 +33,7 @@ impl Exporter<SliceReport> for HtmlExporter {
         map(&mut body, report);
         bars(&mut body, report);
         table(&mut body, report);
+        super::tree::tree(&mut body, report);
         let title = format!("faultmap slices: {}", report.parameters.input);
         Ok(page(&title, &body).into_bytes())
     }
@@ -197,11 +198,9 @@ fn map(out: &mut String, r: &SliceReport) {
 
     let _ = writeln!(
         out,
-        "<p class=\"note\">Each prompt placed by the first two principal components of its \
-         embedding (seed {}): nearby points are similar prompts; the axes have no units. \
-         Showing <strong id=\"drawn\">{}</strong> of {} prompts{}. Hover over a point for its \
-         prompt.</p>",
-        r.parameters.seed,
+        "<p class=\"note\">{} Showing <strong id=\"drawn\">{}</strong> of {} prompts{}. Hover \
+         over a point for its prompt.</p>",
+        super::layout_sentence(r.parameters.map_layout, r.parameters.seed),
         drawn.len(),
         coords.len(),
         if drawn.len() < coords.len() {
@@ -414,7 +413,7 @@ fn table(out: &mut String, r: &SliceReport) {
     }
     out.push_str(
         "<p class=\"note noprint\">Click a column header to sort.</p>\n\
-         <table class=\"sortable\">\n<thead><tr><th>#</th><th>Slice</th><th>Source</th>\
+         <div class=\"wide\"><table class=\"sortable\">\n<thead><tr><th>#</th><th>Slice</th><th>Source</th>\
          <th>Size</th><th>Failures</th><th>Failure rate</th><th>95% interval</th>\
          <th>Ratio</th><th>Excess</th><th>p</th><th>Adj. p</th><th>Keywords</th>\
          <th>Representative prompts</th></tr></thead>\n<tbody>\n",
@@ -422,7 +421,7 @@ fn table(out: &mut String, r: &SliceReport) {
     for (k, s) in r.slices.iter().enumerate() {
         slice_row(out, k, s);
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
 fn slice_row(out: &mut String, k: usize, s: &Slice) {
