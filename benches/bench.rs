@@ -5,6 +5,7 @@
 //!     perf record -g target/release/faultmap-bench --one-score bench-data/score10000.jsonl --no-phases
 //!     cargo run --release --features bench --bin faultmap-bench -- --coverage 10000x10000,100000x10000 [--runs 3]
 //!     cargo run --release --features bench --bin faultmap-bench -- --nearest 10000x10000 [--runs 3]
+//!     .ci/chromium cargo run --release --features bench --bin faultmap-bench -- --html 100000 [--runs 3] [--binary PATH]
 //!     cargo run --release --features bench --bin faultmap-bench -- --planted clinc,mmlu [--seeds 20] [--first-seed 1]
 //!         [--config NAME[@BINARY]=ARGS]... [--binary PATH] [--data DIR] [--details FILE] [--no-keep]
 //!     cargo run --release --features bench --bin faultmap-bench -- --planted-gaps [--seeds 20] [--first-seed 1]
@@ -14,6 +15,8 @@
 //! rows (see [`score_bench`]), each size `--runs` times, then the median. With `--coverage`:
 //! only `coverage`, at each size of production rows x test rows (see [`coverage_bench`]).
 //! With `--nearest`: the nearest-test search against per-pair loops, in this process.
+//! With `--html`: the real `faultmap slices` writing JSON and the HTML page, the page's size,
+//! and its open time in headless Chromium (see [`html_bench`]).
 //! With `--planted`: the real `faultmap slices` binary on failure groups planted at random into
 //! CLINC150 and MMLU-Pro, scored by recall, precision and null false alarms (see [`planted_bench`]).
 //! With `--planted-gaps`: the real `faultmap coverage` binary on test suites from which CLINC150
@@ -31,6 +34,7 @@
 mod child;
 mod coverage_bench;
 mod gaps_bench;
+mod html_bench;
 mod planted_bench;
 mod runs;
 mod score_bench;
@@ -387,6 +391,19 @@ fn main() {
     };
     if let Some(sizes) = value("--coverage") {
         coverage_bench::run_all(&pairs(sizes), runs(3));
+        return;
+    }
+    if let Some(rows) = value("--html") {
+        let rows = rows.parse().expect("--html takes a number of rows");
+        let binary = value("--binary").map_or_else(
+            || {
+                std::env::current_exe()
+                    .expect("own path")
+                    .with_file_name("faultmap")
+            },
+            PathBuf::from,
+        );
+        html_bench::main(rows, runs(3), &binary);
         return;
     }
     if let Some(sizes) = value("--nearest") {

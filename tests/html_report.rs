@@ -3,37 +3,10 @@
 
 mod common;
 
+use common::html::{drawn_claim, hostile_fixture, IMG, QUOTES, SCRIPT};
 use common::{faultmap, json, stderr};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-const SCRIPT: &str = "</script><script>alert(1)</script>";
-const IMG: &str = "<img src=x onerror=alert(1)>";
-const QUOTES: &str = "\"'&";
-
-/// support_tickets.jsonl with hostile text in two prompts, an id and a metadata field.
-fn hostile_fixture(dir: &Path) -> PathBuf {
-    let source = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/support_tickets.jsonl"),
-    )
-    .unwrap();
-    let mut out = String::new();
-    for (i, line) in source.lines().enumerate() {
-        let mut row: Value = serde_json::from_str(line).unwrap();
-        match i {
-            0 => row["prompt"] = format!("{SCRIPT} my refund is late").into(),
-            1 => row["prompt"] = format!("{IMG} {QUOTES} shipping to Berlin").into(),
-            2 => row["id"] = format!("{IMG}{QUOTES}").into(),
-            3 => row["metadata"]["topic"] = format!("{SCRIPT}{QUOTES}").into(),
-            _ => {}
-        }
-        out.push_str(&serde_json::to_string(&row).unwrap());
-        out.push('\n');
-    }
-    let path = dir.join("hostile.jsonl");
-    std::fs::write(&path, out).unwrap();
-    path
-}
+use std::path::Path;
 
 fn run_ok(args: &[&str]) -> Vec<u8> {
     let out = faultmap(args);
@@ -48,17 +21,6 @@ fn escaped(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
-}
-
-/// The number in `<strong id="drawn">N</strong>` and the total after "of".
-fn drawn_claim(page: &str) -> (usize, usize) {
-    let after = page
-        .split("<strong id=\"drawn\">")
-        .nth(1)
-        .expect("drawn count");
-    let (drawn, rest) = after.split_once("</strong> of ").unwrap();
-    let total = rest.split_whitespace().next().unwrap();
-    (drawn.parse().unwrap(), total.parse().unwrap())
 }
 
 fn assert_self_contained(page: &str) {
@@ -95,7 +57,7 @@ fn hostile_text_is_escaped_and_the_page_matches_the_json() {
     let page = std::fs::read_to_string(&html_path).unwrap();
 
     assert!(
-        !page.contains("<script>alert(1)"),
+        !page.contains("<script>document"),
         "raw script from a prompt"
     );
     assert!(!page.contains("<img src=x"), "raw markup from a prompt");

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_api;
+pub mod html;
 pub mod schema;
 
 use serde_json::Value;
