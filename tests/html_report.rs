@@ -246,3 +246,65 @@ fn other_subcommands_refuse_html_with_a_usage_error() {
         .join("report.HTML")
         .exists());
 }
+
+#[test]
+fn all_candidates_show_the_tree_of_significant_nodes() {
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/support_tickets.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("all.html");
+    let out = faultmap(&[
+        "slices",
+        input.to_str().unwrap(),
+        "--all",
+        "-q",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let report = json(&faultmap(&[
+        "slices",
+        input.to_str().unwrap(),
+        "--all",
+        "-q",
+        "--format",
+        "json",
+    ]));
+    let slices = report["slices"].as_array().unwrap();
+    let tree = &html[html.find("<section id=\"tree\">").expect("a tree section")..];
+    let tree = &tree[..tree.find("</section>").unwrap()];
+    // Every reported slice is starred with its rank; every significant node is drawn, bold.
+    for (k, s) in slices.iter().enumerate() {
+        if s["selected"] == Value::Bool(true) {
+            assert!(
+                tree.contains(&format!("&#9733; {}. ", k + 1)),
+                "slice {}",
+                k + 1
+            );
+        }
+    }
+    let significant = slices
+        .iter()
+        .filter(|s| s["significant"] == Value::Bool(true) && s["node"].is_u64())
+        .count();
+    assert_eq!(tree.matches("<b>").count(), significant, "{tree}");
+    assert!(
+        significant > 4,
+        "more than the reported slices: {significant}"
+    );
+    // Nested: some list inside a list.
+    assert!(tree.contains("<ul>\n<li>"));
+    // Without --all the reported slices are not nested in each other: no tree.
+    let plain = dir.path().join("plain.html");
+    let out = faultmap(&[
+        "slices",
+        input.to_str().unwrap(),
+        "-q",
+        "-o",
+        plain.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(!std::fs::read_to_string(&plain)
+        .unwrap()
+        .contains("id=\"tree\""));
+}
