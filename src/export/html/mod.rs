@@ -3,6 +3,9 @@
 //! opens from disk, in CI artifacts and air-gapped networks alike. Every text from the data
 //! goes through [`super::escape::html`]; the page embeds no data in its script.
 
+pub(crate) mod chart;
+pub mod regress;
+pub mod score;
 pub mod slices;
 
 pub use slices::HtmlExporter;
