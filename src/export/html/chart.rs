@@ -99,6 +99,21 @@ pub(crate) fn grid(
     }
 }
 
+/// An interval's horizontal line from `lo` to `hi` at height `mid`, with end caps.
+pub(crate) fn whisker(lo: f64, hi: f64, mid: f64) -> String {
+    format!(
+        "<path d=\"M{},{}H{}M{},{}v8M{},{}v8\" stroke=\"#202124\" stroke-width=\"1.5\" \
+         fill=\"none\"/>",
+        num(lo),
+        num(mid),
+        num(hi),
+        num(lo),
+        num(mid - 4.0),
+        num(hi),
+        num(mid - 4.0)
+    )
+}
+
 /// About five round ticks (steps of 1, 2 or 5 times a power of ten) covering [lo, hi].
 pub(crate) fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = hi - lo;

@@ -96,6 +96,15 @@ pub(crate) fn num(x: f64) -> String {
     }
 }
 
+/// " (N invalid skipped)" after a count of rows, when `--skip-invalid` dropped any.
+pub(crate) fn skipped(rows: usize) -> String {
+    if rows > 0 {
+        format!(" ({rows} invalid skipped)")
+    } else {
+        String::new()
+    }
+}
+
 /// Untrusted text for the page: one line, at most `max` characters, escaped.
 pub(crate) fn text(s: &str, max: usize) -> String {
     use super::escape::{html, one_line, truncate};

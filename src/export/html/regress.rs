@@ -3,8 +3,8 @@
 //! changes with their intervals, a sortable table of the slices, and the worst cases with
 //! both responses.
 
-use super::chart::{grid, share_bar, ticks, Part};
-use super::{num, page, text, PALETTE};
+use super::chart::{grid, share_bar, ticks, whisker, Part};
+use super::{num, page, skipped, text, PALETTE};
 use crate::analysis::regress::{
     CaseChange, Change, Comparison, Metric, RegressReport, SliceComparison, Verdict,
 };
@@ -85,8 +85,8 @@ impl RegressHtml {
              <p><strong>{} {} → {}</strong> ({}, {:.0}% CI {}): whole run {}.</p>\n\
              <p class=\"note\">{}</p>\n<dl class=\"facts\">\n\
              <dt>Mode</dt><dd>regress {}</dd>\n\
-             <dt>Baseline</dt><dd>{} ({} cases)</dd>\n\
-             <dt>Candidate</dt><dd>{} ({} cases)</dd>\n\
+             <dt>Baseline</dt><dd>{} ({} cases{})</dd>\n\
+             <dt>Candidate</dt><dd>{} ({} cases{})</dd>\n\
              <dt>Statistics</dt><dd>{}; margin {}, one-sided alpha {}, seed {}</dd>\n\
              <dt>Slices</dt><dd>{} embeddings, at least {} pairs to test, group-by: {}</dd>\n\
              <dt>Tool</dt><dd>faultmap {}</dd>\n</dl>\n</header>",
@@ -106,8 +106,10 @@ impl RegressHtml {
             self.mode,
             html(&r.baseline.source),
             r.baseline.cases,
+            skipped(r.baseline.skipped_rows),
             html(&r.candidate.source),
             r.candidate.cases,
+            skipped(r.candidate.skipped_rows),
             match m {
                 Metric::PassRate => "pass rate, paired score test (Tango)",
                 Metric::MeanScore => "mean score, paired bootstrap",
@@ -367,8 +369,7 @@ fn forest_row(
         out,
         "<g><title>{}: {} ({} pairs), interval {}, {}</title>\
          <text x=\"{}\" y=\"{}\" text-anchor=\"end\" style=\"{weight}\">{}</text>\
-         <path d=\"M{},{}H{}M{},{}v8M{},{}v8\" stroke=\"#1d1d1f\" stroke-width=\"1.5\" \
-         fill=\"none\"/>{}<text x=\"{}\" y=\"{}\">{} {}</text></g>",
+         {}{}<text x=\"{}\" y=\"{}\">{} {}</text></g>",
         text(name, 120),
         difference(m, c.difference),
         c.pairs,
@@ -377,13 +378,7 @@ fn forest_row(
         num(LABEL_W - 8.0),
         num(mid + 4.0),
         text(name, 45),
-        num(lo),
-        num(mid),
-        num(hi),
-        num(lo),
-        num(mid - 4.0),
-        num(hi),
-        num(mid - 4.0),
+        whisker(lo, hi, mid),
         marker(c.change, x(c.difference), mid),
         num(LABEL_W + PLOT_W + 8.0),
         num(mid + 4.0),
@@ -433,8 +428,8 @@ fn slice_table(out: &mut String, r: &RegressReport) {
         let prompts: String = s
             .representative_prompts
             .iter()
-            .take(3)
-            .map(|p| format!("<li>{}</li>", text(p, 200)))
+            .take(2)
+            .map(|p| format!("<li>{}</li>", text(p, 160)))
             .collect();
         let _ = writeln!(
             out,

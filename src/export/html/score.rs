@@ -3,7 +3,7 @@
 //! their least supported sentences. `score --calibrate` gets a page of its tables.
 
 use super::chart::{grid, share_bar, ticks, Part};
-use super::{num, page, text, PALETTE};
+use super::{num, page, skipped, text, PALETTE};
 use crate::analysis::score::calibrate::CalibrationReport;
 use crate::analysis::score::decide::Decision;
 use crate::analysis::score::{ScoreReport, ScoredRow};
@@ -95,11 +95,7 @@ impl ScoreHtml<'_> {
              <dt>Tool</dt><dd>faultmap {}</dd>\n</dl>\n</header>",
             html(&s.input),
             s.total_rows,
-            if s.skipped_rows > 0 {
-                format!(" ({} invalid skipped)", s.skipped_rows)
-            } else {
-                String::new()
-            },
+            skipped(s.skipped_rows),
             html(&mode),
             match &self.run.config {
                 Some(path) => html(path),
