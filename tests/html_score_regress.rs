@@ -6,20 +6,14 @@
 mod common;
 
 use common::{faultmap, json, stderr};
+// The page's escaping; `assert_escaped` also checks independently that no raw markup is left.
+use faultmap::export::escape::html as escaped;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 const SCRIPT: &str = "</script><script>alert(1)</script>";
 const IMG: &str = "<img src=x onerror=alert(1)>";
-
-fn escaped(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 fn code(out: &Output, expected: i32) {
     assert_eq!(out.status.code(), Some(expected), "stderr: {}", stderr(out));
@@ -40,6 +34,11 @@ fn assert_self_contained(page: &str) {
     }
     assert_eq!(page.matches("<script").count(), 1, "only the sort script");
     assert!(page.contains("@media print"));
+}
+
+/// Asserts that `page` contains `needle`, naming the needle when it does not.
+fn has(page: &str, needle: &str) {
+    assert!(page.contains(needle), "not on the page: {needle}");
 }
 
 /// Hostile markup from the data never reaches the page raw, and shows as text.
@@ -100,15 +99,9 @@ fn the_score_page_escapes_the_rows_and_counts_as_the_json() {
     for (decision, n) in decisions {
         let n = n.as_u64().unwrap();
         let share = format!("{:.1}%", 100.0 * n as f64 / total as f64);
-        assert!(
-            page.contains(&format!("<b>{decision}</b>: {n} ({share})")),
-            "legend of {decision}"
-        );
+        has(&page, &format!("<b>{decision}</b>: {n} ({share})"));
         // The histogram panel of each decision counts the same rows.
-        assert!(
-            page.contains(&format!(">{decision} ({n} rows)</text>")),
-            "{decision}"
-        );
+        has(&page, &format!(">{decision} ({n} rows)</text>"));
         // As many worst-table rows with that decision (every row is listed).
         assert_eq!(
             page.matches(&format!("<td><b>{decision}</b></td>")).count() as u64,
@@ -117,9 +110,9 @@ fn the_score_page_escapes_the_rows_and_counts_as_the_json() {
         );
     }
     for (gate, n) in report["gates"].as_object().unwrap() {
-        assert!(
-            page.contains(&format!("<tr><td>{gate}</td><td class=\"n\">{n}</td>")),
-            "gate {gate}"
+        has(
+            &page,
+            &format!("<tr><td>{gate}</td><td class=\"n\">{n}</td>"),
         );
     }
     assert!(page.contains("<table class=\"sortable\">"));
@@ -269,10 +262,13 @@ fn the_compare_page_shows_the_verdict_of_the_json_and_escapes_the_cases() {
         .iter()
         .map(|g| g.as_str().unwrap())
         .collect();
-    assert!(page.contains(&format!(
-        "data-verdict=\"regression\">✘ REGRESSION: gates {} tripped</h1>",
-        gates.join(", ")
-    )));
+    has(
+        &page,
+        &format!(
+            "data-verdict=\"regression\">✘ REGRESSION: gates {} tripped</h1>",
+            gates.join(", ")
+        ),
+    );
     assert!(page.contains("exits 1"));
     // Every regressed case is listed (--cases 400), each with its two scores.
     let regressed = report["num_regressed_cases"].as_u64().unwrap();
@@ -318,13 +314,58 @@ fn the_check_page_keeps_the_exit_code_and_is_byte_identical() {
         assert_eq!(first.stdout, second.stdout, "{candidate}");
         let page = String::from_utf8(first.stdout).unwrap();
         assert_self_contained(&page);
-        assert!(
-            page.contains(&format!("data-verdict=\"{verdict}\"")),
-            "{candidate}"
-        );
-        assert!(page.contains("<dd>regress check</dd>"));
+        has(&page, &format!("data-verdict=\"{verdict}\""));
+        has(&page, "<dd>regress check</dd>");
         let report = json(&faultmap(&["regress", "check", baseline, candidate, "-q"]));
         assert_eq!(report["verdict"], verdict);
-        assert!(page.contains(&format!("exits {exit}")), "{candidate}");
+        has(&page, &format!("exits {exit}"));
     }
+}
+
+#[test]
+fn the_score_page_of_a_judged_run_names_the_mode_and_escapes_the_judge() {
+    use common::fake_api::{FakeApi, Fault};
+    // Every judged row is called hallucinated, for a reason written in markup.
+    let api = FakeApi::with_chat(
+        |_| Fault::None,
+        |_| format!("{{\"verdict\": \"hallucinated\", \"score\": 0.1, \"reason\": \"{IMG}\"}}"),
+    );
+    let base = api.base();
+    let args = [
+        "score",
+        "fixtures/rag_answers.jsonl",
+        "--config",
+        "fixtures/score_judge_gates.toml",
+        "--api-base",
+        &base,
+        "--llm-model",
+        "judge-model",
+        "--judge",
+        "--no-cache",
+        "-q",
+    ];
+    let out = common::faultmap_env(&[&args[..], &["--format", "html"]].concat(), &[]);
+    code(&out, 0);
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert_self_contained(&page);
+    assert!(
+        !page.contains("onerror=alert(1)>"),
+        "raw markup from the judge"
+    );
+    assert!(
+        page.contains(&escaped(IMG)),
+        "the judge's reason shows as text"
+    );
+    assert!(page.contains("<dd>LLM judge on the rows in band review</dd>"));
+    assert!(page.contains("<dd>fixtures/score_judge_gates.toml</dd>"));
+    assert!(page.contains("<h3>LLM judge (band: review)</h3>"));
+    let summary = json(&common::faultmap_env(
+        &[&args[..], &["--format", "json"]].concat(),
+        &[],
+    ));
+    let judged = summary["gates"]["llm_judge"].as_u64().unwrap();
+    assert!(judged > 0);
+    assert!(page.contains(&format!(
+        "<tr><td>llm_judge</td><td class=\"n\">{judged}</td>"
+    )));
 }

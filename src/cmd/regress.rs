@@ -141,7 +141,7 @@ pub struct ReportArgs {
     /// Also write a JUnit XML report to FILE: one test case per slice and per case.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Worst cases shown in table and Markdown output.
+    /// Worst cases shown in table, Markdown and HTML output.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub cases: usize,
 }

@@ -227,9 +227,10 @@ fn pairs(out: &mut String, r: &RegressReport) {
 fn forest_rows(r: &RegressReport) -> Vec<&SliceComparison> {
     let mut picked: Vec<&SliceComparison> = r.slices.iter().collect();
     picked.sort_by(|a, b| {
-        let moved = |s: &SliceComparison| s.comparison.change == Change::Unchanged;
-        moved(a)
-            .cmp(&moved(b))
+        // false (moved) sorts before true.
+        let unchanged = |s: &SliceComparison| s.comparison.change == Change::Unchanged;
+        unchanged(a)
+            .cmp(&unchanged(b))
             .then(
                 b.comparison
                     .difference
