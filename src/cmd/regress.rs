@@ -11,6 +11,7 @@ use crate::analysis::regress::cases::{run_from_dataset, KeyKind, PromptIndex, Ru
 use crate::analysis::regress::slicing::{self, SlicingConfig};
 use crate::analysis::regress::{compare, Gates, Metric, RegressConfig, RegressReport, Verdict};
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
+use crate::export::html::regress::RegressHtml;
 use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, junit::JunitExporter,
     markdown::MarkdownExporter, table::TableExporter, write_atomic, write_new, Exporter, Format,
@@ -140,7 +141,7 @@ pub struct ReportArgs {
     /// Also write a JUnit XML report to FILE: one test case per slice and per case.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Worst cases shown in table and Markdown output.
+    /// Worst cases shown in table, Markdown and HTML output.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub cases: usize,
 }
@@ -283,7 +284,6 @@ fn record(args: RecordArgs) -> Result<i32> {
 
 fn check(args: CheckArgs) -> Result<i32> {
     let output = &args.report.output;
-    output.refuse_html("regress")?;
     if args.baseline == "-" {
         return Err(Error::Usage(
             "the baseline must be a file written by `faultmap regress record`".into(),
@@ -321,12 +321,11 @@ fn check(args: CheckArgs) -> Result<i32> {
         ..gate_config(&args.gate, args.seed, slicing.parameters.min_slice_size)?
     };
     let report = compare(&baseline_run, &candidate, key, &slicing, &config)?;
-    finish(&report, &args.report)
+    finish(&report, &args.report, "check")
 }
 
 fn compare_runs(args: CompareArgs) -> Result<i32> {
     let output = &args.report.output;
-    output.refuse_html("regress")?;
     if args.baseline == "-" && args.candidate == "-" {
         return Err(Error::Usage(
             "only one of the two runs can come from stdin".into(),
@@ -352,7 +351,7 @@ fn compare_runs(args: CompareArgs) -> Result<i32> {
         )?
     };
     let report = compare(&baseline, &candidate, key, &slicing, &config)?;
-    finish(&report, &args.report)
+    finish(&report, &args.report, "compare")
 }
 
 /// Output settings for `record`, which writes no report.
@@ -468,7 +467,13 @@ fn gate_config(gate: &GateArgs, seed: u64, min_slice_size: usize) -> Result<Regr
     })
 }
 
-fn exporter(format: Format, cases: usize, color: bool) -> Box<dyn Exporter<RegressReport>> {
+/// `mode` names the subcommand (`check` or `compare`) for the HTML page.
+fn exporter(
+    format: Format,
+    cases: usize,
+    color: bool,
+    mode: &'static str,
+) -> Box<dyn Exporter<RegressReport>> {
     match format {
         Format::Table => Box::new(TableExporter {
             max_cases: cases,
@@ -481,12 +486,15 @@ fn exporter(format: Format, cases: usize, color: bool) -> Box<dyn Exporter<Regre
             max_cases: cases,
             ..MarkdownExporter::default()
         }),
-        Format::Html => Box::new(crate::export::HtmlUnavailable("regress")),
+        Format::Html => Box::new(RegressHtml {
+            mode,
+            max_cases: cases,
+        }),
     }
 }
 
 /// Writes the report (and JUnit file) and turns the verdict into the exit code.
-fn finish(report: &RegressReport, args: &ReportArgs) -> Result<i32> {
+fn finish(report: &RegressReport, args: &ReportArgs, mode: &'static str) -> Result<i32> {
     for (side, list) in [
         ("baseline", &report.only_in_baseline),
         ("candidate", &report.only_in_candidate),
@@ -502,7 +510,8 @@ fn finish(report: &RegressReport, args: &ReportArgs) -> Result<i32> {
     if let Some(path) = &args.junit {
         write_atomic(path, &JunitExporter.export(report)?)?;
     }
-    let bytes = exporter(args.output.format(), args.cases, args.output.color()).export(report)?;
+    let bytes =
+        exporter(args.output.format(), args.cases, args.output.color(), mode).export(report)?;
     emit(&bytes, args.output.output.as_deref())?;
     Ok(match report.verdict {
         Verdict::Pass => EXIT_OK,

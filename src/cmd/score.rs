@@ -12,6 +12,7 @@ use crate::analysis::score::decide::Decision;
 use crate::analysis::score::judge::JudgeBand;
 use crate::analysis::score::{analyze_with, LlmChecks, ScoreReport};
 use crate::error::{Error, Result, EXIT_GATE, EXIT_OK};
+use crate::export::html::score::{CalibrationHtml, ScoreHtml, ScoreRun};
 use crate::export::{
     emit, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
     table::TableExporter, write_atomic, Exporter, Format,
@@ -132,7 +133,12 @@ pub struct CalibrationArgs {
     pub write_config: Option<PathBuf>,
 }
 
-fn exporter(format: Format, color: bool) -> Box<dyn Exporter<ScoreReport>> {
+/// `html` is the page's exporter, which needs the input rows (the report keeps no texts).
+fn exporter<'a>(
+    format: Format,
+    color: bool,
+    html: ScoreHtml<'a>,
+) -> Box<dyn Exporter<ScoreReport> + 'a> {
     match format {
         Format::Table => Box::new(TableExporter {
             color,
@@ -141,7 +147,7 @@ fn exporter(format: Format, color: bool) -> Box<dyn Exporter<ScoreReport>> {
         Format::Json => Box::new(JsonExporter),
         Format::Jsonl => Box::new(JsonlExporter),
         Format::Markdown => Box::new(MarkdownExporter::default()),
-        Format::Html => Box::new(crate::export::HtmlUnavailable("score")),
+        Format::Html => Box::new(html),
     }
 }
 
@@ -155,13 +161,12 @@ fn calibration_exporter(format: Format) -> Result<Box<dyn Exporter<CalibrationRe
              report: use --format table, json or markdown"
                 .into(),
         )),
-        Format::Html => Err(crate::export::html_unavailable("score")),
+        Format::Html => Ok(Box::new(CalibrationHtml)),
     }
 }
 
 /// Runs the subcommand; returns the exit code (0, or 1 when `--max-reject-rate` trips).
 pub fn run(args: Args) -> Result<i32> {
-    args.output.refuse_html("score")?;
     if args.scoring.print_config {
         emit(DEFAULT_CONFIG_TOML.as_bytes(), None)?;
         return Ok(EXIT_OK);
@@ -265,8 +270,15 @@ pub fn run(args: Args) -> Result<i32> {
         return Ok(EXIT_OK);
     }
 
+    let html = ScoreHtml {
+        data: &data,
+        run: ScoreRun {
+            config: args.scoring.config.clone(),
+            seed: args.scoring.seed,
+        },
+    };
     emit(
-        &exporter(format, args.output.color()).export(&report)?,
+        &exporter(format, args.output.color(), html).export(&report)?,
         args.output.output.as_deref(),
     )?;
     let summary = &report.summary;

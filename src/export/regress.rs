@@ -31,14 +31,14 @@ pub fn difference(metric: Metric, x: f64) -> String {
     }
 }
 
-fn interval(metric: Metric, ci: [f64; 2]) -> String {
+pub(crate) fn interval(metric: Metric, ci: [f64; 2]) -> String {
     match metric {
         Metric::PassRate => format!("[{:+.1}, {:+.1}]", 100.0 * ci[0], 100.0 * ci[1]),
         Metric::MeanScore => format!("[{:+.3}, {:+.3}]", ci[0], ci[1]),
     }
 }
 
-fn capitalized(text: &str) -> String {
+pub(crate) fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()
@@ -46,7 +46,7 @@ fn capitalized(text: &str) -> String {
         .unwrap_or_default()
 }
 
-fn metric_name(metric: Metric) -> &'static str {
+pub(crate) fn metric_name(metric: Metric) -> &'static str {
     match metric {
         Metric::PassRate => "pass rate",
         Metric::MeanScore => "mean score",
@@ -54,14 +54,14 @@ fn metric_name(metric: Metric) -> &'static str {
 }
 
 /// Baseline and candidate values of the gate metric.
-fn sides(metric: Metric, c: &Comparison) -> (f64, f64) {
+pub(crate) fn sides(metric: Metric, c: &Comparison) -> (f64, f64) {
     match (metric, c.baseline_mean_score, c.candidate_mean_score) {
         (Metric::MeanScore, Some(b), Some(k)) => (b, k),
         _ => (c.baseline_pass_rate, c.candidate_pass_rate),
     }
 }
 
-fn change_word(change: Change) -> &'static str {
+pub(crate) fn change_word(change: Change) -> &'static str {
     match change {
         Change::Regressed => "regressed",
         Change::Improved => "improved",
@@ -130,7 +130,7 @@ pub fn gate_summary(report: &RegressReport) -> String {
 }
 
 /// Pairing, flips and settings, in plain text.
-fn details(report: &RegressReport) -> String {
+pub(crate) fn details(report: &RegressReport) -> String {
     let p = &report.parameters;
     format!(
         "{} pairs matched by {}; {} only in the baseline, {} only in the candidate. {} pass→fail, \
@@ -174,7 +174,7 @@ fn moved(report: &RegressReport) -> Vec<&SliceComparison> {
         .collect()
 }
 
-fn case_score(score: Option<f64>, pass: bool) -> String {
+pub(crate) fn case_score(score: Option<f64>, pass: bool) -> String {
     let outcome = if pass { "pass" } else { "fail" };
     match score {
         Some(s) => format!("{s:.3} {outcome}"),
@@ -182,7 +182,7 @@ fn case_score(score: Option<f64>, pass: bool) -> String {
     }
 }
 
-fn case_delta(case: &CaseChange) -> String {
+pub(crate) fn case_delta(case: &CaseChange) -> String {
     match case.delta {
         Some(d) => format!("{d:+.3}"),
         None => String::new(),

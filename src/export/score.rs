@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 const REJECTS_SHOWN: usize = 5;
 
 /// An enum's serialized name (`ACCEPT`, `no_context`, ...).
-fn name<T: Serialize>(value: &T) -> String {
+pub(crate) fn name<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(Value::String(s)) => s,
         Ok(other) => other.to_string(),
@@ -87,10 +87,10 @@ impl Exporter<ScoreReport> for JsonExporter {
 }
 
 /// A small table of trusted text (labels and numbers); the first column is left-aligned.
-struct Section {
-    title: String,
-    header: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
+pub(crate) struct Section {
+    pub title: String,
+    pub header: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
 }
 
 fn counts<K: Serialize>(
@@ -114,7 +114,7 @@ fn counts<K: Serialize>(
     }
 }
 
-fn score_sections(s: &ScoreSummary) -> Vec<Section> {
+pub(crate) fn score_sections(s: &ScoreSummary) -> Vec<Section> {
     let n = s.total_rows;
     let m = &s.mean_scores;
     let opt = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.3}"));
@@ -353,7 +353,7 @@ fn metrics_row(label: &str, m: &FlagMetrics) -> Vec<String> {
 }
 
 /// Gate thresholds whose calibrated value differs from the default, in config order.
-fn changed_gates(r: &CalibrationReport) -> Vec<Vec<String>> {
+pub(crate) fn changed_gates(r: &CalibrationReport) -> Vec<Vec<String>> {
     let as_map = |g| match serde_json::to_value(g) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
@@ -369,7 +369,7 @@ fn changed_gates(r: &CalibrationReport) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn calibration_intro(r: &CalibrationReport) -> String {
+pub(crate) fn calibration_intro(r: &CalibrationReport) -> String {
     format!(
         "Calibration on {} labelled rows: {} to fit the gate thresholds, {} held out by input \
          ({} bad). Every figure is measured on the held-out rows. Objective: {}.",
@@ -377,7 +377,7 @@ fn calibration_intro(r: &CalibrationReport) -> String {
     )
 }
 
-fn calibration_sections(r: &CalibrationReport) -> Vec<Section> {
+pub(crate) fn calibration_sections(r: &CalibrationReport) -> Vec<Section> {
     let changed = changed_gates(r);
     let mut sections = vec![
         Section {
@@ -413,7 +413,7 @@ fn calibration_sections(r: &CalibrationReport) -> Vec<Section> {
     sections
 }
 
-const NOTHING_CHANGED: &str =
+pub(crate) const NOTHING_CHANGED: &str =
     "No threshold changed: the defaults already do best on the fitting rows.";
 
 impl Exporter<CalibrationReport> for TableExporter {

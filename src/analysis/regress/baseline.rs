@@ -217,6 +217,7 @@ impl Baseline {
                 .map(|c| Case {
                     id: c.id,
                     prompt: c.prompt,
+                    response: None,
                     score: c.score,
                     pass: c.pass,
                     groups: Vec::new(),

@@ -22,6 +22,9 @@ pub enum KeyKind {
 pub struct Case {
     pub id: Option<String>,
     pub prompt: String,
+    /// The response, when the row has one (for the HTML page's worst cases; a baseline file
+    /// stores none).
+    pub response: Option<String>,
     /// In [0, 1], higher is better, when the run has scores.
     pub score: Option<f64>,
     pub pass: bool,
@@ -238,6 +241,7 @@ pub fn run_from_dataset(
             Ok(Case {
                 id: r.id.clone(),
                 prompt,
+                response: r.response.clone(),
                 score: r.score,
                 pass: !failed,
                 groups,

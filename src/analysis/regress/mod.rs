@@ -220,6 +220,12 @@ pub struct CaseChange {
     pub baseline_score: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candidate_score: Option<f64>,
+    /// Both responses, when the runs carry them: shown by the HTML page only, so that the
+    /// JSON and JSONL reports stay as they were.
+    #[serde(skip)]
+    pub baseline_response: Option<String>,
+    #[serde(skip)]
+    pub candidate_response: Option<String>,
     /// Candidate minus baseline score, when both have one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delta: Option<f64>,
@@ -671,6 +677,8 @@ fn case_change(
         candidate_row: cand.row,
         baseline_score: base.score,
         candidate_score: cand.score,
+        baseline_response: base.response.clone(),
+        candidate_response: cand.response.clone(),
         delta,
         baseline_pass: base.pass,
         candidate_pass: cand.pass,

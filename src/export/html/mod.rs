@@ -3,6 +3,9 @@
 //! opens from disk, in CI artifacts and air-gapped networks alike. Every text from the data
 //! goes through [`super::escape::html`]; the page embeds no data in its script.
 
+pub(crate) mod chart;
+pub mod regress;
+pub mod score;
 pub mod slices;
 mod tree;
 
@@ -110,6 +113,15 @@ pub(crate) fn layout_sentence(layout: Option<crate::cluster::MapLayout>, seed: u
              points are similar prompts; the distances between far-apart groups, and the axes, \
              mean nothing."
         ),
+    }
+}
+
+/// " (N invalid skipped)" after a count of rows, when `--skip-invalid` dropped any.
+pub(crate) fn skipped(rows: usize) -> String {
+    if rows > 0 {
+        format!(" ({rows} invalid skipped)")
+    } else {
+        String::new()
     }
 }
 

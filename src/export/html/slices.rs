@@ -1,7 +1,7 @@
 //! The slices page: what was analysed and how, a 2-D map of the prompts with failures and
 //! slices marked, the slices' failure rates against the baseline, and a sortable table.
 
-use super::{num, page, text, PALETTE};
+use super::{num, page, skipped, text, PALETTE};
 use crate::analysis::slices::{Slice, SliceReport};
 use crate::error::Result;
 use crate::export::escape::html;
@@ -74,11 +74,7 @@ fn header(out: &mut String, r: &SliceReport) {
          <dt>How they were found</dt><dd>{}</dd>",
         html(&p.input),
         r.total_prompts,
-        if p.skipped_rows > 0 {
-            format!(" ({} invalid skipped)", p.skipped_rows)
-        } else {
-            String::new()
-        },
+        skipped(p.skipped_rows),
         r.total_failures,
         percent(r.baseline_failure_rate),
         reported,
@@ -362,8 +358,7 @@ fn bars(out: &mut String, r: &SliceReport) {
             "<g class=\"bar\"><title>{}. {}: {} of {} fail ({}, 95% interval {} to {})</title>\
              <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}. {}</text>\
              <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" fill-opacity=\"0.85\"/>\
-             <path d=\"M{},{}H{}M{},{}v8M{},{}v8\" stroke=\"#202124\" stroke-width=\"1.5\" fill=\"none\"/>\
-             <text x=\"{}\" y=\"{}\">{} of {}</text></g>",
+             {}<text x=\"{}\" y=\"{}\">{} of {}</text></g>",
             k + 1,
             text(&s.name, 120),
             s.failures,
@@ -380,13 +375,7 @@ fn bars(out: &mut String, r: &SliceReport) {
             num(x(s.failure_rate) - LABEL_W),
             num(ROW_H - 10.0),
             colour(k).unwrap_or("#9aa0a6"),
-            num(x(lo)),
-            num(mid),
-            num(x(hi)),
-            num(x(lo)),
-            num(mid - 4.0),
-            num(x(hi)),
-            num(mid - 4.0),
+            super::chart::whisker(x(lo), x(hi), mid),
             num(LABEL_W + PLOT_W + 8.0),
             num(mid + 4.0),
             percent(s.failure_rate),
