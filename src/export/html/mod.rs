@@ -3,9 +3,15 @@
 //! opens from disk, in CI artifacts and air-gapped networks alike. Every text from the data
 //! goes through [`super::escape::html`]; the page embeds no data in its script.
 
+pub mod coverage;
+pub mod map;
 pub mod slices;
 
+pub use coverage::CoverageHtml;
 pub use slices::HtmlExporter;
+
+/// Most bars in a chart (the table lists all).
+pub(crate) const MAX_BARS: usize = 30;
 
 /// Slice colours (Tableau 10, distinguishable by most colour-blind readers); beyond these,
 /// slices are listed but not coloured. Colour is never the only cue: slices are also numbered.

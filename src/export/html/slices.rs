@@ -1,7 +1,8 @@
 //! The slices page: what was analysed and how, a 2-D map of the prompts with failures and
 //! slices marked, the slices' failure rates against the baseline, and a sortable table.
 
-use super::{num, page, text, PALETTE};
+use super::map::{self, drawn_rows, Scale, HOVER_CHARS};
+use super::{num, page, text, MAX_BARS, PALETTE};
 use crate::analysis::slices::{Slice, SliceReport};
 use crate::error::Result;
 use crate::export::escape::html;
@@ -12,19 +13,7 @@ use std::fmt::Write;
 
 pub struct HtmlExporter;
 
-/// Most points drawn: beyond a few thousand SVG elements a browser slows down and the page
-/// grows by ~150 bytes a point, while the picture no longer changes.
-pub const MAX_POINTS: usize = 4000;
-/// Most slices with a bar in the chart (the table lists all).
-const MAX_BARS: usize = 30;
-/// Stream of the seeded sample of drawn points (the clustering uses others).
-const MAP_STREAM: u64 = 19;
-/// Longest prompt shown on hover.
-const HOVER_CHARS: usize = 200;
-
-const MAP_W: f64 = 760.0;
-const MAP_H: f64 = 500.0;
-const MAP_PAD: f64 = 20.0;
+pub use super::map::MAX_POINTS;
 
 impl Exporter<SliceReport> for HtmlExporter {
     fn export(&self, report: &SliceReport) -> Result<Vec<u8>> {
@@ -112,35 +101,6 @@ fn header(out: &mut String, r: &SliceReport) {
 /// A row's slice shown in colour (if any), and whether it fails.
 type Stratum = (Option<usize>, bool);
 
-/// Which rows are drawn: all of them up to [`MAX_POINTS`], else a seeded sample of each
-/// stratum (slice shown in colour, or none; failing or not) in proportion to its size, so that
-/// slices and failures keep their share of the picture. At least one row of every stratum.
-fn drawn_rows(strata: &[Stratum], seed: u64) -> Vec<usize> {
-    let n = strata.len();
-    if n <= MAX_POINTS {
-        return (0..n).collect();
-    }
-    let mut groups: Vec<(Stratum, Vec<usize>)> = Vec::new();
-    let mut at: HashMap<Stratum, usize> = HashMap::new();
-    for (i, key) in strata.iter().enumerate() {
-        let g = *at.entry(*key).or_insert_with(|| {
-            groups.push((*key, Vec::new()));
-            groups.len() - 1
-        });
-        groups[g].1.push(i);
-    }
-    let mut drawn = Vec::with_capacity(MAX_POINTS + groups.len());
-    for (_, rows) in &groups {
-        let quota = ((rows.len() * MAX_POINTS) as f64 / n as f64)
-            .round()
-            .max(1.0) as usize;
-        let picked = crate::cluster::sample_indices(rows.len(), quota, seed, MAP_STREAM);
-        drawn.extend(picked.into_iter().map(|j| rows[j]));
-    }
-    drawn.sort_unstable();
-    drawn
-}
-
 fn map(out: &mut String, r: &SliceReport) {
     out.push_str("<section id=\"map\">\n<h2>Map of the prompts</h2>\n");
     let coords: Vec<[f64; 2]> = match &r.coords {
@@ -173,27 +133,7 @@ fn map(out: &mut String, r: &SliceReport) {
     // Uncoloured passing rows underneath, failures and slice members on top.
     drawn.sort_by_key(|&i| (strata[i].0.is_some(), strata[i].1, i));
 
-    // One scale for both axes: distances on the map mean the same in every direction.
-    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
-    for c in &coords {
-        for d in 0..2 {
-            lo[d] = lo[d].min(c[d]);
-            hi[d] = hi[d].max(c[d]);
-        }
-    }
-    let span = |d: usize| (hi[d] - lo[d]).max(1e-9);
-    let scale = ((MAP_W - 2.0 * MAP_PAD) / span(0)).min((MAP_H - 2.0 * MAP_PAD) / span(1));
-    let (ox, oy) = (
-        (MAP_W - scale * span(0)) / 2.0,
-        (MAP_H - scale * span(1)) / 2.0,
-    );
-    let at = |c: [f64; 2]| {
-        (
-            ox + (c[0] - lo[0]) * scale,
-            // SVG's y grows downwards.
-            MAP_H - oy - (c[1] - lo[1]) * scale,
-        )
-    };
+    let scale = Scale::fit(&coords);
 
     let _ = writeln!(
         out,
@@ -210,11 +150,22 @@ fn map(out: &mut String, r: &SliceReport) {
             ""
         },
     );
-    out.push_str(
-        "<ul class=\"legend\">\
-         <li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><circle cx=\"6\" cy=\"6\" r=\"2.5\" fill=\"#9aa0a6\"/></svg> passing prompt</li>\
-         <li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><path d=\"M2,2l8,8m0,-8l-8,8\" stroke=\"#202124\" stroke-width=\"1.6\"/></svg> failing prompt</li>\
-         <li>coloured and larger: in the numbered slice (its number sits at the slice's centre)</li></ul>\n",
+    map::legend(
+        out,
+        &[
+            (
+                Some("<circle cx=\"6\" cy=\"6\" r=\"2.5\" fill=\"#9aa0a6\"/>"),
+                "passing prompt",
+            ),
+            (
+                Some("<path d=\"M2,2l8,8m0,-8l-8,8\" stroke=\"#202124\" stroke-width=\"1.6\"/>"),
+                "failing prompt",
+            ),
+            (
+                None,
+                "coloured and larger: in the numbered slice (its number sits at the slice's centre)",
+            ),
+        ],
     );
     if r.slices.len() > coloured {
         let _ = writeln!(
@@ -224,18 +175,10 @@ fn map(out: &mut String, r: &SliceReport) {
             r.slices.len()
         );
     }
-    let _ = writeln!(
-        out,
-        "<svg viewBox=\"0 0 {MAP_W} {MAP_H}\" width=\"{MAP_W}\" height=\"{MAP_H}\" role=\"img\" \
-         aria-label=\"Map of {} prompts\">\n<rect x=\"0.5\" y=\"0.5\" width=\"{}\" height=\"{}\" \
-         fill=\"none\" class=\"axis\"/>",
-        coords.len(),
-        MAP_W - 1.0,
-        MAP_H - 1.0
-    );
+    map::open(out, &format!("Map of {} prompts", coords.len()));
     for &i in &drawn {
         let m = &r.map_rows[i];
-        let (x, y) = at(coords[i]);
+        let at = scale.at(coords[i]);
         let (slice, failed) = strata[i];
         let title = format!(
             "<title>row {} · {}{}: {}</title>",
@@ -247,30 +190,17 @@ fn map(out: &mut String, r: &SliceReport) {
         let ink = slice.and_then(colour);
         let big = if slice.is_some() { 1.4 } else { 1.0 };
         if failed {
-            let h = 2.5 * big;
-            let _ = writeln!(
+            map::cross(
                 out,
-                "<path class=\"pt fail\" d=\"M{},{}l{},{}m0,-{}l-{},{}\" stroke=\"{}\" \
-                 stroke-width=\"1.4\">{title}</path>",
-                num(x - h),
-                num(y - h),
-                num(2.0 * h),
-                num(2.0 * h),
-                num(2.0 * h),
-                num(2.0 * h),
-                num(2.0 * h),
+                "pt fail",
+                at,
+                2.5 * big,
                 ink.unwrap_or("#202124"),
+                &title,
             );
         } else {
-            let _ = writeln!(
-                out,
-                "<circle class=\"pt pass\" cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"{}>{title}</circle>",
-                num(x),
-                num(y),
-                num(2.0 * big),
-                ink.unwrap_or("#9aa0a6"),
-                if ink.is_some() { "" } else { " fill-opacity=\"0.6\"" },
-            );
+            let fill = ink.unwrap_or("#9aa0a6");
+            map::dot(out, "pt pass", at, 2.0 * big, fill, ink.is_some(), &title);
         }
     }
     // Labels last, above the points; at the centroid of all the slice's rows, drawn or not.
@@ -286,29 +216,11 @@ fn map(out: &mut String, r: &SliceReport) {
             .iter()
             .filter_map(|row| index_of.get(row).map(|&i| coords[i]))
             .collect();
-        if members.is_empty() {
+        let Some(centre) = map::centroid(&members) else {
             continue;
-        }
-        let n = members.len() as f64;
-        let centre = [
-            members.iter().map(|c| c[0]).sum::<f64>() / n,
-            members.iter().map(|c| c[1]).sum::<f64>() / n,
-        ];
-        let (x, y) = at(centre);
-        let _ = writeln!(
-            out,
-            "<g class=\"label\"><title>{}. {}</title><circle cx=\"{}\" cy=\"{}\" r=\"10\" \
-             fill=\"#fff\" stroke=\"{}\" stroke-width=\"2.5\"/><text x=\"{}\" y=\"{}\" \
-             text-anchor=\"middle\">{}</text></g>",
-            k + 1,
-            text(&s.name, 120),
-            num(x),
-            num(y),
-            colour(k).unwrap_or("#202124"),
-            num(x),
-            num(y + 4.0),
-            k + 1
-        );
+        };
+        let ink = colour(k).unwrap_or("#202124");
+        map::label(out, k + 1, &text(&s.name, 120), scale.at(centre), ink);
     }
     out.push_str("</svg>\n</section>\n");
 }
@@ -478,23 +390,4 @@ fn slice_row(out: &mut String, k: usize, s: &Slice) {
         size = s.size,
         fails = s.failures,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_sample_keeps_every_stratum_in_proportion() {
-        let mut strata = vec![(None, false); 90_000];
-        strata.extend(vec![(Some(0), true); 9_000]);
-        strata.extend(vec![(Some(1), false); 5]);
-        let drawn = drawn_rows(&strata, 42);
-        assert!(drawn.len() <= MAX_POINTS + 3, "{}", drawn.len());
-        let in_slice0 = drawn.iter().filter(|&&i| strata[i].0 == Some(0)).count();
-        assert!((355..=365).contains(&in_slice0), "{in_slice0}");
-        assert_eq!(drawn.iter().filter(|&&i| strata[i].0 == Some(1)).count(), 1);
-        assert_eq!(drawn, drawn_rows(&strata, 42), "seeded");
-        assert_eq!(drawn_rows(&strata[..100], 1).len(), 100);
-    }
 }
