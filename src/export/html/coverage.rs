@@ -1,8 +1,9 @@
 //! The coverage page: what was compared and how, one 2-D map of tests and production with the
 //! gaps outlined and numbered, the gaps' shares of traffic, and a sortable table of the gaps.
 
+use super::bars::{first_of, Chart, MAX_BARS};
 use super::map::{self, drawn_rows, Scale, HOVER_CHARS};
-use super::{num, page, text, MAX_BARS, PALETTE};
+use super::{num, page, section, text, PALETTE};
 use crate::analysis::coverage::rules::ThresholdSource;
 use crate::analysis::coverage::{CoverageReport, Gap};
 use crate::error::Result;
@@ -18,8 +19,11 @@ pub struct CoverageHtml;
 const TEST_INK: &str = "#1b7837";
 const COVERED_INK: &str = "#9aa0a6";
 const UNCOVERED_INK: &str = "#202124";
-/// Gaps beyond the palette are outlined and numbered in grey.
+/// Gaps beyond the palette are grey in the chart and the table.
 const OTHER_GAP_INK: &str = "#5f6368";
+/// Gaps outlined and numbered on the map: one per colour. Beyond a few, outlines and numbers
+/// hide the points and each other (210 gaps on 100k prompts made one grey blot).
+const MAP_GAPS: usize = PALETTE.len();
 
 impl Exporter<CoverageReport> for CoverageHtml {
     fn export(&self, report: &CoverageReport) -> Result<Vec<u8>> {
@@ -198,6 +202,14 @@ fn map(out: &mut String, r: &CoverageReport) {
             ),
         ],
     );
+    if r.gaps.len() > MAP_GAPS {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">The first {MAP_GAPS} of {} gaps (the most traffic) are outlined, \
+             coloured and numbered on the map; the others' prompts are plain crosses.</p>",
+            r.gaps.len()
+        );
+    }
     map::open(
         out,
         &format!(
@@ -235,7 +247,10 @@ fn map(out: &mut String, r: &CoverageReport) {
         match (c.uncovered, c.gap) {
             (false, _) => map::dot(out, "pt covered", at, 2.0, COVERED_INK, false, &title),
             (true, None) => map::cross(out, "pt uncovered", at, 2.5, UNCOVERED_INK, &title),
-            (true, Some(k)) => map::cross(out, "pt uncovered", at, 3.5, gap_ink(k), &title),
+            (true, Some(k)) if k < MAP_GAPS => {
+                map::cross(out, "pt uncovered", at, 3.5, gap_ink(k), &title)
+            }
+            (true, Some(_)) => map::cross(out, "pt uncovered", at, 2.5, UNCOVERED_INK, &title),
         }
     }
     for (k, points) in members.iter().enumerate() {
@@ -259,9 +274,9 @@ fn square(ink: &str, (x, y): (f64, f64), h: f64, title: &str) -> String {
     )
 }
 
-/// Each gap's production points (all of them, drawn or not), in gap order.
+/// The production points (all of them, drawn or not) of each gap outlined on the map.
 fn gap_members(r: &CoverageReport, production: &[[f64; 2]]) -> Vec<Vec<[f64; 2]>> {
-    let mut members = vec![Vec::new(); r.gaps.len()];
+    let mut members = vec![Vec::new(); r.gaps.len().min(MAP_GAPS)];
     for (c, &xy) in r.prompts.iter().zip(production) {
         if let Some(k) = c.gap.filter(|&k| k < members.len()) {
             members[k].push(xy);
@@ -335,9 +350,9 @@ fn convex_hull(mut p: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 }
 
 fn bars(out: &mut String, r: &CoverageReport) {
-    out.push_str("<section id=\"traffic\">\n<h2>Gaps by share of traffic</h2>\n");
-    if r.gaps.is_empty() {
-        out.push_str("<p>No gap: every topic of production has tests nearby.</p>\n</section>\n");
+    let empty = "No gap: every topic of production has tests nearby.";
+    let title = "Gaps by share of traffic";
+    if !section(out, "traffic", title, r.gaps.is_empty().then_some(empty)) {
         return;
     }
     let shown = r.gaps.len().min(MAX_BARS);
@@ -345,76 +360,46 @@ fn bars(out: &mut String, r: &CoverageReport) {
         out,
         "<p class=\"note\">Each gap's share of production traffic (all uncovered: {}).{}</p>",
         percent(r.uncovered_traffic_share),
-        if shown < r.gaps.len() {
-            format!(" The first {shown} of {} gaps.", r.gaps.len())
-        } else {
-            String::new()
-        }
+        first_of(shown, r.gaps.len(), "gaps"),
     );
-    const LABEL_W: f64 = 280.0;
-    const PLOT_W: f64 = 400.0;
-    const ROW_H: f64 = 24.0;
-    const TOP: f64 = 22.0;
-    let width = LABEL_W + PLOT_W + 130.0;
-    let height = TOP + ROW_H * shown as f64 + 10.0;
     // The axis ends at the largest share: small gaps stay visible.
-    let top = r
-        .gaps
-        .iter()
-        .map(|g| g.traffic_share)
-        .fold(0.0, f64::max)
-        .max(1e-9);
-    let x = |share: f64| LABEL_W + PLOT_W * (share / top).clamp(0.0, 1.0);
-    let _ = writeln!(
-        out,
-        "<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
-         role=\"img\" aria-label=\"Traffic shares of {shown} gaps\">"
-    );
+    let end = r.gaps.iter().map(|g| g.traffic_share).fold(0.0, f64::max);
+    let label = format!("Traffic shares of {shown} gaps");
+    let chart = Chart::open(out, shown, 130.0, end, &label);
     for tick in [0.0, 0.5, 1.0] {
-        let _ = writeln!(
-            out,
-            "<line class=\"axis\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>\
-             <text x=\"{0}\" y=\"12\" text-anchor=\"middle\">{3}</text>",
-            num(x(tick * top)),
-            num(TOP - 4.0),
-            num(height - 6.0),
-            percent(tick * top)
-        );
+        chart.tick(out, tick * end, &percent(tick * end));
     }
     for (k, g) in r.gaps.iter().take(shown).enumerate() {
-        let y = TOP + ROW_H * k as f64;
-        let _ = writeln!(
-            out,
-            "<g class=\"bar\"><title>{}. {}: {} prompts, {} of traffic</title>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}. {}</text>\
-             <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" fill-opacity=\"0.85\"/>\
-             <text x=\"{}\" y=\"{}\">{} ({} prompts)</text></g>",
+        let share = percent(g.traffic_share);
+        let title = format!(
+            "{}. {}: {} prompts, {share} of traffic",
             k + 1,
             text(&g.name, 120),
             g.size,
-            percent(g.traffic_share),
-            num(LABEL_W - 6.0),
-            num(y + ROW_H / 2.0 + 4.0),
-            k + 1,
-            text(&g.name, 40),
-            num(LABEL_W),
-            num(y + 5.0),
-            num(x(g.traffic_share) - LABEL_W),
-            num(ROW_H - 10.0),
+        );
+        let label = format!("{}. {}", k + 1, text(&g.name, 40));
+        let value = format!("{share} ({} prompts)", g.size);
+        chart.bar(
+            out,
+            k,
+            &title,
+            &label,
+            g.traffic_share,
             gap_ink(k),
-            num(LABEL_W + PLOT_W + 8.0),
-            num(y + ROW_H / 2.0 + 4.0),
-            percent(g.traffic_share),
-            g.size,
+            "",
+            &value,
         );
     }
     out.push_str("</svg>\n</section>\n");
 }
 
 fn table(out: &mut String, r: &CoverageReport) {
-    out.push_str("<section id=\"gaps\">\n<h2>Gaps</h2>\n");
-    if r.gaps.is_empty() {
-        out.push_str("<p>No gap to list.</p>\n</section>\n");
+    if !section(
+        out,
+        "gaps",
+        "Gaps",
+        r.gaps.is_empty().then_some("No gap to list."),
+    ) {
         return;
     }
     out.push_str(

@@ -3,15 +3,13 @@
 //! opens from disk, in CI artifacts and air-gapped networks alike. Every text from the data
 //! goes through [`super::escape::html`]; the page embeds no data in its script.
 
+mod bars;
 pub mod coverage;
 pub mod map;
 pub mod slices;
 
 pub use coverage::CoverageHtml;
 pub use slices::HtmlExporter;
-
-/// Most bars in a chart (the table lists all).
-pub(crate) const MAX_BARS: usize = 30;
 
 /// Slice colours (Tableau 10, distinguishable by most colour-blind readers); beyond these,
 /// slices are listed but not coloured. Colour is never the only cue: slices are also numbered.
@@ -86,6 +84,20 @@ pub(crate) fn page(title: &str, body: &str) -> String {
         env!("CARGO_PKG_VERSION"),
         super::escape::html(title),
     )
+}
+
+/// Opens a `<section>` with its heading; with an `empty` message, writes it, closes the section
+/// and returns false (nothing to show).
+pub(crate) fn section(out: &mut String, id: &str, title: &str, empty: Option<&str>) -> bool {
+    use std::fmt::Write;
+    let _ = writeln!(out, "<section id=\"{id}\">\n<h2>{title}</h2>");
+    match empty {
+        Some(message) => {
+            let _ = writeln!(out, "<p>{message}</p>\n</section>");
+            false
+        }
+        None => true,
+    }
 }
 
 /// An SVG coordinate with one decimal (a tenth of a pixel is below what a screen shows, and

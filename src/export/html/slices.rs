@@ -1,8 +1,9 @@
 //! The slices page: what was analysed and how, a 2-D map of the prompts with failures and
 //! slices marked, the slices' failure rates against the baseline, and a sortable table.
 
+use super::bars::{first_of, Chart, MAX_BARS};
 use super::map::{self, drawn_rows, Scale, HOVER_CHARS};
-use super::{num, page, text, MAX_BARS, PALETTE};
+use super::{num, page, section, text, PALETTE};
 use crate::analysis::slices::{Slice, SliceReport};
 use crate::error::Result;
 use crate::export::escape::html;
@@ -226,9 +227,13 @@ fn map(out: &mut String, r: &SliceReport) {
 }
 
 fn bars(out: &mut String, r: &SliceReport) {
-    out.push_str("<section id=\"rates\">\n<h2>Failure rates</h2>\n");
-    if r.slices.is_empty() {
-        out.push_str("<p>No slice fails significantly more often than the rest.</p>\n</section>\n");
+    let empty = "No slice fails significantly more often than the rest.";
+    if !section(
+        out,
+        "rates",
+        "Failure rates",
+        r.slices.is_empty().then_some(empty),
+    ) {
         return;
     }
     let shown = r.slices.len().min(MAX_BARS);
@@ -237,46 +242,29 @@ fn bars(out: &mut String, r: &SliceReport) {
         "<p class=\"note\">Each slice's failure rate with its 95% interval (Wilson), against \
          the baseline of all rows (dashed line, {}).{}</p>",
         percent(r.baseline_failure_rate),
-        if shown < r.slices.len() {
-            format!(" The first {shown} of {} slices.", r.slices.len())
-        } else {
-            String::new()
-        }
+        first_of(shown, r.slices.len(), "slices"),
     );
-    const LABEL_W: f64 = 280.0;
-    const PLOT_W: f64 = 400.0;
-    const ROW_H: f64 = 24.0;
-    const TOP: f64 = 22.0;
-    let width = LABEL_W + PLOT_W + 110.0;
-    let height = TOP + ROW_H * shown as f64 + 10.0;
-    let x = |rate: f64| LABEL_W + PLOT_W * rate.clamp(0.0, 1.0);
-    let _ = writeln!(
-        out,
-        "<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
-         role=\"img\" aria-label=\"Failure rates of {shown} slices\">"
-    );
+    let label = format!("Failure rates of {shown} slices");
+    let chart = Chart::open(out, shown, 110.0, 1.0, &label);
     for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        let _ = writeln!(
-            out,
-            "<line class=\"axis\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>\
-             <text x=\"{0}\" y=\"12\" text-anchor=\"middle\">{3}%</text>",
-            num(x(tick)),
-            num(TOP - 4.0),
-            num(height - 6.0),
-            (tick * 100.0) as u32
-        );
+        chart.tick(out, tick, &format!("{}%", (tick * 100.0) as u32));
     }
     for (k, s) in r.slices.iter().take(shown).enumerate() {
-        let y = TOP + ROW_H * k as f64;
-        let mid = y + ROW_H / 2.0;
+        let mid = chart.mid(k);
         let [lo, hi] = s.failure_rate_ci;
-        let _ = writeln!(
-            out,
-            "<g class=\"bar\"><title>{}. {}: {} of {} fail ({}, 95% interval {} to {})</title>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}. {}</text>\
-             <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" fill-opacity=\"0.85\"/>\
-             <path d=\"M{},{}H{}M{},{}v8M{},{}v8\" stroke=\"#202124\" stroke-width=\"1.5\" fill=\"none\"/>\
-             <text x=\"{}\" y=\"{}\">{} of {}</text></g>",
+        let whiskers = format!(
+            "<path d=\"M{},{}H{}M{},{}v8M{},{}v8\" stroke=\"#202124\" stroke-width=\"1.5\" \
+             fill=\"none\"/>",
+            num(chart.x(lo)),
+            num(mid),
+            num(chart.x(hi)),
+            num(chart.x(lo)),
+            num(mid - 4.0),
+            num(chart.x(hi)),
+            num(mid - 4.0),
+        );
+        let title = format!(
+            "{}. {}: {} of {} fail ({}, 95% interval {} to {})",
             k + 1,
             text(&s.name, 120),
             s.failures,
@@ -284,44 +272,36 @@ fn bars(out: &mut String, r: &SliceReport) {
             percent(s.failure_rate),
             percent(lo),
             percent(hi),
-            num(LABEL_W - 6.0),
-            num(mid + 4.0),
-            k + 1,
-            text(&s.name, 40),
-            num(LABEL_W),
-            num(y + 5.0),
-            num(x(s.failure_rate) - LABEL_W),
-            num(ROW_H - 10.0),
-            colour(k).unwrap_or("#9aa0a6"),
-            num(x(lo)),
-            num(mid),
-            num(x(hi)),
-            num(x(lo)),
-            num(mid - 4.0),
-            num(x(hi)),
-            num(mid - 4.0),
-            num(LABEL_W + PLOT_W + 8.0),
-            num(mid + 4.0),
-            percent(s.failure_rate),
-            s.size,
+        );
+        let label = format!("{}. {}", k + 1, text(&s.name, 40));
+        let value = format!("{} of {}", percent(s.failure_rate), s.size);
+        let ink = colour(k).unwrap_or("#9aa0a6");
+        chart.bar(
+            out,
+            k,
+            &title,
+            &label,
+            s.failure_rate,
+            ink,
+            &whiskers,
+            &value,
         );
     }
-    let b = x(r.baseline_failure_rate);
+    let (top, bottom) = chart.span();
     let _ = writeln!(
         out,
         "<line class=\"baseline\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"><title>baseline \
          {3}</title></line>\n</svg>\n</section>",
-        num(b),
-        num(TOP - 4.0),
-        num(height - 6.0),
+        num(chart.x(r.baseline_failure_rate)),
+        num(top),
+        num(bottom),
         percent(r.baseline_failure_rate)
     );
 }
 
 fn table(out: &mut String, r: &SliceReport) {
-    out.push_str("<section id=\"slices\">\n<h2>Slices</h2>\n");
-    if r.slices.is_empty() {
-        out.push_str("<p>No slice to list.</p>\n</section>\n");
+    let empty = r.slices.is_empty().then_some("No slice to list.");
+    if !section(out, "slices", "Slices", empty) {
         return;
     }
     out.push_str(
