@@ -3,12 +3,12 @@
 
 use super::bars::{first_of, Chart, MAX_BARS};
 use super::map::{self, drawn_rows, Scale, HOVER_CHARS};
-use super::{num, page, section, text, PALETTE};
+use super::{header_end, llm_notes, num, page, prompt_items, section, text, PALETTE};
 use crate::analysis::coverage::rules::ThresholdSource;
 use crate::analysis::coverage::{CoverageReport, Gap};
 use crate::error::Result;
 use crate::export::escape::html;
-use crate::export::table::{llm_lines, naming_summary, percent};
+use crate::export::table::percent;
 use crate::export::Exporter;
 use std::fmt::Write;
 
@@ -111,18 +111,7 @@ fn header(out: &mut String, r: &CoverageReport) {
         r.num_tests_without_traffic,
         html(&how),
     );
-    if let Some(n) = &r.llm_naming {
-        let _ = writeln!(
-            out,
-            "<dt>Names</dt><dd>{}</dd>",
-            text(&naming_summary(n, "gaps"), 400)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "<dt>Tool</dt><dd>faultmap {}</dd>\n</dl>\n</header>",
-        html(&p.tool_version)
-    );
+    header_end(out, r.llm_naming.as_ref(), "gaps", &p.tool_version);
 }
 
 /// What a point on the map is; the order is the drawing order (later on top).
@@ -179,29 +168,16 @@ fn map(out: &mut String, r: &CoverageReport) {
             ""
         },
     );
-    map::legend(
-        out,
-        &[
-            (
-                Some(&format!(
-                    "<rect x=\"3.5\" y=\"3.5\" width=\"5\" height=\"5\" fill=\"{TEST_INK}\"/>"
-                )),
-                "test",
-            ),
-            (
-                Some("<circle cx=\"6\" cy=\"6\" r=\"2.5\" fill=\"#9aa0a6\"/>"),
-                "covered production prompt",
-            ),
-            (
-                Some("<path d=\"M2,2l8,8m0,-8l-8,8\" stroke=\"#202124\" stroke-width=\"1.6\"/>"),
-                "uncovered production prompt",
-            ),
-            (
-                None,
-                "outlined, numbered and coloured: a gap (its number sits at the gap's centre)",
-            ),
-        ],
-    );
+    let test_mark =
+        format!("<rect x=\"3.5\" y=\"3.5\" width=\"5\" height=\"5\" fill=\"{TEST_INK}\"/>");
+    let gaps = "outlined, numbered and coloured: a gap (its number sits at the gap's centre)";
+    let marks = [
+        (Some(test_mark.as_str()), "test"),
+        (Some(map::LEGEND_DOT), "covered production prompt"),
+        (Some(map::LEGEND_CROSS), "uncovered production prompt"),
+        (None, gaps),
+    ];
+    map::legend(out, &marks);
     if r.gaps.len() > MAP_GAPS {
         let _ = writeln!(
             out,
@@ -420,19 +396,8 @@ fn gap_row(out: &mut String, k: usize, g: &Gap) {
         gap_ink(k),
         text(&g.name, 200)
     );
-    for (label, t) in llm_lines(&g.llm) {
-        let _ = write!(
-            name,
-            "<p class=\"llm\"><b>{label}:</b> {}</p>",
-            text(t, crate::export::table::LLM_TEXT_CHARS)
-        );
-    }
-    let prompts: String = g
-        .representative_prompts
-        .iter()
-        .take(3)
-        .map(|p| format!("<li>{}</li>", text(p, 200)))
-        .collect();
+    llm_notes(&mut name, &g.llm);
+    let prompts = prompt_items(&g.representative_prompts);
     let _ = writeln!(
         out,
         "<tr class=\"gap\"><td class=\"n\" data-v=\"{rank}\">{rank}</td><td>{name}</td>\

@@ -88,6 +88,11 @@ impl Scale {
     }
 }
 
+/// Legend marks of the points drawn by [`dot`] and [`cross`] in their default inks.
+pub(crate) const LEGEND_DOT: &str = "<circle cx=\"6\" cy=\"6\" r=\"2.5\" fill=\"#9aa0a6\"/>";
+pub(crate) const LEGEND_CROSS: &str =
+    "<path d=\"M2,2l8,8m0,-8l-8,8\" stroke=\"#202124\" stroke-width=\"1.6\"/>";
+
 /// A legend: each item an optional 12-pixel SVG mark (its inner elements) and its text (HTML).
 pub(crate) fn legend(out: &mut String, items: &[(Option<&str>, &str)]) {
     out.push_str("<ul class=\"legend\">");

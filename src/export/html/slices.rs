@@ -3,11 +3,11 @@
 
 use super::bars::{first_of, Chart, MAX_BARS};
 use super::map::{self, drawn_rows, Scale, HOVER_CHARS};
-use super::{num, page, section, text, PALETTE};
+use super::{header_end, llm_notes, num, page, prompt_items, section, text, PALETTE};
 use crate::analysis::slices::{Slice, SliceReport};
 use crate::error::Result;
 use crate::export::escape::html;
-use crate::export::table::{format_p, llm_lines, naming_summary, outcome_summary, percent};
+use crate::export::table::{format_p, outcome_summary, percent};
 use crate::export::Exporter;
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -85,18 +85,7 @@ fn header(out: &mut String, r: &SliceReport) {
             text(&outcome_summary(o), 400)
         );
     }
-    if let Some(n) = &r.llm_naming {
-        let _ = writeln!(
-            out,
-            "<dt>Names</dt><dd>{}</dd>",
-            text(&naming_summary(n, "slices"), 400)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "<dt>Tool</dt><dd>faultmap {}</dd>\n</dl>\n</header>",
-        html(&p.tool_version)
-    );
+    header_end(out, r.llm_naming.as_ref(), "slices", &p.tool_version);
 }
 
 /// A row's slice shown in colour (if any), and whether it fails.
@@ -154,14 +143,8 @@ fn map(out: &mut String, r: &SliceReport) {
     map::legend(
         out,
         &[
-            (
-                Some("<circle cx=\"6\" cy=\"6\" r=\"2.5\" fill=\"#9aa0a6\"/>"),
-                "passing prompt",
-            ),
-            (
-                Some("<path d=\"M2,2l8,8m0,-8l-8,8\" stroke=\"#202124\" stroke-width=\"1.6\"/>"),
-                "failing prompt",
-            ),
+            (Some(map::LEGEND_DOT), "passing prompt"),
+            (Some(map::LEGEND_CROSS), "failing prompt"),
             (
                 None,
                 "coloured and larger: in the numbered slice (its number sits at the slice's centre)",
@@ -325,19 +308,8 @@ fn slice_row(out: &mut String, k: usize, s: &Slice) {
     if !s.significant {
         name.push_str(" <em>(not significant)</em>");
     }
-    for (label, t) in llm_lines(&s.llm) {
-        let _ = write!(
-            name,
-            "<p class=\"llm\"><b>{label}:</b> {}</p>",
-            text(t, crate::export::table::LLM_TEXT_CHARS)
-        );
-    }
-    let prompts: String = s
-        .representative_prompts
-        .iter()
-        .take(3)
-        .map(|p| format!("<li>{}</li>", text(p, 200)))
-        .collect();
+    llm_notes(&mut name, &s.llm);
+    let prompts = prompt_items(&s.representative_prompts);
     let source = match &s.value {
         Some(v) => format!("{} = {}", s.source, v),
         None => s.source.clone(),
