@@ -128,7 +128,8 @@ type Stratum = (Kind, Option<usize>);
 fn map(out: &mut String, r: &CoverageReport) {
     out.push_str("<section id=\"map\">\n<h2>Map of tests and production</h2>\n");
     let m = &r.map;
-    if m.tests.is_empty() && m.production.is_empty() {
+    // The map's production points pair with `r.prompts` one to one (both in record order).
+    if m.production.is_empty() || m.production.len() != r.prompts.len() {
         out.push_str("<p class=\"note\">No map: no coordinates were computed.</p>\n</section>\n");
         return;
     }
