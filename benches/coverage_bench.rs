@@ -22,6 +22,7 @@ use crate::runs::{field, median, run_child, with_median, Fields};
 use clap::Parser;
 use faultmap::analysis::coverage;
 use faultmap::cmd::common::read_input;
+use faultmap::export::Exporter;
 use faultmap::input::Requirements;
 use faultmap::matrix::{self, Matrix};
 use faultmap::neighbours::{self, Nearest};
@@ -332,7 +333,7 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
     )?;
     let weights = faultmap::cmd::coverage::weights(&production);
     let t = Instant::now();
-    let report = coverage::analyze(
+    let mut report = coverage::analyze(
         &tests,
         &production,
         &weights,
@@ -359,7 +360,6 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
         report.num_uncovered_by_distance,
         report.num_uncovered_by_neighbours,
     );
-    drop(report);
 
     // The stages again, one by one.
     let mut stages = String::new();
@@ -400,6 +400,20 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
     )?;
     timed("thin_s", t);
     std::hint::black_box((gaps.gaps.len(), thin.topics.len()));
+    // What `--format html` adds: the map of both files, then the page.
+    let t = Instant::now();
+    let (coords, drawn) = coverage::map::place(
+        &embedded,
+        faultmap::cluster::MapLayout::Umap,
+        config.gap_clustering.seed,
+        &hidden,
+    )?;
+    timed("map", t);
+    (report.coords, report.map) = (Some(coords), drawn);
+    let t = Instant::now();
+    let page = faultmap::export::html::CoverageHtml.export(&report)?;
+    timed("html", t);
+    stages.push_str(&format!(" page_kb={:.0}", page.len() as f64 / 1e3));
     println!("RESULT {summary}{stages}");
     Ok(())
 }
@@ -431,13 +445,15 @@ pub fn run_all(sizes: &[(usize, usize)], runs: usize) {
             .collect();
         all.push(results);
     }
-    println!("| production × tests | distinct production | run | total s | embedding s | nearest test s | threshold s | rules s | gaps s | thin topics s | read s | peak MiB | coverage | gaps | thin topics |");
-    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| production × tests | distinct production | run | total s | embedding s | nearest test s | threshold s | rules s | gaps s | thin topics s | read s | peak MiB | coverage | gaps | thin topics | HTML map s | HTML page s | page KB |");
+    println!(
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for runs in &all {
         for (label, f) in with_median(runs) {
             let g = |k: &str| field(&f, k);
             println!(
-                "| {:.0} × {:.0} | {:.0} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1}% | {:.0} | {:.0} |",
+                "| {:.0} × {:.0} | {:.0} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1}% | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} |",
                 g("production"),
                 g("tests"),
                 g("distinct"),
@@ -453,6 +469,9 @@ pub fn run_all(sizes: &[(usize, usize)], runs: usize) {
                 100.0 * g("coverage"),
                 g("gaps"),
                 g("thin"),
+                g("map"),
+                g("html"),
+                g("page_kb"),
             );
         }
     }

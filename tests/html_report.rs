@@ -203,34 +203,6 @@ fn large_inputs_draw_a_sample_and_say_so() {
 }
 
 #[test]
-fn other_subcommands_refuse_html_with_a_usage_error() {
-    for args in [&[
-        "coverage",
-        "--tests",
-        "fixtures/coverage_tests.jsonl",
-        "--production",
-        "fixtures/coverage_production.jsonl",
-        "--format",
-        "html",
-    ]] {
-        let out = faultmap(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("available for `faultmap slices`"),
-            "{args:?}: {}",
-            stderr(&out)
-        );
-        assert!(out.stdout.is_empty());
-    }
-    assert!(!Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("x.html")
-        .exists());
-    assert!(!Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("report.HTML")
-        .exists());
-}
-
-#[test]
 fn all_candidates_show_the_tree_of_significant_nodes() {
     let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/support_tickets.jsonl");
     let dir = tempfile::tempdir().unwrap();

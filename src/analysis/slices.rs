@@ -456,8 +456,7 @@ impl SliceReport {
     }
 }
 
-/// The rows' 2-D coordinates by data row, rounded to 4 decimals (so the JSON stays short and
-/// the HTML byte-identical across platforms whose last float bits differ), and the rows drawn.
+/// The rows' 2-D coordinates by data row, and the rows drawn.
 fn map(
     data: &Dataset,
     embeddings: &crate::matrix::Matrix,
@@ -467,20 +466,36 @@ fn map(
     progress: &Progress,
 ) -> Result<(Option<Coords>, Vec<MapRow>)> {
     let points = crate::cluster::map_2d_with(embeddings, layout, seed, progress)?;
-    // f64: the JSON writes f64s, and an f32 widened would print as 0.07660000026226044.
-    let round = |x: f32| (x as f64 * 1e4).round() / 1e4;
-    let width = data.records.iter().map(|r| r.row + 1).max().unwrap_or(0);
-    let mut coords = vec![None; width];
-    let mut rows = Vec::with_capacity(points.len());
-    for ((r, p), &f) in data.records.iter().zip(&points).zip(failed) {
-        coords[r.row] = Some([round(p[0]), round(p[1])]);
-        rows.push(MapRow {
+    let rows = data
+        .records
+        .iter()
+        .zip(failed)
+        .map(|(r, &f)| MapRow {
             row: r.row,
             prompt: r.prompt.clone(),
             failed: f,
-        });
+        })
+        .collect();
+    Ok((Some(coords_by_row(&data.records, &points)), rows))
+}
+
+/// A map point rounded to 4 decimals (so the JSON stays short and the HTML byte-identical
+/// across platforms whose last float bits differ), as f64: the JSON writes f64s, and an f32
+/// widened would print as 0.07660000026226044.
+pub(crate) fn round_point(p: [f32; 2]) -> [f64; 2] {
+    let round = |x: f32| (x as f64 * 1e4).round() / 1e4;
+    [round(p[0]), round(p[1])]
+}
+
+/// Each record's point (in record order) placed at its data row; `None` for the rows between
+/// (skipped as invalid).
+pub(crate) fn coords_by_row(records: &[crate::input::Record], points: &[[f32; 2]]) -> Coords {
+    let width = records.iter().map(|r| r.row + 1).max().unwrap_or(0);
+    let mut coords = vec![None; width];
+    for (r, &p) in records.iter().zip(points) {
+        coords[r.row] = Some(round_point(p));
     }
-    Ok((Some(coords), rows))
+    coords
 }
 
 fn example(data: &Dataset, i: usize) -> Example {

@@ -111,24 +111,6 @@ impl OutputArgs {
         self.format_or(Format::Json)
     }
 
-    /// A usage error when the report would be HTML (`--format html`, or an `--output` ending
-    /// in `.html`): `command` has no HTML report yet. Called before any work.
-    pub fn refuse_html(&self, command: &str) -> Result<()> {
-        let by_extension = self.format.is_none()
-            && self.output.as_ref().is_some_and(|p| {
-                p.extension().is_some_and(|e| {
-                    matches!(
-                        &e.to_string_lossy().to_ascii_lowercase()[..],
-                        "html" | "htm"
-                    )
-                })
-            });
-        if self.format == Some(Format::Html) || by_extension {
-            return Err(crate::export::html_unavailable(command));
-        }
-        Ok(())
-    }
-
     /// `--format`; else the `--output` file's extension (`.json`, `.jsonl`/`.ndjson`,
     /// `.md`/`.markdown`, `.txt` for the table, `.html`/`.htm`); else `table` on a terminal and `piped`
     /// otherwise. An extension that names no format gets `piped`, with a warning.
@@ -551,4 +533,14 @@ impl ClusteringArgs {
             ..defaults
         })
     }
+}
+
+/// `--map-layout`: how a map (the HTML page's, and `--coords`) places the prompts.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MapArgs {
+    /// How the map of the HTML report and of --coords places the prompts: umap (a layout of
+    /// the nearest-neighbour graph that keeps topics apart) or pca (the first two principal
+    /// components: faster, topics overlap).
+    #[arg(long, value_enum, default_value = "umap", value_name = "METHOD")]
+    pub map_layout: crate::cluster::MapLayout,
 }

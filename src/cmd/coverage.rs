@@ -40,6 +40,14 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub weight_field: Option<String>,
 
+    /// JSON: also write `coords`, each test's and production prompt's place on one 2-D map of
+    /// both (as the HTML report draws them; see --map-layout).
+    #[arg(long)]
+    pub coords: bool,
+
+    #[command(flatten)]
+    pub map: super::common::MapArgs,
+
     #[command(flatten)]
     pub read: ReadArgs,
 
@@ -159,7 +167,7 @@ fn exporter(format: Format, color: bool) -> Box<dyn Exporter<CoverageReport>> {
         Format::Json => Box::new(JsonExporter),
         Format::Jsonl => Box::new(JsonlExporter),
         Format::Markdown => Box::new(MarkdownExporter::default()),
-        Format::Html => Box::new(crate::export::HtmlUnavailable("coverage")),
+        Format::Html => Box::new(crate::export::html::CoverageHtml),
     }
 }
 
@@ -207,19 +215,24 @@ impl Args {
             tests_input: self.tests.clone(),
             production_input: self.production.clone(),
             weight_field: self.weight_field.clone(),
+            map: self.coords.then_some(self.map.map_layout),
         })
     }
 }
 
 /// Runs the subcommand; returns the exit code (0, or 1 when `--min-coverage` trips).
 pub fn run(args: Args) -> Result<i32> {
-    args.output.refuse_html("coverage")?;
     if args.tests == "-" && args.production == "-" {
         return Err(Error::Usage(
             "--tests and --production cannot both be `-` (stdin)".into(),
         ));
     }
-    let config = args.config()?;
+    let format = args.output.format();
+    let mut config = args.config()?;
+    // The map costs a projection of every prompt (seconds at 100k): only when it is shown.
+    if format == Format::Html {
+        config.map = Some(args.map.map_layout);
+    }
     // Before any work: a missing --llm-model or --api-base is a usage error.
     let llm = if args.gaps.name_with_llm {
         Some(
@@ -287,7 +300,7 @@ pub fn run(args: Args) -> Result<i32> {
             &junit_gates::coverage(&report, args.rules.min_coverage),
         )?;
     }
-    let bytes = exporter(args.output.format(), args.output.color()).export(&report)?;
+    let bytes = exporter(format, args.output.color()).export(&report)?;
     emit(&bytes, args.output.output.as_deref())?;
     let min = args.rules.min_coverage;
     Ok(if junit_gates::coverage_trips(&report, min) {

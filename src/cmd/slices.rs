@@ -2,11 +2,10 @@
 
 use super::common::{
     check_named_fields, open_unit_interval, read_input, report_gate, ClusteringArgs, EmbedArgs,
-    OutputArgs, ReadArgs,
+    MapArgs, OutputArgs, ReadArgs,
 };
 use super::input_args::{EmbeddingFieldArgs, OutcomeArgs, ResponseArgs};
 use crate::analysis::slices::{analyze, SliceReport, SlicesConfig};
-use crate::cluster::MapLayout;
 use crate::error::{Result, EXIT_GATE, EXIT_OK};
 use crate::export::{
     emit, html::HtmlExporter, json::JsonExporter, json::JsonlExporter, markdown::MarkdownExporter,
@@ -49,11 +48,8 @@ pub struct Args {
     #[arg(long)]
     pub coords: bool,
 
-    /// How the map of the HTML report and of --coords places the prompts: umap (a layout of
-    /// the nearest-neighbour graph that keeps topics apart) or pca (the first two principal
-    /// components: faster, topics overlap).
-    #[arg(long, value_enum, default_value = "umap", value_name = "METHOD")]
-    pub map_layout: MapLayout,
+    #[command(flatten)]
+    pub map: MapArgs,
 
     /// Also write a JUnit XML report to FILE: one test case per reported slice, failing when
     /// --fail-on-slice is on.
@@ -206,7 +202,7 @@ pub fn run(args: Args) -> Result<i32> {
         failure_threshold: args.outcome_fields.failure_threshold,
         input: args.input.clone(),
         outcomes,
-        map: (args.coords || format == Format::Html).then_some(args.map_layout),
+        map: (args.coords || format == Format::Html).then_some(args.map.map_layout),
     };
     let mut report = analyze(&data, embedder.as_ref(), &config, &args.output.progress())?;
     if let Some(namer) = &namer {

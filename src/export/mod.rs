@@ -36,27 +36,10 @@ pub enum Format {
     Jsonl,
     /// Markdown, for pull-request comments and CI step summaries.
     Markdown,
-    /// One self-contained HTML page (slices only, so far): a map of the prompts, a chart of
-    /// the slices' failure rates and a sortable table.
+    /// One self-contained HTML page with charts: slices (a map of the prompts, failure rates,
+    /// the slice table), coverage (a map of tests and production, the gaps), score (decisions,
+    /// score histogram, worst rows), regress (verdict, forest plot, worst cases).
     Html,
-}
-
-/// The message of `--format html` on a subcommand that has no HTML report yet.
-pub fn html_unavailable(command: &str) -> Error {
-    Error::Usage(format!(
-        "--format html (or an --output ending in .html) is available for `faultmap slices` so \
-         far; `faultmap {command}` writes table, json, jsonl or markdown"
-    ))
-}
-
-/// The exporter of a subcommand without an HTML report: refuses (the subcommand also checks
-/// before any work; this keeps the format matches total without a panic).
-pub struct HtmlUnavailable(pub &'static str);
-
-impl<R: ?Sized> Exporter<R> for HtmlUnavailable {
-    fn export(&self, _: &R) -> Result<Vec<u8>> {
-        Err(html_unavailable(self.0))
-    }
 }
 
 /// A rate for people: whole numbers from 10 up ("17", "1234"), two significant digits below

@@ -13,6 +13,7 @@
 //! 5. Production is clustered into topics and each topic's test count is compared with its
 //!    traffic share ([`regions`]).
 
+pub mod map;
 mod naming;
 pub mod regions;
 pub mod rules;
@@ -61,6 +62,9 @@ pub struct CoverageConfig {
     pub tests_input: String,
     pub production_input: String,
     pub weight_field: Option<String>,
+    /// Also place tests and production on one 2-D map, by this method (`--coords`,
+    /// `--format html`): [`CoverageReport::coords`] and [`CoverageReport::map`].
+    pub map: Option<crate::cluster::MapLayout>,
 }
 
 impl CoverageConfig {
@@ -92,6 +96,7 @@ impl Default for CoverageConfig {
             tests_input: String::new(),
             production_input: String::new(),
             weight_field: None,
+            map: None,
         }
     }
 }
@@ -140,9 +145,16 @@ pub struct CoverageReport {
     /// anything like them.
     pub num_tests_without_traffic: usize,
     pub parameters: CoverageParameters,
+    /// With `--coords` (or for the HTML map): each test's and production prompt's place on
+    /// one 2-D map of both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coords: Option<map::CoverageCoords>,
     /// One entry per production prompt, in input order: for JSONL output, not the JSON report.
     #[serde(skip)]
     pub prompts: Vec<PromptCoverage>,
+    /// What the HTML map draws (empty unless asked); the inputs have it, so not in the JSON.
+    #[serde(skip)]
+    pub map: map::CoverageMap,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -223,6 +235,9 @@ pub struct CoverageParameters {
     pub seed: u64,
     pub skipped_test_rows: usize,
     pub skipped_production_rows: usize,
+    /// How the map placed the prompts; only when there is a map (`--coords`, `--format html`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_layout: Option<crate::cluster::MapLayout>,
 }
 
 /// Runs the coverage analysis. `weights` has one traffic weight per production record (all 1
@@ -253,9 +268,15 @@ pub fn analyze(
         config,
         progress,
     )?;
-    Ok(report(
+    let mut report = report(
         &embedded, &nearest, threshold, uncovered, gaps, thin, embedder, config,
-    ))
+    );
+    if let Some(layout) = config.map {
+        let (coords, drawn) = map::place(&embedded, layout, config.gap_clustering.seed, progress)?;
+        report.coords = Some(coords);
+        report.map = drawn;
+    }
+    Ok(report)
 }
 
 /// Both prompt sets and their embeddings, in one fitted space: what every later stage reads.
@@ -784,8 +805,11 @@ fn report(
             seed: config.gap_clustering.seed,
             skipped_test_rows: tests.skipped.len(),
             skipped_production_rows: production.skipped.len(),
+            map_layout: config.map,
         },
+        coords: None,
         prompts: prompt_rows,
+        map: map::CoverageMap::default(),
     }
 }
 

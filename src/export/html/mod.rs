@@ -3,12 +3,16 @@
 //! opens from disk, in CI artifacts and air-gapped networks alike. Every text from the data
 //! goes through [`super::escape::html`]; the page embeds no data in its script.
 
+mod bars;
 pub(crate) mod chart;
+pub mod coverage;
+pub mod map;
 pub mod regress;
 pub mod score;
 pub mod slices;
 mod tree;
 
+pub use coverage::CoverageHtml;
 pub use slices::HtmlExporter;
 
 /// Slice colours (Tableau 10, distinguishable by most colour-blind readers); beyond these,
@@ -88,6 +92,64 @@ pub(crate) fn page(title: &str, body: &str) -> String {
         env!("CARGO_PKG_VERSION"),
         super::escape::html(title),
     )
+}
+
+/// Opens a `<section>` with its heading; with an `empty` message, writes it, closes the section
+/// and returns false (nothing to show).
+pub(crate) fn section(out: &mut String, id: &str, title: &str, empty: Option<&str>) -> bool {
+    use std::fmt::Write;
+    let _ = writeln!(out, "<section id=\"{id}\">\n<h2>{title}</h2>");
+    match empty {
+        Some(message) => {
+            let _ = writeln!(out, "<p>{message}</p>\n</section>");
+            false
+        }
+        None => true,
+    }
+}
+
+/// The header's last facts, then its end: who named the items (`--name-with-llm`; `items`
+/// says what they are) and the tool's version.
+pub(crate) fn header_end(
+    out: &mut String,
+    naming: Option<&crate::naming::llm::NamingSummary>,
+    items: &str,
+    tool_version: &str,
+) {
+    use std::fmt::Write;
+    if let Some(n) = naming {
+        let _ = writeln!(
+            out,
+            "<dt>Names</dt><dd>{}</dd>",
+            text(&super::table::naming_summary(n, items), 400)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<dt>Tool</dt><dd>faultmap {}</dd>\n</dl>\n</header>",
+        super::escape::html(tool_version)
+    );
+}
+
+/// The model's texts (`--name-with-llm`) under a name in a table cell, one paragraph each.
+pub(crate) fn llm_notes(cell: &mut String, llm: &crate::naming::llm::LlmNaming) {
+    use std::fmt::Write;
+    for (label, t) in super::table::llm_lines(llm) {
+        let _ = write!(
+            cell,
+            "<p class=\"llm\"><b>{label}:</b> {}</p>",
+            text(t, super::table::LLM_TEXT_CHARS)
+        );
+    }
+}
+
+/// The first three representative prompts as list items.
+pub(crate) fn prompt_items(prompts: &[String]) -> String {
+    prompts
+        .iter()
+        .take(3)
+        .map(|p| format!("<li>{}</li>", text(p, 200)))
+        .collect()
 }
 
 /// An SVG coordinate with one decimal (a tenth of a pixel is below what a screen shows, and

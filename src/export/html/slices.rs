@@ -1,30 +1,20 @@
 //! The slices page: what was analysed and how, a 2-D map of the prompts with failures and
 //! slices marked, the slices' failure rates against the baseline, and a sortable table.
 
-use super::{num, page, skipped, text, PALETTE};
+use super::bars::{first_of, Chart, MAX_BARS};
+use super::map::{self, drawn_rows, Scale, HOVER_CHARS};
+use super::{header_end, llm_notes, num, page, prompt_items, section, skipped, text, PALETTE};
 use crate::analysis::slices::{Slice, SliceReport};
 use crate::error::Result;
 use crate::export::escape::html;
-use crate::export::table::{format_p, llm_lines, naming_summary, outcome_summary, percent};
+use crate::export::table::{format_p, outcome_summary, percent};
 use crate::export::Exporter;
 use std::collections::HashMap;
 use std::fmt::Write;
 
 pub struct HtmlExporter;
 
-/// Most points drawn: beyond a few thousand SVG elements a browser slows down and the page
-/// grows by ~150 bytes a point, while the picture no longer changes.
-pub const MAX_POINTS: usize = 4000;
-/// Most slices with a bar in the chart (the table lists all).
-const MAX_BARS: usize = 30;
-/// Stream of the seeded sample of drawn points (the clustering uses others).
-const MAP_STREAM: u64 = 19;
-/// Longest prompt shown on hover.
-const HOVER_CHARS: usize = 200;
-
-const MAP_W: f64 = 760.0;
-const MAP_H: f64 = 500.0;
-const MAP_PAD: f64 = 20.0;
+pub use super::map::MAX_POINTS;
 
 impl Exporter<SliceReport> for HtmlExporter {
     fn export(&self, report: &SliceReport) -> Result<Vec<u8>> {
@@ -92,51 +82,11 @@ fn header(out: &mut String, r: &SliceReport) {
             text(&outcome_summary(o), 400)
         );
     }
-    if let Some(n) = &r.llm_naming {
-        let _ = writeln!(
-            out,
-            "<dt>Names</dt><dd>{}</dd>",
-            text(&naming_summary(n, "slices"), 400)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "<dt>Tool</dt><dd>faultmap {}</dd>\n</dl>\n</header>",
-        html(&p.tool_version)
-    );
+    header_end(out, r.llm_naming.as_ref(), "slices", &p.tool_version);
 }
 
 /// A row's slice shown in colour (if any), and whether it fails.
 type Stratum = (Option<usize>, bool);
-
-/// Which rows are drawn: all of them up to [`MAX_POINTS`], else a seeded sample of each
-/// stratum (slice shown in colour, or none; failing or not) in proportion to its size, so that
-/// slices and failures keep their share of the picture. At least one row of every stratum.
-fn drawn_rows(strata: &[Stratum], seed: u64) -> Vec<usize> {
-    let n = strata.len();
-    if n <= MAX_POINTS {
-        return (0..n).collect();
-    }
-    let mut groups: Vec<(Stratum, Vec<usize>)> = Vec::new();
-    let mut at: HashMap<Stratum, usize> = HashMap::new();
-    for (i, key) in strata.iter().enumerate() {
-        let g = *at.entry(*key).or_insert_with(|| {
-            groups.push((*key, Vec::new()));
-            groups.len() - 1
-        });
-        groups[g].1.push(i);
-    }
-    let mut drawn = Vec::with_capacity(MAX_POINTS + groups.len());
-    for (_, rows) in &groups {
-        let quota = ((rows.len() * MAX_POINTS) as f64 / n as f64)
-            .round()
-            .max(1.0) as usize;
-        let picked = crate::cluster::sample_indices(rows.len(), quota, seed, MAP_STREAM);
-        drawn.extend(picked.into_iter().map(|j| rows[j]));
-    }
-    drawn.sort_unstable();
-    drawn
-}
 
 fn map(out: &mut String, r: &SliceReport) {
     out.push_str("<section id=\"map\">\n<h2>Map of the prompts</h2>\n");
@@ -170,27 +120,7 @@ fn map(out: &mut String, r: &SliceReport) {
     // Uncoloured passing rows underneath, failures and slice members on top.
     drawn.sort_by_key(|&i| (strata[i].0.is_some(), strata[i].1, i));
 
-    // One scale for both axes: distances on the map mean the same in every direction.
-    let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
-    for c in &coords {
-        for d in 0..2 {
-            lo[d] = lo[d].min(c[d]);
-            hi[d] = hi[d].max(c[d]);
-        }
-    }
-    let span = |d: usize| (hi[d] - lo[d]).max(1e-9);
-    let scale = ((MAP_W - 2.0 * MAP_PAD) / span(0)).min((MAP_H - 2.0 * MAP_PAD) / span(1));
-    let (ox, oy) = (
-        (MAP_W - scale * span(0)) / 2.0,
-        (MAP_H - scale * span(1)) / 2.0,
-    );
-    let at = |c: [f64; 2]| {
-        (
-            ox + (c[0] - lo[0]) * scale,
-            // SVG's y grows downwards.
-            MAP_H - oy - (c[1] - lo[1]) * scale,
-        )
-    };
+    let scale = Scale::fit(&coords);
 
     let _ = writeln!(
         out,
@@ -205,11 +135,16 @@ fn map(out: &mut String, r: &SliceReport) {
             ""
         },
     );
-    out.push_str(
-        "<ul class=\"legend\">\
-         <li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><circle cx=\"6\" cy=\"6\" r=\"2.5\" fill=\"#9aa0a6\"/></svg> passing prompt</li>\
-         <li><svg width=\"12\" height=\"12\" aria-hidden=\"true\"><path d=\"M2,2l8,8m0,-8l-8,8\" stroke=\"#202124\" stroke-width=\"1.6\"/></svg> failing prompt</li>\
-         <li>coloured and larger: in the numbered slice (its number sits at the slice's centre)</li></ul>\n",
+    map::legend(
+        out,
+        &[
+            (Some(map::LEGEND_DOT), "passing prompt"),
+            (Some(map::LEGEND_CROSS), "failing prompt"),
+            (
+                None,
+                "coloured and larger: in the numbered slice (its number sits at the slice's centre)",
+            ),
+        ],
     );
     if r.slices.len() > coloured {
         let _ = writeln!(
@@ -219,18 +154,10 @@ fn map(out: &mut String, r: &SliceReport) {
             r.slices.len()
         );
     }
-    let _ = writeln!(
-        out,
-        "<svg viewBox=\"0 0 {MAP_W} {MAP_H}\" width=\"{MAP_W}\" height=\"{MAP_H}\" role=\"img\" \
-         aria-label=\"Map of {} prompts\">\n<rect x=\"0.5\" y=\"0.5\" width=\"{}\" height=\"{}\" \
-         fill=\"none\" class=\"axis\"/>",
-        coords.len(),
-        MAP_W - 1.0,
-        MAP_H - 1.0
-    );
+    map::open(out, &format!("Map of {} prompts", coords.len()));
     for &i in &drawn {
         let m = &r.map_rows[i];
-        let (x, y) = at(coords[i]);
+        let at = scale.at(coords[i]);
         let (slice, failed) = strata[i];
         let title = format!(
             "<title>row {} · {}{}: {}</title>",
@@ -242,30 +169,17 @@ fn map(out: &mut String, r: &SliceReport) {
         let ink = slice.and_then(colour);
         let big = if slice.is_some() { 1.4 } else { 1.0 };
         if failed {
-            let h = 2.5 * big;
-            let _ = writeln!(
+            map::cross(
                 out,
-                "<path class=\"pt fail\" d=\"M{},{}l{},{}m0,-{}l-{},{}\" stroke=\"{}\" \
-                 stroke-width=\"1.4\">{title}</path>",
-                num(x - h),
-                num(y - h),
-                num(2.0 * h),
-                num(2.0 * h),
-                num(2.0 * h),
-                num(2.0 * h),
-                num(2.0 * h),
+                "pt fail",
+                at,
+                2.5 * big,
                 ink.unwrap_or("#202124"),
+                &title,
             );
         } else {
-            let _ = writeln!(
-                out,
-                "<circle class=\"pt pass\" cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"{}>{title}</circle>",
-                num(x),
-                num(y),
-                num(2.0 * big),
-                ink.unwrap_or("#9aa0a6"),
-                if ink.is_some() { "" } else { " fill-opacity=\"0.6\"" },
-            );
+            let fill = ink.unwrap_or("#9aa0a6");
+            map::dot(out, "pt pass", at, 2.0 * big, fill, ink.is_some(), &title);
         }
     }
     // Labels last, above the points; at the centroid of all the slice's rows, drawn or not.
@@ -281,37 +195,23 @@ fn map(out: &mut String, r: &SliceReport) {
             .iter()
             .filter_map(|row| index_of.get(row).map(|&i| coords[i]))
             .collect();
-        if members.is_empty() {
+        let Some(centre) = map::centroid(&members) else {
             continue;
-        }
-        let n = members.len() as f64;
-        let centre = [
-            members.iter().map(|c| c[0]).sum::<f64>() / n,
-            members.iter().map(|c| c[1]).sum::<f64>() / n,
-        ];
-        let (x, y) = at(centre);
-        let _ = writeln!(
-            out,
-            "<g class=\"label\"><title>{}. {}</title><circle cx=\"{}\" cy=\"{}\" r=\"10\" \
-             fill=\"#fff\" stroke=\"{}\" stroke-width=\"2.5\"/><text x=\"{}\" y=\"{}\" \
-             text-anchor=\"middle\">{}</text></g>",
-            k + 1,
-            text(&s.name, 120),
-            num(x),
-            num(y),
-            colour(k).unwrap_or("#202124"),
-            num(x),
-            num(y + 4.0),
-            k + 1
-        );
+        };
+        let ink = colour(k).unwrap_or("#202124");
+        map::label(out, k + 1, &text(&s.name, 120), scale.at(centre), ink);
     }
     out.push_str("</svg>\n</section>\n");
 }
 
 fn bars(out: &mut String, r: &SliceReport) {
-    out.push_str("<section id=\"rates\">\n<h2>Failure rates</h2>\n");
-    if r.slices.is_empty() {
-        out.push_str("<p>No slice fails significantly more often than the rest.</p>\n</section>\n");
+    let empty = "No slice fails significantly more often than the rest.";
+    if !section(
+        out,
+        "rates",
+        "Failure rates",
+        r.slices.is_empty().then_some(empty),
+    ) {
         return;
     }
     let shown = r.slices.len().min(MAX_BARS);
@@ -320,45 +220,19 @@ fn bars(out: &mut String, r: &SliceReport) {
         "<p class=\"note\">Each slice's failure rate with its 95% interval (Wilson), against \
          the baseline of all rows (dashed line, {}).{}</p>",
         percent(r.baseline_failure_rate),
-        if shown < r.slices.len() {
-            format!(" The first {shown} of {} slices.", r.slices.len())
-        } else {
-            String::new()
-        }
+        first_of(shown, r.slices.len(), "slices"),
     );
-    const LABEL_W: f64 = 280.0;
-    const PLOT_W: f64 = 400.0;
-    const ROW_H: f64 = 24.0;
-    const TOP: f64 = 22.0;
-    let width = LABEL_W + PLOT_W + 110.0;
-    let height = TOP + ROW_H * shown as f64 + 10.0;
-    let x = |rate: f64| LABEL_W + PLOT_W * rate.clamp(0.0, 1.0);
-    let _ = writeln!(
-        out,
-        "<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
-         role=\"img\" aria-label=\"Failure rates of {shown} slices\">"
-    );
+    let label = format!("Failure rates of {shown} slices");
+    let chart = Chart::open(out, shown, 110.0, 1.0, &label);
     for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        let _ = writeln!(
-            out,
-            "<line class=\"axis\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>\
-             <text x=\"{0}\" y=\"12\" text-anchor=\"middle\">{3}%</text>",
-            num(x(tick)),
-            num(TOP - 4.0),
-            num(height - 6.0),
-            (tick * 100.0) as u32
-        );
+        chart.tick(out, tick, &format!("{}%", (tick * 100.0) as u32));
     }
     for (k, s) in r.slices.iter().take(shown).enumerate() {
-        let y = TOP + ROW_H * k as f64;
-        let mid = y + ROW_H / 2.0;
+        let mid = chart.mid(k);
         let [lo, hi] = s.failure_rate_ci;
-        let _ = writeln!(
-            out,
-            "<g class=\"bar\"><title>{}. {}: {} of {} fail ({}, 95% interval {} to {})</title>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}. {}</text>\
-             <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" fill-opacity=\"0.85\"/>\
-             {}<text x=\"{}\" y=\"{}\">{} of {}</text></g>",
+        let whiskers = super::chart::whisker(chart.x(lo), chart.x(hi), mid);
+        let title = format!(
+            "{}. {}: {} of {} fail ({}, 95% interval {} to {})",
             k + 1,
             text(&s.name, 120),
             s.failures,
@@ -366,38 +240,36 @@ fn bars(out: &mut String, r: &SliceReport) {
             percent(s.failure_rate),
             percent(lo),
             percent(hi),
-            num(LABEL_W - 6.0),
-            num(mid + 4.0),
-            k + 1,
-            text(&s.name, 40),
-            num(LABEL_W),
-            num(y + 5.0),
-            num(x(s.failure_rate) - LABEL_W),
-            num(ROW_H - 10.0),
-            colour(k).unwrap_or("#9aa0a6"),
-            super::chart::whisker(x(lo), x(hi), mid),
-            num(LABEL_W + PLOT_W + 8.0),
-            num(mid + 4.0),
-            percent(s.failure_rate),
-            s.size,
+        );
+        let label = format!("{}. {}", k + 1, text(&s.name, 40));
+        let value = format!("{} of {}", percent(s.failure_rate), s.size);
+        let ink = colour(k).unwrap_or("#9aa0a6");
+        chart.bar(
+            out,
+            k,
+            &title,
+            &label,
+            s.failure_rate,
+            ink,
+            &whiskers,
+            &value,
         );
     }
-    let b = x(r.baseline_failure_rate);
+    let (top, bottom) = chart.span();
     let _ = writeln!(
         out,
         "<line class=\"baseline\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"><title>baseline \
          {3}</title></line>\n</svg>\n</section>",
-        num(b),
-        num(TOP - 4.0),
-        num(height - 6.0),
+        num(chart.x(r.baseline_failure_rate)),
+        num(top),
+        num(bottom),
         percent(r.baseline_failure_rate)
     );
 }
 
 fn table(out: &mut String, r: &SliceReport) {
-    out.push_str("<section id=\"slices\">\n<h2>Slices</h2>\n");
-    if r.slices.is_empty() {
-        out.push_str("<p>No slice to list.</p>\n</section>\n");
+    let empty = r.slices.is_empty().then_some("No slice to list.");
+    if !section(out, "slices", "Slices", empty) {
         return;
     }
     out.push_str(
@@ -421,19 +293,8 @@ fn slice_row(out: &mut String, k: usize, s: &Slice) {
     if !s.significant {
         name.push_str(" <em>(not significant)</em>");
     }
-    for (label, t) in llm_lines(&s.llm) {
-        let _ = write!(
-            name,
-            "<p class=\"llm\"><b>{label}:</b> {}</p>",
-            text(t, crate::export::table::LLM_TEXT_CHARS)
-        );
-    }
-    let prompts: String = s
-        .representative_prompts
-        .iter()
-        .take(3)
-        .map(|p| format!("<li>{}</li>", text(p, 200)))
-        .collect();
+    llm_notes(&mut name, &s.llm);
+    let prompts = prompt_items(&s.representative_prompts);
     let source = match &s.value {
         Some(v) => format!("{} = {}", s.source, v),
         None => s.source.clone(),
@@ -466,23 +327,4 @@ fn slice_row(out: &mut String, k: usize, s: &Slice) {
         size = s.size,
         fails = s.failures,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_sample_keeps_every_stratum_in_proportion() {
-        let mut strata = vec![(None, false); 90_000];
-        strata.extend(vec![(Some(0), true); 9_000]);
-        strata.extend(vec![(Some(1), false); 5]);
-        let drawn = drawn_rows(&strata, 42);
-        assert!(drawn.len() <= MAX_POINTS + 3, "{}", drawn.len());
-        let in_slice0 = drawn.iter().filter(|&&i| strata[i].0 == Some(0)).count();
-        assert!((355..=365).contains(&in_slice0), "{in_slice0}");
-        assert_eq!(drawn.iter().filter(|&&i| strata[i].0 == Some(1)).count(), 1);
-        assert_eq!(drawn, drawn_rows(&strata, 42), "seeded");
-        assert_eq!(drawn_rows(&strata[..100], 1).len(), 100);
-    }
 }
