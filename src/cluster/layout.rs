@@ -19,9 +19,9 @@ use crate::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Dimensions the neighbours are found in (PCA of the embeddings, rows renormalized): enough
-/// to keep the neighbour structure of a 512-d embedding, few enough that placing 100k rows
-/// among the sample costs under a second.
+/// Dimensions the neighbours are found in (PCA of the embeddings, rows renormalized). With 32
+/// the CLINC150 intent agreement of the map falls from 0.64 to 0.53 (MMLU-Pro categories 0.59
+/// to 0.58); 64 keeps the whole map of 100k rows within about 2 s.
 const LAYOUT_DIMS: usize = 64;
 /// Rows laid out by the optimisation; the others are placed among them.
 pub(crate) const LAYOUT_SAMPLE: usize = 5_000;

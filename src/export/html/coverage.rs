@@ -230,7 +230,7 @@ fn map(out: &mut String, r: &CoverageReport) {
         }
     }
     for (k, points) in members.iter().enumerate() {
-        if let Some(centre) = map::centroid(points) {
+        if let Some(centre) = map::anchor(points) {
             let name = text(&r.gaps[k].name, 120);
             map::label(out, k + 1, &name, scale.at(centre), gap_ink(k));
         }

@@ -164,36 +164,63 @@ pub(crate) fn dot(
     );
 }
 
-/// The mean of some map points; `None` for none.
-pub(crate) fn centroid(points: &[[f64; 2]]) -> Option<[f64; 2]> {
-    if points.is_empty() {
-        return None;
-    }
-    let n = points.len() as f64;
-    Some([
-        points.iter().map(|c| c[0]).sum::<f64>() / n,
-        points.iter().map(|c| c[1]).sum::<f64>() / n,
-    ])
+/// Where a group's number goes: its medoid (the member closest in sum to the others), not its
+/// mean. On a UMAP map a group may lie in several islands, and the mean of two islands is empty
+/// space between them; the medoid sits in the largest. At most [`ANCHOR_POINTS`] members,
+/// evenly strided, are compared (quadratic work). `None` for no points.
+pub(crate) fn anchor(points: &[[f64; 2]]) -> Option<[f64; 2]> {
+    let step = points.len().div_ceil(ANCHOR_POINTS).max(1);
+    let some: Vec<[f64; 2]> = points.iter().step_by(step).copied().collect();
+    let cost = |p: &[f64; 2]| -> f64 {
+        some.iter()
+            .map(|q| ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)).sqrt())
+            .sum()
+    };
+    // The first of equal costs, so the choice does not depend on float ties' order.
+    some.iter()
+        .map(|p| (cost(p), *p))
+        .reduce(|best, c| if c.0 < best.0 { c } else { best })
+        .map(|(_, p)| p)
 }
 
-/// A numbered disc at (x, y), above the points: `number` in a white circle ringed in `ink`;
-/// `name` (HTML) on hover.
+/// Most members [`anchor`] compares.
+const ANCHOR_POINTS: usize = 400;
+
+/// A numbered disc just above (x, y), with a tick down to it, over the points: `number` in a
+/// white circle ringed in `ink`; `name` (HTML) on hover. Above, not on, the point, so the disc
+/// does not hide the group it names.
 pub(crate) fn label(out: &mut String, number: usize, name: &str, (x, y): (f64, f64), ink: &str) {
+    // Kept inside the map's top edge.
+    let cy = (y - 16.0).max(11.0);
     let _ = writeln!(
         out,
-        "<g class=\"label\"><title>{number}. {name}</title><circle cx=\"{}\" cy=\"{}\" r=\"10\" \
+        "<g class=\"label\"><title>{number}. {name}</title><path d=\"M{},{}V{}\" \
+         stroke=\"{ink}\" stroke-width=\"2\"/><circle cx=\"{}\" cy=\"{}\" r=\"10\" \
          fill=\"#fff\" stroke=\"{ink}\" stroke-width=\"2.5\"/><text x=\"{}\" y=\"{}\" \
          text-anchor=\"middle\">{number}</text></g>",
         num(x),
-        num(y),
+        num(cy + 10.0),
+        num(y.max(cy + 10.0)),
         num(x),
-        num(y + 4.0),
+        num(cy),
+        num(x),
+        num(cy + 4.0),
     );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_label_sits_on_the_largest_island_not_between_islands() {
+        let mut points: Vec<[f64; 2]> = (0..30).map(|i| [i as f64 * 0.01, 0.0]).collect();
+        points.extend((0..20).map(|i| [10.0 + i as f64 * 0.01, 0.0]));
+        let [x, _] = anchor(&points).unwrap();
+        assert!(x < 0.3, "{x}");
+        assert_eq!(anchor(&[]), None);
+        assert_eq!(anchor(&[[1.0, 2.0]]), Some([1.0, 2.0]));
+    }
 
     #[test]
     fn the_sample_keeps_every_stratum_in_proportion() {

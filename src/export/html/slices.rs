@@ -195,7 +195,7 @@ fn map(out: &mut String, r: &SliceReport) {
             .iter()
             .filter_map(|row| index_of.get(row).map(|&i| coords[i]))
             .collect();
-        let Some(centre) = map::centroid(&members) else {
+        let Some(centre) = map::anchor(&members) else {
             continue;
         };
         let ink = colour(k).unwrap_or("#202124");
