@@ -170,7 +170,8 @@ fn map(out: &mut String, r: &CoverageReport) {
     );
     let test_mark =
         format!("<rect x=\"3.5\" y=\"3.5\" width=\"5\" height=\"5\" fill=\"{TEST_INK}\"/>");
-    let gaps = "outlined, numbered and coloured: a gap (its number sits at the gap's centre)";
+    let gaps =
+        "outlined, numbered and coloured: a gap (its number stands over the gap's densest part)";
     let marks = [
         (Some(test_mark.as_str()), "test"),
         (Some(map::LEGEND_DOT), "covered production prompt"),

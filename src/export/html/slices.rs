@@ -142,7 +142,7 @@ fn map(out: &mut String, r: &SliceReport) {
             (Some(map::LEGEND_CROSS), "failing prompt"),
             (
                 None,
-                "coloured and larger: in the numbered slice (its number sits at the slice's centre)",
+                "coloured and larger: in the numbered slice (its number stands over the slice's densest part)",
             ),
         ],
     );
