@@ -20,7 +20,10 @@
 
 mod common;
 
-use common::html::{drawn_claim, hostile_fixture, IMG, QUOTES, SCRIPT};
+use common::html::{
+    drawn_claim, drawn_claim_of, hostile_coverage_fixture, hostile_fixture, hostile_score_fixture,
+    IMG, QUOTES, SCRIPT,
+};
 use common::{faultmap, json, stderr};
 use serde_json::Value;
 use std::fs::File;
@@ -47,6 +50,8 @@ struct Demo {
     check: fn(&Rendered),
     /// Texts from the input that must show on the page as text.
     shown: &'static [&'static str],
+    /// The command's exit code, both runs (`regress` exits 1 on a regression).
+    exit: i32,
 }
 
 const DEMOS: &[Demo] = &[
@@ -55,6 +60,7 @@ const DEMOS: &[Demo] = &[
         args: |_| strings(&["slices", "fixtures/support_tickets.jsonl", "-q"]),
         check: slices_page,
         shown: &[],
+        exit: 0,
     },
     Demo {
         name: "slices (hostile prompts, id and metadata)",
@@ -64,6 +70,73 @@ const DEMOS: &[Demo] = &[
         },
         check: slices_page,
         shown: &[SCRIPT, IMG, QUOTES],
+        exit: 0,
+    },
+    Demo {
+        name: "coverage (coverage_tests.jsonl, coverage_production.jsonl)",
+        args: |_| {
+            strings(&[
+                "coverage",
+                "--tests",
+                "fixtures/coverage_tests.jsonl",
+                "--production",
+                "fixtures/coverage_production.jsonl",
+                "-q",
+            ])
+        },
+        check: coverage_page,
+        shown: &[],
+        exit: 0,
+    },
+    Demo {
+        name: "coverage (hostile prompts in tests and production)",
+        args: |dir| {
+            let (tests, production) = hostile_coverage_fixture(dir);
+            strings(&[
+                "coverage",
+                "--tests",
+                tests.to_str().unwrap(),
+                "--production",
+                production.to_str().unwrap(),
+                "-q",
+            ])
+        },
+        check: coverage_page,
+        shown: &[SCRIPT, IMG, QUOTES],
+        exit: 0,
+    },
+    Demo {
+        name: "score (rag_answers.jsonl)",
+        args: |_| strings(&["score", "fixtures/rag_answers.jsonl", "-q"]),
+        check: score_page,
+        shown: &[],
+        exit: 0,
+    },
+    Demo {
+        name: "score (hostile query and response)",
+        args: |dir| {
+            let input = hostile_score_fixture(dir);
+            strings(&["score", input.to_str().unwrap(), "-q"])
+        },
+        check: score_page,
+        shown: &[SCRIPT, IMG, QUOTES],
+        exit: 0,
+    },
+    Demo {
+        name: "regress compare (regress_baseline.jsonl, regress_candidate_slice.jsonl)",
+        args: |_| {
+            strings(&[
+                "regress",
+                "compare",
+                "fixtures/regress_baseline.jsonl",
+                "fixtures/regress_candidate_slice.jsonl",
+                "-q",
+            ])
+        },
+        check: regress_page,
+        shown: &[],
+        // A regression: the demo's point.
+        exit: 1,
     },
 ];
 
@@ -184,15 +257,24 @@ fn page_checks(demo: &Demo, page: &Rendered, console: &[String]) {
     );
     assert_eq!(page.dom.matches("<script").count(), 1, "{name}: scripts");
     // The sort script gives every header of a sortable table a tabindex (in the page as written,
-    // the headers have no attributes).
-    let headers = page.html.matches("<th>").count();
+    // the headers have no attributes); other tables' headers (the score page's counts) keep none.
+    let headers = page
+        .html
+        .split("<table class=\"sortable\">")
+        .skip(1)
+        .map(|t| t[..t.find("</table>").unwrap()].matches("<th>").count())
+        .sum::<usize>();
     assert!(headers > 0, "{name}: a table to sort");
     assert_eq!(
         page.dom.matches("<th tabindex=\"0\">").count(),
         headers,
         "{name}: the sort script did not run"
     );
-    assert!(!page.dom.contains("<th>"), "{name}");
+    assert_eq!(
+        page.dom.matches("<th>").count(),
+        page.html.matches("<th>").count() - headers,
+        "{name}: headers of tables that do not sort"
+    );
     for text in demo.shown {
         assert!(
             page.dom.contains(&dom_text(text)),
@@ -239,6 +321,244 @@ fn slices_page(page: &Rendered) {
     }
 }
 
+/// The `<section id="{id}">` of a page, up to its end.
+fn section<'a>(dom: &'a str, id: &str) -> &'a str {
+    let open = format!("<section id=\"{id}\">");
+    let after = dom
+        .split(&open)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no section {id}"));
+    &after[..after.find("</section>").unwrap()]
+}
+
+/// The text of the table cell right after `prefix` (the cells before it), for table row `what`.
+fn cell_after<'a>(dom: &'a str, prefix: &str, what: &str) -> &'a str {
+    let row = dom
+        .split(prefix)
+        .nth(1)
+        .unwrap_or_else(|| panic!("{what}: no {prefix}"));
+    &row[..row.find("</td>").unwrap()]
+}
+
+/// The coverage page: the map has the test and production marks it says it has (every one,
+/// below the sampling limit; the uncovered ones as many as the JSON counts), and each gap is an
+/// outlined, numbered map label (the first 10) and a table row.
+fn coverage_page(page: &Rendered) {
+    let (dom, report) = (&page.dom, &page.report);
+    let map = section(dom, "map");
+    let (tests, num_tests) = drawn_claim_of(map, "drawn-tests");
+    let (production, num_production) = drawn_claim_of(map, "drawn-production");
+    assert_eq!(
+        tests,
+        map.matches("<rect class=\"pt test\"").count(),
+        "test marks"
+    );
+    let uncovered = map.matches("<path class=\"pt uncovered\"").count();
+    assert_eq!(
+        production,
+        map.matches("<circle class=\"pt covered\"").count() + uncovered,
+        "production marks"
+    );
+    assert_eq!(num_tests as u64, report["num_tests"].as_u64().unwrap());
+    assert_eq!(
+        num_production as u64,
+        report["num_production"].as_u64().unwrap()
+    );
+    if num_tests + num_production <= 4000 {
+        assert_eq!(
+            (tests, production),
+            (num_tests, num_production),
+            "every prompt is drawn below 4,000"
+        );
+        assert_eq!(
+            uncovered as u64,
+            report["num_uncovered_total"].as_u64().unwrap(),
+            "uncovered marks"
+        );
+    }
+    let gaps = report["gaps"].as_array().unwrap();
+    assert!(!gaps.is_empty(), "the demo has gaps");
+    let outlined = gaps.len().min(10);
+    assert_eq!(
+        map.matches("<polygon class=\"gap\"").count()
+            + map.matches("<circle class=\"gap\"").count(),
+        outlined,
+        "gap outlines"
+    );
+    assert_eq!(map.matches("<g class=\"label\">").count(), outlined);
+    let table = section(dom, "gaps");
+    assert_eq!(table.matches("<tr class=\"gap\">").count(), gaps.len());
+    for (k, g) in gaps.iter().enumerate() {
+        let (rank, name) = (k + 1, dom_text(g["name"].as_str().unwrap()));
+        if k < outlined {
+            assert!(
+                map.contains(&format!("<g class=\"label\"><title>{rank}. {name}</title>")),
+                "map label {rank}. {name}"
+            );
+        }
+        let prefix = format!("<tr class=\"gap\"><td class=\"n\" data-v=\"{rank}\">{rank}</td><td>");
+        let cell = cell_after(table, &prefix, &format!("gap row {rank}"));
+        assert!(cell.contains(&name), "gap row {rank} names {name}: {cell}");
+    }
+}
+
+/// Rows in the score page's worst-rows table, at most.
+const WORST_ROWS: usize = 20;
+
+/// The score page: the decision bar's legend counts what the JSON summary counts, the
+/// histogram has one panel per decision present whose bins hold that decision's rows (a
+/// decision with no row may keep an empty panel), and the worst-rows table lists min(20, rows)
+/// rows, lowest final score first.
+fn score_page(page: &Rendered) {
+    let (dom, report) = (&page.dom, &page.report);
+    let total = report["total_rows"].as_u64().unwrap();
+    let decisions = report["decisions"].as_object().unwrap();
+    assert_eq!(
+        decisions.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
+        total
+    );
+    let bar = section(dom, "decisions");
+    let panels: Vec<&str> = section(dom, "histogram").split("<svg ").skip(1).collect();
+    for decision in ["ACCEPT", "REVIEW", "REJECT"] {
+        let n = decisions.get(decision).map_or(0, |n| n.as_u64().unwrap());
+        let share = format!("{:.1}%", 100.0 * n as f64 / total.max(1) as f64);
+        let legend = format!("<b>{decision}</b>: {n} ({share})</li>");
+        assert!(bar.contains(&legend), "decision count {legend}");
+        let label = format!("aria-label=\"Final scores of the {decision} rows\"");
+        let mine: Vec<&&str> = panels.iter().filter(|p| p.contains(&label)).collect();
+        assert!(mine.len() <= 1, "one panel of {decision}");
+        let Some(panel) = mine.first() else {
+            assert_eq!(n, 0, "no panel of {decision}");
+            continue;
+        };
+        let title = format!(">{decision} ({n} rows)</text>");
+        assert!(panel.contains(&title), "{title}");
+        // Each bin's title: "DECISION: N rows with final in [lo, hi)".
+        let binned: u64 = panel
+            .split(&format!("<title>{decision}: "))
+            .skip(1)
+            .map(|b| b.split(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(binned, n, "rows in the bins of {decision}");
+    }
+    let present = decisions.values().filter(|n| n.as_u64() > Some(0)).count();
+    assert!(
+        (present..=3).contains(&panels.len()),
+        "{} histogram panels for {present} decisions",
+        panels.len()
+    );
+    let worst = section(dom, "worst");
+    let shown = (total as usize).min(WORST_ROWS);
+    assert!(
+        worst.contains(&format!("<h2>The {shown} lowest final scores</h2>")),
+        "the worst-rows heading"
+    );
+    let body = worst.split("<tbody>").nth(1).unwrap();
+    assert_eq!(body.matches("<tr>").count(), shown, "worst rows");
+    // The second cell of each row is its final score: lowest first.
+    let finals: Vec<f64> = body
+        .split("<tr><td class=\"n\" data-v=\"")
+        .skip(1)
+        .map(|row| {
+            let second = row.split("<td class=\"n\" data-v=\"").nth(1).unwrap();
+            second.split('"').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(finals.len(), shown);
+    assert!(finals.windows(2).all(|w| w[0] <= w[1]), "{finals:?}");
+}
+
+/// Slices in the regress page's forest plot, at most, and worst cases listed by default
+/// (`--cases`).
+const FOREST_ROWS: usize = 40;
+const CASES: usize = 10;
+
+/// The regress page: the verdict (and the gates tripped) are the JSON's, the forest plot has
+/// the whole run and one row per slice (at most 40), regressed ones said in words, the table
+/// one row per slice, and the worst cases are listed (the first 10) in the JSON's order.
+fn regress_page(page: &Rendered) {
+    let (dom, report) = (&page.dom, &page.report);
+    let verdict = report["verdict"].as_str().unwrap();
+    let heading = format!("<h1 id=\"verdict\" data-verdict=\"{verdict}\">");
+    let heading = element_after(dom, &heading, "</h1>");
+    let gates: Vec<&str> = report["gates_tripped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    match verdict {
+        "pass" => assert_eq!(heading, "✔ No regression"),
+        "regression" => {
+            let word = if gates.len() == 1 { "gate" } else { "gates" };
+            assert_eq!(
+                heading,
+                format!("✘ REGRESSION: {word} {} tripped", gates.join(", "))
+            );
+        }
+        other => panic!("verdict {other}"),
+    }
+    let slices = report["slices"].as_array().unwrap();
+    assert!(!slices.is_empty(), "the demo has slices");
+    let drawn = slices.len().min(FOREST_ROWS);
+    let forest = section(dom, "forest");
+    assert!(
+        forest.contains(&format!(" {drawn} of {} tested slices", slices.len())),
+        "the forest plot's note"
+    );
+    let rows: Vec<&str> = forest.split("<g><title>").skip(1).collect();
+    assert_eq!(
+        rows.len(),
+        drawn + 1,
+        "forest rows: the whole run and slices"
+    );
+    assert!(rows[0].starts_with("Whole run: "));
+    let named = |s: &Value| format!("{}: ", dom_text(s["name"].as_str().unwrap()));
+    let in_forest = slices
+        .iter()
+        .filter(|s| rows[1..].iter().any(|r| r.starts_with(&named(s))))
+        .count();
+    assert_eq!(
+        in_forest, drawn,
+        "forest rows named after the JSON's slices"
+    );
+    if slices.len() <= FOREST_ROWS {
+        let regressed = slices.iter().filter(|s| s["change"] == "regressed").count();
+        assert_eq!(
+            forest.matches(">regressed</tspan>").count(),
+            regressed,
+            "regressed slices in words"
+        );
+    }
+    let table = section(dom, "slices");
+    assert_eq!(
+        table.matches("<tr><td>").count(),
+        slices.len(),
+        "slice rows"
+    );
+    let cases = report["regressed_cases"].as_array().unwrap();
+    let listed = section(dom, "cases");
+    let shown = cases.len().min(CASES);
+    assert_eq!(listed.matches("<tr><td>").count(), shown, "worst cases");
+    let keys: Vec<&str> = listed
+        .split("<tr><td>")
+        .skip(1)
+        .map(|row| &row[..row.find("</td>").unwrap()])
+        .collect();
+    let expected: Vec<String> = cases[..shown]
+        .iter()
+        .map(|c| dom_text(c["key"].as_str().unwrap()))
+        .collect();
+    assert_eq!(keys, expected, "worst cases, worst first");
+}
+
+/// The text after `open` up to `close`.
+fn element_after<'a>(html: &'a str, open: &str, close: &str) -> &'a str {
+    let start = html.find(open).unwrap_or_else(|| panic!("no {open}")) + open.len();
+    let end = html[start..].find(close).unwrap();
+    &html[start..start + end]
+}
+
 #[test]
 #[ignore = "needs Chromium: run through .ci/chromium (see the top of this file)"]
 fn demo_pages_render_cleanly_in_chromium() {
@@ -253,12 +573,20 @@ fn demo_pages_render_cleanly_in_chromium() {
         let out = faultmap(&[&args[..], &["-o", html_path.to_str().unwrap()]].concat());
         assert_eq!(
             out.status.code(),
-            Some(0),
+            Some(demo.exit),
             "{}: {}",
             demo.name,
             stderr(&out)
         );
-        let report = json(&faultmap(&[&args[..], &["--format", "json"]].concat()));
+        let out = faultmap(&[&args[..], &["--format", "json"]].concat());
+        assert_eq!(
+            out.status.code(),
+            Some(demo.exit),
+            "{} (JSON): {}",
+            demo.name,
+            stderr(&out)
+        );
+        let report = json(&out);
         let (dom, console, took) = render(&browser, &html_path);
         let page = Rendered {
             html: std::fs::read_to_string(&html_path).unwrap(),

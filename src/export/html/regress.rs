@@ -415,6 +415,8 @@ fn slice_table(out: &mut String, r: &RegressReport) {
          <tbody>",
         100.0 * r.parameters.confidence
     );
+    // Eleven columns: the prompts' list may be narrower than elsewhere (`td ul`'s 14rem), or
+    // the table overflows the page's 1100 pixels.
     for s in &r.slices {
         let c = &s.comparison;
         let (b, k) = sides(m, c);
@@ -438,7 +440,8 @@ fn slice_table(out: &mut String, r: &RegressReport) {
              <td class=\"n\" data-v=\"{b}\">{}</td><td class=\"n\" data-v=\"{k}\">{}</td>\
              <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
              <td class=\"n\" data-v=\"{p}\">{}</td><td>{}</td>\
-             <td class=\"n\" data-v=\"{n}\">{n}</td><td><ul>{prompts}</ul></td></tr>",
+             <td class=\"n\" data-v=\"{n}\">{n}</td><td><ul style=\"min-width:10rem\">{prompts}\
+             </ul></td></tr>",
             text(&s.name, 200),
             text(&source, 80),
             c.pairs,
