@@ -263,3 +263,43 @@ fn all_candidates_show_the_tree_of_significant_nodes() {
         .unwrap()
         .contains("id=\"tree\""));
 }
+
+#[test]
+fn the_table_lists_each_slices_failing_examples() {
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/support_tickets.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.html");
+    let out = faultmap(&[
+        "slices",
+        input.to_str().unwrap(),
+        "-q",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let report = json(&faultmap(&[
+        "slices",
+        input.to_str().unwrap(),
+        "-q",
+        "--format",
+        "json",
+    ]));
+    let rows: Vec<&str> = html.split("<tr class=\"slice\">").skip(1).collect();
+    let slices = report["slices"].as_array().unwrap();
+    assert_eq!(rows.len(), slices.len());
+    for (row, s) in rows.iter().zip(slices) {
+        let examples = s["examples"].as_array().unwrap();
+        assert!(!examples.is_empty());
+        let listed = row
+            .split("<ul class=\"examples\">")
+            .nth(1)
+            .expect("examples");
+        assert_eq!(listed.matches("<li>").count(), examples.len(), "{row}");
+        let response = examples[0]["response"]
+            .as_str()
+            .unwrap()
+            .replace('\'', "&#39;");
+        assert!(listed.contains(&response), "{response}");
+    }
+}

@@ -277,12 +277,36 @@ fn table(out: &mut String, r: &SliceReport) {
          <div class=\"wide\"><table class=\"sortable\">\n<thead><tr><th>#</th><th>Slice</th><th>Source</th>\
          <th>Size</th><th>Failures</th><th>Failure rate</th><th>95% interval</th>\
          <th>Ratio</th><th>Excess</th><th>p</th><th>Adj. p</th><th>Keywords</th>\
-         <th>Representative prompts</th></tr></thead>\n<tbody>\n",
+         <th>Representative prompts, failing examples</th></tr></thead>\n<tbody>\n",
     );
     for (k, s) in r.slices.iter().enumerate() {
         slice_row(out, k, s);
     }
     out.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+/// The slice's failing examples (the rows nearest its centre that fail), with their responses
+/// and scores where the input has them.
+fn examples(out: &mut String, s: &Slice) {
+    if s.examples.is_empty() {
+        return;
+    }
+    out.push_str("<p class=\"llm\"><b>Failing:</b></p><ul class=\"examples\">");
+    for e in &s.examples {
+        let _ = write!(out, "<li>{}", text(&e.prompt, 200));
+        if let Some(r) = &e.response {
+            let _ = write!(
+                out,
+                "<br><span class=\"note\">&rarr; {}</span>",
+                text(r, 160)
+            );
+        }
+        if let Some(score) = e.score {
+            let _ = write!(out, " <span class=\"note\">(score {score:.2})</span>");
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ul>");
 }
 
 fn slice_row(out: &mut String, k: usize, s: &Slice) {
@@ -294,7 +318,8 @@ fn slice_row(out: &mut String, k: usize, s: &Slice) {
         name.push_str(" <em>(not significant)</em>");
     }
     llm_notes(&mut name, &s.llm);
-    let prompts = prompt_items(&s.representative_prompts);
+    let mut prompts = format!("<ul>{}</ul>", prompt_items(&s.representative_prompts));
+    examples(&mut prompts, s);
     let source = match &s.value {
         Some(v) => format!("{} = {}", s.source, v),
         None => s.source.clone(),
@@ -307,7 +332,7 @@ fn slice_row(out: &mut String, k: usize, s: &Slice) {
          <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{} to {}</td>\
          <td class=\"n\" data-v=\"{}\">{:.2}x</td><td class=\"n\" data-v=\"{}\">{:.1}</td>\
          <td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td>\
-         <td>{}</td><td><ul>{prompts}</ul></td></tr>",
+         <td>{}</td><td>{prompts}</td></tr>",
         text(&source, 80),
         s.failure_rate,
         percent(s.failure_rate),
