@@ -116,6 +116,21 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
+/// At most `max` characters: the start and, after an ellipsis, the end. For model answers,
+/// whose verdict ("The answer is (C)") often comes last, where [`truncate`] would drop it.
+pub fn head_and_tail(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    // A third of the room for the end, the rest (less the " … ") for the start.
+    let tail = max.saturating_sub(3) / 3;
+    let head = max.saturating_sub(3) - tail;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(n - tail).collect();
+    format!("{} … {}", start.trim_end(), end.trim_start())
+}
+
 /// At most `max` characters, ending where a sentence ends: after the last `. `, `! `, `? ` or
 /// CJK `。`, `！`, `？` within the limit; without one, at the last space, with an ellipsis; a
 /// text without either is cut like [`truncate`]. For model-written prose, which a cut in
@@ -155,6 +170,21 @@ pub fn one_line(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn head_and_tail_keeps_both_ends() {
+        assert_eq!(head_and_tail("short", 10), "short");
+        let long = format!("{} The answer is (C).", "x".repeat(500));
+        let cut = head_and_tail(&long, 60);
+        assert!(cut.chars().count() <= 60, "{cut}");
+        assert!(
+            cut.starts_with("xxxx") && cut.ends_with("The answer is (C)."),
+            "{cut}"
+        );
+        assert!(cut.contains(" … "));
+        // Characters, not bytes.
+        assert_eq!(head_and_tail(&"é".repeat(30), 12).chars().count(), 12);
+    }
     use super::*;
 
     #[test]

@@ -187,6 +187,13 @@ pub(crate) fn skipped(rows: usize) -> String {
     }
 }
 
+/// Untrusted text for the page as [`text`] gives it, but keeping its start and its end (a
+/// model's verdict often comes last).
+pub(crate) fn text_ends(s: &str, max: usize) -> String {
+    use super::escape::{head_and_tail, html, one_line};
+    html(&head_and_tail(&one_line(s), max))
+}
+
 /// Untrusted text for the page: one line, at most `max` characters, escaped.
 pub(crate) fn text(s: &str, max: usize) -> String {
     use super::escape::{html, one_line, truncate};

@@ -176,7 +176,7 @@ fn score_cell(score: Option<f64>, pass: bool) -> String {
 fn case_row(out: &mut String, case: &CaseChange) {
     let response = |r: &Option<String>| {
         r.as_deref()
-            .map_or(String::new(), |t| text(t, RESPONSE_CHARS))
+            .map_or(String::new(), |t| super::text_ends(t, RESPONSE_CHARS))
     };
     let _ = writeln!(
         out,

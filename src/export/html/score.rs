@@ -168,7 +168,7 @@ fn worst_row(out: &mut String, row: &ScoredRow, query: &str, response: &str) {
         breakable(&name(&v.next_action)),
         text(&v.reason, 300),
         text(query, QUERY_CHARS),
-        text(response, RESPONSE_CHARS),
+        super::text_ends(response, RESPONSE_CHARS),
         if sentences.is_empty() {
             "<span class=\"note\">none</span>".to_string()
         } else {
