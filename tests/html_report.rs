@@ -205,26 +205,7 @@ fn large_inputs_draw_a_sample_and_say_so() {
 #[test]
 fn all_candidates_show_the_tree_of_significant_nodes() {
     let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/support_tickets.jsonl");
-    let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("all.html");
-    let out = faultmap(&[
-        "slices",
-        input.to_str().unwrap(),
-        "--all",
-        "-q",
-        "-o",
-        page.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let html = std::fs::read_to_string(&page).unwrap();
-    let report = json(&faultmap(&[
-        "slices",
-        input.to_str().unwrap(),
-        "--all",
-        "-q",
-        "--format",
-        "json",
-    ]));
+    let (html, report) = page_and_report(&input, &["--all"]);
     let slices = report["slices"].as_array().unwrap();
     let tree = &html[html.find("<section id=\"tree\">").expect("a tree section")..];
     let tree = &tree[..tree.find("</section>").unwrap()];
@@ -250,41 +231,14 @@ fn all_candidates_show_the_tree_of_significant_nodes() {
     // Nested: some list inside a list.
     assert!(tree.contains("<ul>\n<li>"));
     // Without --all the reported slices are not nested in each other: no tree.
-    let plain = dir.path().join("plain.html");
-    let out = faultmap(&[
-        "slices",
-        input.to_str().unwrap(),
-        "-q",
-        "-o",
-        plain.to_str().unwrap(),
-    ]);
-    assert!(out.status.success());
-    assert!(!std::fs::read_to_string(&plain)
-        .unwrap()
-        .contains("id=\"tree\""));
+    let (plain, _) = page_and_report(&input, &[]);
+    assert!(!plain.contains("id=\"tree\""));
 }
 
 #[test]
 fn the_table_lists_each_slices_failing_examples() {
     let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/support_tickets.jsonl");
-    let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("page.html");
-    let out = faultmap(&[
-        "slices",
-        input.to_str().unwrap(),
-        "-q",
-        "-o",
-        page.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let html = std::fs::read_to_string(&page).unwrap();
-    let report = json(&faultmap(&[
-        "slices",
-        input.to_str().unwrap(),
-        "-q",
-        "--format",
-        "json",
-    ]));
+    let (html, report) = page_and_report(&input, &[]);
     let rows: Vec<&str> = html.split("<tr class=\"slice\">").skip(1).collect();
     let slices = report["slices"].as_array().unwrap();
     assert_eq!(rows.len(), slices.len());
@@ -302,4 +256,19 @@ fn the_table_lists_each_slices_failing_examples() {
             .replace('\'', "&#39;");
         assert!(listed.contains(&response), "{response}");
     }
+}
+
+/// The slices page of `input` (with `extra` arguments) and the JSON report of the same run.
+fn page_and_report(input: &Path, extra: &[&str]) -> (String, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.html");
+    let input = input.to_str().unwrap();
+    let mut args = vec!["slices", input, "-q", "-o", page.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = faultmap(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let mut args = vec!["slices", input, "-q", "--format", "json"];
+    args.extend_from_slice(extra);
+    (html, json(&faultmap(&args)))
 }

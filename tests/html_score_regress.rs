@@ -5,11 +5,12 @@
 
 mod common;
 
+use common::html::rewritten;
 use common::{faultmap, json, stderr};
 // The page's escaping; `assert_escaped` also checks independently that no raw markup is left.
 use faultmap::export::escape::html as escaped;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 const SCRIPT: &str = "</script><script>alert(1)</script>";
@@ -55,28 +56,13 @@ fn assert_escaped(page: &str) {
     assert!(page.contains(&escaped(IMG)), "the markup shows as text");
 }
 
-/// Rewrites a JSONL fixture row by row with `edit(index, row)`.
-fn rewrite(rel: &str, dir: &Path, name: &str, edit: impl Fn(usize, &mut Value)) -> PathBuf {
-    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap();
-    let mut out = String::new();
-    for (i, line) in source.lines().enumerate() {
-        let mut row: Value = serde_json::from_str(line).unwrap();
-        edit(i, &mut row);
-        out.push_str(&serde_json::to_string(&row).unwrap());
-        out.push('\n');
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, out).unwrap();
-    path
-}
-
 #[test]
 fn the_score_page_escapes_the_rows_and_counts_as_the_json() {
     let dir = tempfile::tempdir().unwrap();
     // 17 rows: all of them are in the worst-rows table (20), the hostile ones included.
-    let input = rewrite(
-        "fixtures/rag_answers.jsonl",
+    let input = rewritten(
         dir.path(),
+        "fixtures/rag_answers.jsonl",
         "rag.jsonl",
         |i, row| match i {
             0 => row["prompt"] = format!("{SCRIPT} refund?").into(),
@@ -213,7 +199,7 @@ fn hostile_runs(dir: &Path) -> (String, String) {
         .to_string();
     let side = |name: &str, rel: &str, response: &'static str| {
         let flipped = flipped.clone();
-        rewrite(rel, dir, name, move |i, row| {
+        rewritten(dir, rel, name, move |i, row| {
             row["response"] = format!("answer {i}").into();
             if row["id"] == flipped.as_str() {
                 row["prompt"] = format!("{SCRIPT} where is my parcel?").into();

@@ -68,7 +68,7 @@ pub fn hostile_score_fixture(dir: &Path) -> PathBuf {
 
 /// Writes `name` in `dir`: the JSONL fixture `rel` with each row passed through `edit` with its
 /// line number.
-fn rewritten(dir: &Path, rel: &str, name: &str, edit: impl Fn(usize, &mut Value)) -> PathBuf {
+pub fn rewritten(dir: &Path, rel: &str, name: &str, edit: impl Fn(usize, &mut Value)) -> PathBuf {
     let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap();
     let mut out = String::new();
     for (i, line) in source.lines().enumerate() {
