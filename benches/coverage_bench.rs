@@ -395,6 +395,7 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
         &nearest,
         &threshold,
         &uncovered.reasons,
+        &gaps,
         &config,
         &hidden,
     )?;

@@ -44,7 +44,15 @@
 //! *false-in-gap* likewise for rows in gaps. *Control*: share of production rows uncovered under
 //! the control tests (pooled, the worst seed, and the seeds at <= 5%). *Aims met*: seeds (both
 //! runs succeeded) with gap recall >= 0.9, false-uncovered <= 0.05 and control uncovered <=
-//! 0.05. *Time*: median and max wall seconds per run; *peak MiB*: the largest RSS of any run.
+//! 0.05. *Thin topics*, on the control runs (every intent tested, at m ~ U{5..=30} tests for
+//! n ~ U{10..=60} production rows, so some intents get far fewer tests than their traffic): an
+//! intent is *thin* when its own rows, tested as a topic by the command's rule (traffic share p =
+//! n / N, t = m of the T tests, density ratio p / ((t + 1/2) / (T + 1)) >= 3 and the binomial
+//! P(X <= t) Benjamini-Hochberg adjusted over the 150 intents <= 0.05), are thin. *Thin recall*:
+//! share of thin intents with >= 50% of their production rows in reported thin topics
+//! (Wilson); *thin precision*: share of the rows in thin topics from thin intents (pooled),
+//! and from intents with a density ratio of at least 1.5 (under-tested). *Time*: median and max
+//! wall seconds per run; *peak MiB*: the largest RSS of any run.
 //! `--details FILE` writes one JSON line per config, seed and missing intent (`"line":
 //! "intent"`) and one per config and seed (`"line": "seed"`).
 
@@ -148,6 +156,42 @@ struct Tally {
     secs: Vec<f64>,
     peak_mib: f64,
     failed_runs: u64,
+    /// Thin intents of the control runs, and those found (>= 50% of their rows in thin topics).
+    thin_intents: u64,
+    thin_found: u64,
+    /// Rows in the control runs' thin topics; from thin intents; from under-tested intents.
+    thin_rows: u64,
+    thin_rows_thin: u64,
+    thin_rows_under: u64,
+    thin_topics: usize,
+}
+
+/// The command's thin-topic rule: at least this density ratio...
+const THIN_RATIO: f64 = 3.0;
+/// ...significant at this Benjamini-Hochberg level.
+const THIN_ALPHA: f64 = 0.05;
+/// Intents at or above this density ratio count as under-tested for thin precision.
+const UNDER_TESTED_RATIO: f64 = 1.5;
+
+/// Each intent's density ratio (traffic share over test share) and whether it is thin by the
+/// command's rule, tested on its own rows. `rows[k]` and `tests[k]` count intent `k`'s
+/// production rows and tests.
+fn thin_intents(rows: &[u64], tests: &[u64]) -> Vec<(f64, bool)> {
+    let (n, t) = (rows.iter().sum::<u64>() as f64, tests.iter().sum::<u64>());
+    let p_values: Vec<f64> = rows
+        .iter()
+        .zip(tests)
+        .map(|(&r, &m)| faultmap::stats::binomial_lower_tail(m, t, r as f64 / n))
+        .collect();
+    let adjusted = faultmap::stats::benjamini_hochberg(&p_values);
+    rows.iter()
+        .zip(tests)
+        .zip(adjusted)
+        .map(|((&r, &m), q)| {
+            let ratio = (r as f64 / n) / ((m as f64 + 0.5) / (t as f64 + 1.0));
+            (ratio, ratio >= THIN_RATIO && q <= THIN_ALPHA)
+        })
+        .collect()
 }
 
 fn load(data: &Path) -> Corpus {
@@ -241,6 +285,7 @@ fn write_rows<'a>(
 struct Report {
     num_production: usize,
     gaps: Vec<ReportGap>,
+    thin_topics: Vec<ReportGap>,
     #[serde(default)]
     unclustered_prompt_indices: Vec<usize>,
 }
@@ -250,14 +295,18 @@ struct ReportGap {
     prompt_indices: Vec<usize>,
 }
 
-/// Runs one configuration on a test file against the production file of `rows` rows: (wall
-/// seconds, peak RSS MiB, number of gaps, each production row's cover).
-fn run(
-    config: &Config,
-    tests: &Path,
-    production: &Path,
-    rows: usize,
-) -> Result<(f64, f64, usize, Vec<Cover>), String> {
+/// What one run reported: wall seconds, peak RSS MiB, the number of gaps, each production
+/// row's cover, and the production rows of each thin topic.
+struct Done {
+    secs: f64,
+    mib: f64,
+    gaps: usize,
+    cover: Vec<Cover>,
+    thin: Vec<Vec<usize>>,
+}
+
+/// Runs one configuration on a test file against the production file of `rows` rows.
+fn run(config: &Config, tests: &Path, production: &Path, rows: usize) -> Result<Done, String> {
     let command = [
         "coverage".as_ref(),
         "--tests".as_ref(),
@@ -289,7 +338,21 @@ fn run(
             .get_mut(i)
             .ok_or_else(|| format!("the report names row {i} of {rows}"))? = state;
     }
-    Ok((done.secs, done.peak_mib, report.gaps.len(), cover))
+    let thin: Vec<Vec<usize>> = report
+        .thin_topics
+        .into_iter()
+        .map(|t| t.prompt_indices)
+        .collect();
+    if let Some(&i) = thin.iter().flatten().find(|&&i| i >= rows) {
+        return Err(format!("a thin topic names row {i} of {rows}"));
+    }
+    Ok(Done {
+        secs: done.secs,
+        mib: done.peak_mib,
+        gaps: report.gaps.len(),
+        cover,
+        thin,
+    })
 }
 
 fn ratio(k: u64, n: u64) -> f64 {
@@ -350,6 +413,11 @@ pub fn main(args: &[String]) {
         let missing: Vec<usize> = (0..corpus.intents.len())
             .filter(|&k| d.missing[k].is_some())
             .collect();
+        let mut control_per_intent = vec![0u64; corpus.intents.len()];
+        for &(_, k) in &d.control_tests {
+            control_per_intent[k] += 1;
+        }
+        let intent_thin = thin_intents(&per_intent, &control_per_intent);
         let covered_rows: u64 = d
             .production
             .iter()
@@ -375,7 +443,14 @@ pub fn main(args: &[String]) {
             };
             let mut seed_recall = None;
             let mut seed_false_uncovered = None;
-            if let Some((secs, mib, gaps, cover)) = planted {
+            if let Some(Done {
+                secs,
+                mib,
+                gaps,
+                cover,
+                ..
+            }) = planted
+            {
                 t.secs.push(secs);
                 t.peak_mib = t.peak_mib.max(mib);
                 t.gaps += gaps;
@@ -447,7 +522,23 @@ pub fn main(args: &[String]) {
             }
             let mut seed_control = None;
             match run(config, &control_path, &production_path, n) {
-                Ok((secs, mib, gaps, cover)) => {
+                Ok(Done {
+                    secs,
+                    mib,
+                    gaps,
+                    cover,
+                    thin,
+                }) => {
+                    let (found, rows, rows_thin, rows_under) =
+                        thin_outcome(&thin, &d, &per_intent, &intent_thin);
+                    t.thin_intents += intent_thin.iter().filter(|x| x.1).count() as u64;
+                    t.thin_found += found;
+                    t.thin_rows += rows;
+                    t.thin_rows_thin += rows_thin;
+                    t.thin_rows_under += rows_under;
+                    t.thin_topics += thin.len();
+                    summary["control_thin_topics"] = json!(thin.len());
+                    summary["control_thin_found"] = json!(found);
                     t.secs.push(secs);
                     t.peak_mib = t.peak_mib.max(mib);
                     let uncovered = cover.iter().filter(|&&c| c != Cover::Covered).count() as u64;
@@ -492,6 +583,35 @@ pub fn main(args: &[String]) {
             .unwrap_or_else(|e| fail(format!("--details: {e}")));
     }
     print_tables(&o.configs, &tallies, o.first_seed, o.seeds);
+}
+
+/// On a control run: thin intents found (>= 50% of their rows in thin topics), rows in thin
+/// topics, and of those the rows of thin and of under-tested intents.
+fn thin_outcome(
+    thin: &[Vec<usize>],
+    d: &Draw,
+    per_intent: &[u64],
+    intent_thin: &[(f64, bool)],
+) -> (u64, u64, u64, u64) {
+    let mut in_thin = vec![0u64; per_intent.len()];
+    for &i in thin.iter().flatten() {
+        in_thin[d.production[i].1] += 1;
+    }
+    let found = (0..per_intent.len())
+        .filter(|&k| intent_thin[k].1 && 2 * in_thin[k] >= per_intent[k])
+        .count() as u64;
+    let of = |keep: &dyn Fn(usize) -> bool| {
+        (0..per_intent.len())
+            .filter(|&k| keep(k))
+            .map(|k| in_thin[k])
+            .sum::<u64>()
+    };
+    (
+        found,
+        of(&|_| true),
+        of(&|k| intent_thin[k].1),
+        of(&|k| intent_thin[k].0 >= UNDER_TESTED_RATIO),
+    )
 }
 
 /// Recall of some missing intents, by `hit`, with its Wilson interval.
@@ -628,6 +748,41 @@ fn print_tables(configs: &[Config], tallies: &[Tally], first_seed: u64, seeds: u
                 format!("{:.1}", t.secs.iter().copied().fold(f64::NAN, f64::max)),
                 format!("{:.0}", t.peak_mib),
                 t.failed_runs.to_string(),
+            ])
+        );
+    }
+    println!(
+        "\nthin topics (control runs): an intent is thin when its own rows pass the command's \
+         rule (density ratio >= {THIN_RATIO}, BH-adjusted binomial p <= {THIN_ALPHA}); thin \
+         recall = thin intents with >= 50% of their rows in thin topics [95% Wilson]; thin \
+         precision = share of the rows in thin topics from thin intents, and from intents at a \
+         density ratio >= {UNDER_TESTED_RATIO}.\n"
+    );
+    println!(
+        "{}",
+        row(&[
+            "config",
+            "thin intents",
+            "thin recall",
+            "thin topics per run",
+            "rows in thin topics",
+            "from thin intents",
+            "from under-tested intents",
+        ]
+        .map(String::from))
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|");
+    for (config, t) in configs.iter().zip(tallies) {
+        println!(
+            "{}",
+            row(&[
+                config.name.clone(),
+                t.thin_intents.to_string(),
+                wilson(t.thin_found, t.thin_intents),
+                share(t.thin_topics, t.control_by_seed.len()),
+                t.thin_rows.to_string(),
+                format!("{:.3}", ratio(t.thin_rows_thin, t.thin_rows)),
+                format!("{:.3}", ratio(t.thin_rows_under, t.thin_rows)),
             ])
         );
     }

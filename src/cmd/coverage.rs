@@ -186,7 +186,8 @@ impl Args {
             self.gaps.min_gap_size as usize,
             crate::cluster::ClusterMethod::Tree,
         )?;
-        // Topics are a flat partition: with a tree for the gaps they use HDBSCAN.
+        // With the tree, thin topics are its nodes of at least --min-topic-size rows (and at
+        // most TOPIC_MAX_SHARE of production); with a flat clustering, its clusters.
         let mut topic_clustering = if gap_clustering.method.is_tree() {
             ClusterParams {
                 min_cluster_size: self.gaps.min_topic_size as usize,

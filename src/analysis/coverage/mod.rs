@@ -18,8 +18,10 @@ mod naming;
 pub mod regions;
 pub mod rules;
 
+use super::candidates::Candidate;
 use super::discovery;
 use super::representatives::{distinct_prompts, nearest_to_centroid};
+use super::selection;
 use super::slices::SlicesConfig;
 use crate::cluster::{self, ClusterParams, ClusteringInfo};
 use crate::embed::Embedder;
@@ -33,7 +35,7 @@ use crate::progress::Progress;
 use regions::{Allocation, ThinCoverageRule};
 use rules::{NeighbourRule, ThresholdSource};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Similarity at or above which two test prompts count as copies when calibrating.
 const DUPLICATE_SIMILARITY: f32 = 0.9999;
@@ -265,6 +267,7 @@ pub fn analyze(
         &nearest,
         &threshold,
         &uncovered.reasons,
+        &gaps,
         config,
         progress,
     )?;
@@ -506,6 +509,9 @@ pub struct Gaps {
     /// Uncovered prompts in no gap (indices into the production records).
     pub unclustered: Vec<usize>,
     pub clustering: ClusteringInfo,
+    /// The candidate tree's nodes the gaps were chosen from (with `--clustering tree`): thin
+    /// topics are chosen from the same tree.
+    pub tree: Option<Vec<Candidate>>,
 }
 
 /// Stage 5: clusters the uncovered prompts into named gaps, most traffic first.
@@ -523,7 +529,11 @@ pub fn find_gaps(
         prod_emb,
         ..
     } = embedded;
-    let (gap_rows, clustering) = if config.gap_clustering.method.is_tree() {
+    let GapSearch {
+        rows: gap_rows,
+        clustering,
+        tree,
+    } = if config.gap_clustering.method.is_tree() {
         gap_regions(prod_emb, reasons, config, progress)?
     } else {
         uncovered_clusters(prod_emb, reasons, config, progress)?
@@ -584,7 +594,16 @@ pub fn find_gaps(
         gap_of,
         unclustered,
         clustering,
+        tree,
     })
+}
+
+/// The gaps' rows, before naming and ranking, and what they were found with.
+struct GapSearch {
+    rows: Vec<Vec<usize>>,
+    clustering: ClusteringInfo,
+    /// The candidate tree's nodes, with `--clustering tree`.
+    tree: Option<Vec<Candidate>>,
 }
 
 /// A gap must be a region where most production prompts are uncovered: one where a few are
@@ -597,13 +616,14 @@ pub const GAP_ALPHA: f64 = 0.05;
 /// "flagged" as the failure ([`discovery::discover`], no failure scan): the reported nodes
 /// whose flagged share is at least [`GAP_MIN_UNCOVERED_SHARE`]. A gap holds every prompt of
 /// its node, so a missing topic is reported whole even where a stray test sits near some of its
-/// prompts, and uncovered prompts outside any such node stay unclustered.
+/// prompts, and uncovered prompts outside any such node stay unclustered. Also returns the
+/// tree's nodes, from which thin topics are chosen.
 fn gap_regions(
     prod_emb: &Matrix,
     reasons: &[Option<UncoveredReason>],
     config: &CoverageConfig,
     progress: &Progress,
-) -> Result<(Vec<Vec<usize>>, ClusteringInfo)> {
+) -> Result<GapSearch> {
     let uncovered: Vec<bool> = reasons.iter().map(Option::is_some).collect();
     // Each node is tested against production's flagged share, as slices test failures against
     // the rest, but at most against GAP_MIN_UNCOVERED_SHARE: when most of production is flagged
@@ -627,7 +647,16 @@ fn gap_regions(
         })
         .map(|c| found.candidates[c].rows.clone())
         .collect();
-    Ok((gaps, found.clustering))
+    let nodes = found
+        .candidates
+        .into_iter()
+        .take_while(|c| c.position.is_some())
+        .collect();
+    Ok(GapSearch {
+        rows: gaps,
+        clustering: found.clustering,
+        tree: Some(nodes),
+    })
 }
 
 /// Gaps from a flat clustering (`--clustering hdbscan|agglomerative|kmeans`) of the uncovered
@@ -637,7 +666,7 @@ fn uncovered_clusters(
     reasons: &[Option<UncoveredReason>],
     config: &CoverageConfig,
     progress: &Progress,
-) -> Result<(Vec<Vec<usize>>, ClusteringInfo)> {
+) -> Result<GapSearch> {
     let uncovered: Vec<usize> = (0..reasons.len())
         .filter(|&i| reasons[i].is_some())
         .collect();
@@ -652,7 +681,11 @@ fn uncovered_clusters(
             gap_rows[*c].push(uncovered[k]);
         }
     }
-    Ok((gap_rows, clustering.info))
+    Ok(GapSearch {
+        rows: gap_rows,
+        clustering: clustering.info,
+        tree: None,
+    })
 }
 
 /// The thin topics and the settings of their test.
@@ -662,59 +695,144 @@ pub struct ThinTopics {
     pub clustering: ClusteringInfo,
 }
 
-/// Stage 6: clusters all production into topics and reports those with far fewer tests than
-/// their share of traffic.
+/// Stage 6: the production topics with far fewer tests than their share of traffic. With the
+/// candidate tree (the gaps' tree), every node of topic size is tested and the reported ones
+/// are the antichain that best explains the shortfall, as slices are chosen; with a flat
+/// clustering, its clusters of all production are the topics.
 pub fn find_thin_topics(
     embedded: &Embedded,
     nearest: &NearestTests,
     threshold: &Threshold,
     reasons: &[Option<UncoveredReason>],
+    gaps: &Gaps,
     config: &CoverageConfig,
     progress: &Progress,
 ) -> Result<ThinTopics> {
-    let clustering = cluster::cluster(&embedded.prod_emb, &config.topic_clustering, progress)?;
-    let test_topic: Vec<Option<usize>> = nearest
-        .tests
-        .iter()
-        .map(|n| match (n.index, n.distance()) {
-            (Some(i), Some(d)) if d <= threshold.distance => clustering.labels[i],
-            _ => None,
-        })
-        .collect();
+    // Each test sits at its nearest production prompt, when that is within the threshold (a
+    // test nobody asks anything like belongs to no topic).
+    let mut tests_at = vec![0usize; embedded.prompts.len()];
+    for n in &nearest.tests {
+        if let (Some(i), Some(d)) = (n.index, n.distance()) {
+            if d <= threshold.distance {
+                tests_at[i] += 1;
+            }
+        }
+    }
     let num_tests = embedded.test_prompts.len();
-    let allocations = regions::allocations(
-        &clustering.labels,
-        clustering.num_clusters,
-        embedded.weights,
-        &test_topic,
-        num_tests,
-    );
-    let rule = ThinCoverageRule {
-        min_ratio: config.thin_ratio,
-        alpha: config.thin_alpha,
-        topics: clustering.num_clusters,
-        placed_tests: test_topic.iter().flatten().count(),
-    };
+    let placed_tests = tests_at.iter().sum();
     // A topic with no test whose prompts are mostly uncovered is already reported as gaps.
     let mostly_uncovered = |a: &Allocation| {
         2 * a.rows.iter().filter(|&&i| reasons[i].is_some()).count() > a.rows.len()
     };
+    let (thin, topics, clustering) = match &gaps.tree {
+        Some(nodes) => {
+            let (thin, topics) = thin_tree_nodes(nodes, embedded, &gaps.gap_of, &tests_at, config);
+            (thin, topics, gaps.clustering.clone())
+        }
+        None => {
+            let clustering =
+                cluster::cluster(&embedded.prod_emb, &config.topic_clustering, progress)?;
+            let groups = regions::groups_of(&clustering.labels, clustering.num_clusters);
+            let allocations = regions::allocations(groups, embedded.weights, &tests_at, num_tests);
+            let rule = thin_rule(config, clustering.num_clusters, placed_tests);
+            let thin = allocations
+                .into_iter()
+                .filter(|a| regions::is_thin(a, &rule))
+                .collect();
+            (thin, clustering.num_clusters, clustering.info)
+        }
+    };
+    let rule = thin_rule(config, topics, placed_tests);
     let topics = describe_thin_topics(
-        allocations
-            .into_iter()
-            .filter(|a| regions::is_thin(a, &rule) && !(a.tests == 0 && mostly_uncovered(a)))
+        thin.into_iter()
+            .filter(|a| !(a.tests == 0 && mostly_uncovered(a)))
             .collect(),
         embedded,
         reasons,
-        clustering.num_clusters,
+        rule.topics,
         num_tests,
         config.representatives,
     );
     Ok(ThinTopics {
         topics,
         rule,
-        clustering: clustering.info,
+        clustering,
     })
+}
+
+fn thin_rule(config: &CoverageConfig, topics: usize, placed_tests: usize) -> ThinCoverageRule {
+    ThinCoverageRule {
+        min_ratio: config.thin_ratio,
+        alpha: config.thin_alpha,
+        topics,
+        placed_tests,
+    }
+}
+
+/// The thin topics among the candidate tree's nodes, and how many nodes were tested. Prompts in
+/// gaps are already reported, so they are left out of every node. Nodes of topic size (at
+/// least `--min-topic-size` rows left, at most the topics' share of production) are tested and
+/// adjusted together; among nested thin nodes, the antichain with the largest summed shortfall
+/// log-likelihood ratio, less one [`selection::PENALTY`] per topic, is reported: a parent whose
+/// children are equally short of tests is one topic, and a parent that is thin only through one
+/// child loses to that child.
+fn thin_tree_nodes(
+    nodes: &[Candidate],
+    embedded: &Embedded,
+    gap_of: &[Option<usize>],
+    tests_at: &[usize],
+    config: &CoverageConfig,
+) -> (Vec<Allocation>, usize) {
+    let max_rows = (config.topic_clustering.max_cluster_share * embedded.prompts.len() as f64)
+        .floor() as usize;
+    let size_ok =
+        |size: usize| size >= config.topic_clustering.min_cluster_size && size <= max_rows;
+    let (eligible, groups): (Vec<usize>, Vec<Vec<usize>>) = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| size_ok(c.rows.len()))
+        .map(|(v, c)| {
+            let rows: Vec<usize> = c
+                .rows
+                .iter()
+                .copied()
+                .filter(|&i| gap_of[i].is_none())
+                .collect();
+            (v, rows)
+        })
+        .filter(|(_, rows)| size_ok(rows.len()))
+        .unzip();
+    let num_tests = embedded.test_prompts.len();
+    let allocations = regions::allocations(groups, embedded.weights, tests_at, num_tests);
+    let rule = thin_rule(config, eligible.len(), 0);
+    let mut llr = vec![0.0; nodes.len()];
+    let mut thin = vec![false; nodes.len()];
+    for (a, &v) in allocations.iter().zip(&eligible) {
+        llr[v] = a.shortfall_llr(num_tests);
+        thin[v] = regions::is_thin(a, &rule);
+    }
+    let position = |v: usize| {
+        nodes[v]
+            .position
+            .as_ref()
+            .expect("tree nodes have positions")
+    };
+    let parent: Vec<Option<usize>> = (0..nodes.len()).map(|v| position(v).parent).collect();
+    let children: Vec<Vec<usize>> = (0..nodes.len())
+        .map(|v| position(v).children.clone())
+        .collect();
+    let chosen: HashSet<usize> =
+        selection::best_antichain(&parent, &children, &llr, &thin, selection::PENALTY)
+            .into_iter()
+            .collect();
+    let tested = eligible.len();
+    let thin = allocations
+        .into_iter()
+        .zip(eligible)
+        .filter(|(_, v)| chosen.contains(v))
+        .map(|(a, _)| a)
+        .collect();
+    (thin, tested)
 }
 
 /// Assembles the report from the stages' results.
@@ -1007,6 +1125,7 @@ mod tests {
                 explained_variance: None,
                 noise_rows: 0,
             },
+            tree: None,
         };
         let verdicts = evidence.confirm(&gaps);
         assert_eq!(

@@ -1,21 +1,23 @@
 //! Thin coverage: production topics that get far fewer tests than their share of traffic.
 //!
-//! Production is clustered (the shared clustering); each test is placed in the cluster of its
-//! nearest production prompt when that prompt is within the distance threshold (a test nobody
-//! asks anything like belongs to no topic). A topic with traffic share p and t of the T tests
+//! The topics are the candidate tree's nodes (or a flat clustering's clusters); each test is
+//! placed at its nearest production prompt when that prompt is within the distance threshold
+//! (a test nobody asks anything like belongs to no topic), and a topic holds the tests placed
+//! at its prompts. A topic with traffic share p and t of the T tests
 //! is compared with proportional allocation: the density ratio is p / ((t + ½) / (T + 1)) (the
 //! ½ keeps it finite for untested topics), and the one-sided binomial test P(X ≤ t),
 //! X ~ Binomial(T, p), asks whether the shortfall could be chance. p-values are adjusted by
 //! Benjamini-Hochberg across topics; a topic is reported when its adjusted p-value is at most
 //! `alpha` and its density ratio at least `min_ratio`.
 
+use crate::analysis::selection;
 use crate::stats;
 use serde::Serialize;
 
 /// One production topic's test allocation, before naming.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Allocation {
-    /// Index of the cluster.
+    /// Index of the topic among those tested.
     pub cluster: usize,
     /// Production rows (indices into the production records).
     pub rows: Vec<usize>,
@@ -25,6 +27,19 @@ pub struct Allocation {
     pub density_ratio: f64,
     pub p_value: f64,
     pub adjusted_p_value: f64,
+}
+
+impl Allocation {
+    /// One-sided log-likelihood ratio of the shortfall: `tests` of T against the traffic share
+    /// (0 when the topic has its share or more). Tree nodes are chosen by it, as slices are.
+    pub fn shortfall_llr(&self, total_tests: usize) -> f64 {
+        // Tests outside the topic are "too many" exactly when those inside are too few.
+        selection::log_likelihood_ratio(
+            total_tests - self.tests,
+            total_tests,
+            1.0 - self.traffic_share,
+        )
+    }
 }
 
 /// Settings of the thin-coverage test, as reported.
@@ -38,29 +53,30 @@ pub struct ThinCoverageRule {
     pub placed_tests: usize,
 }
 
-/// Tests every cluster of `labels` (one per production row) for too few tests.
-/// `weights` are the rows' traffic weights; `test_cluster` is each test's topic, if any;
-/// `total_tests` is T. Returns every topic's allocation, in cluster order.
-pub fn allocations(
-    labels: &[Option<usize>],
-    num_clusters: usize,
-    weights: &[f64],
-    test_cluster: &[Option<usize>],
-    total_tests: usize,
-) -> Vec<Allocation> {
-    let total_weight: f64 = weights.iter().sum();
+/// The groups of a flat clustering: the rows of each cluster of `labels`.
+pub fn groups_of(labels: &[Option<usize>], num_clusters: usize) -> Vec<Vec<usize>> {
     let mut rows = vec![Vec::new(); num_clusters];
     for (i, label) in labels.iter().enumerate() {
         if let Some(c) = label {
             rows[*c].push(i);
         }
     }
-    let mut tests = vec![0usize; num_clusters];
-    for c in test_cluster.iter().flatten() {
-        tests[*c] += 1;
-    }
+    rows
+}
+
+/// Tests every group of production rows for too few tests; groups may nest (tree nodes).
+/// `weights` are the rows' traffic weights; `tests_at[i]` counts the tests placed at production
+/// row `i`; `total_tests` is T. Returns each group's allocation, in the order given, with
+/// p-values adjusted by Benjamini-Hochberg across the groups.
+pub fn allocations(
+    groups: Vec<Vec<usize>>,
+    weights: &[f64],
+    tests_at: &[usize],
+    total_tests: usize,
+) -> Vec<Allocation> {
+    let total_weight: f64 = weights.iter().sum();
     let t = total_tests as f64;
-    let mut out: Vec<Allocation> = rows
+    let mut out: Vec<Allocation> = groups
         .into_iter()
         .enumerate()
         .map(|(cluster, rows)| {
@@ -70,7 +86,7 @@ pub fn allocations(
             } else {
                 0.0
             };
-            let placed = tests[cluster];
+            let placed: usize = rows.iter().map(|&i| tests_at[i]).sum();
             Allocation {
                 cluster,
                 rows,
@@ -104,15 +120,11 @@ mod tests {
         // 100 production rows: cluster 0 has 30 (30% of traffic), cluster 1 has 70.
         let labels: Vec<Option<usize>> = (0..100).map(|i| Some(usize::from(i >= 30))).collect();
         let weights = vec![1.0; 100];
-        // 100 tests: 2 in cluster 0, 90 in cluster 1, 8 in no topic.
-        let tests: Vec<Option<usize>> = (0..100)
-            .map(|j| match j {
-                0..=1 => Some(0),
-                2..=91 => Some(1),
-                _ => None,
-            })
-            .collect();
-        let a = allocations(&labels, 2, &weights, &tests, 100);
+        // 100 tests: 2 in cluster 0 (at row 0), 90 in cluster 1 (at row 50), 8 in no topic.
+        let mut tests_at = vec![0usize; 100];
+        tests_at[0] = 2;
+        tests_at[50] = 90;
+        let a = allocations(groups_of(&labels, 2), &weights, &tests_at, 100);
         assert_eq!(a[0].rows.len(), 30);
         assert_eq!(a[0].tests, 2);
         assert!((a[0].traffic_share - 0.3).abs() < 1e-12);
@@ -132,9 +144,25 @@ mod tests {
     }
 
     #[test]
+    fn the_shortfall_ratio_is_the_binomial_log_likelihood_ratio() {
+        // 2 of 100 tests where 30% of traffic is: 98 ln(0.98 / 0.7) + 2 ln(0.02 / 0.3).
+        let labels: Vec<Option<usize>> = (0..10).map(|i| Some(usize::from(i >= 3))).collect();
+        let mut tests_at = vec![0usize; 10];
+        tests_at[0] = 2;
+        tests_at[5] = 98;
+        let a = allocations(groups_of(&labels, 2), &[1.0; 10], &tests_at, 100);
+        assert!((a[0].shortfall_llr(100) - 27.558_178_786_674_45).abs() < 1e-9);
+        // No test at all: 100 ln(1 / 0.7).
+        let none = allocations(vec![vec![0, 1, 2]], &[1.0; 10], &[0; 10], 100);
+        assert!((none[0].shortfall_llr(100) - 35.667_494_393_873_24).abs() < 1e-9);
+        // At or above its share, no shortfall.
+        assert_eq!(a[1].shortfall_llr(100), 0.0);
+    }
+
+    #[test]
     fn traffic_weights_set_the_share() {
         // Two rows; the first carries 9 of 10 units of traffic.
-        let a = allocations(&[Some(0), Some(1)], 2, &[9.0, 1.0], &[Some(1); 10], 10);
+        let a = allocations(vec![vec![0], vec![1]], &[9.0, 1.0], &[0, 10], 10);
         assert!((a[0].traffic_share - 0.9).abs() < 1e-12);
         assert_eq!(a[0].tests, 0);
         assert!(a[0].p_value < 1e-9);
@@ -144,7 +172,7 @@ mod tests {
 
     #[test]
     fn zero_traffic_and_no_tests_are_not_findings() {
-        let a = allocations(&[Some(0)], 1, &[0.0], &[], 0);
+        let a = allocations(vec![vec![0]], &[0.0], &[0], 0);
         assert_eq!(a[0].traffic_share, 0.0);
         assert_eq!(a[0].p_value, 1.0);
     }
