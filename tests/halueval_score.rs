@@ -175,6 +175,7 @@ fn halueval_qa_grounding_separates_beyond_chance() {
         f.auroc_attribution
     );
     assert!(f.auroc_final > 0.75, "final AUROC {}", f.auroc_final);
+    final_at_least_attribution(&f);
     assert!(
         f.pairwise_attribution > 0.8,
         "pairwise {}",
@@ -192,6 +193,18 @@ fn halueval_summarization_grounding_separates_beyond_chance() {
     calibration("summarization");
     assert!(f.auroc_final > 0.62, "final AUROC {}", f.auroc_final);
     assert!(f.pairwise_final > 0.65, "pairwise {}", f.pairwise_final);
+    final_at_least_attribution(&f);
+}
+
+/// `final` is what users sort and gate by: it must not detect hallucinations worse than its
+/// own grounding part (issue 15).
+fn final_at_least_attribution(f: &Figures) {
+    assert!(
+        f.auroc_final >= f.auroc_attribution,
+        "final AUROC {} below attribution's {}",
+        f.auroc_final,
+        f.auroc_attribution
+    );
 }
 
 #[test]
@@ -207,6 +220,7 @@ fn halueval_dialogue_figures() {
         "final AUROC {}",
         f.auroc_final
     );
+    final_at_least_attribution(&f);
 }
 
 #[test]

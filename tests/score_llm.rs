@@ -259,14 +259,14 @@ fn judge_decides_only_the_review_rows() {
 fn judge_band_on_final_and_the_summary() {
     let api = FakeApi::with_chat(|_| Fault::None, scripted_judge);
     let base = api.base();
-    // final in [0.8, 0.91]: rag-01 (0.90), rag-03 (0.85), rag-12 (0.82), rag-15 (0.85).
+    // final in [0.74, 0.91]: rag-01 (0.90), rag-03 (0.75), rag-12 (0.77), rag-15 (0.76).
     let out = faultmap_env(
         &score_args(
             &base,
             &[
                 "--judge",
                 "--judge-band",
-                "0.8,0.91",
+                "0.74,0.91",
                 "--no-cache",
                 "--format",
                 "json",
@@ -279,7 +279,7 @@ fn judge_band_on_final_and_the_summary() {
     let summary = json(&out);
     common::schema::validate("score.schema.json", &summary, "score --judge --format json");
     let judge = &summary["judge"];
-    assert_eq!(judge["band"], "final in [0.8, 0.91]");
+    assert_eq!(judge["band"], "final in [0.74, 0.91]");
     assert_eq!(judge["rows_in_band"], 4);
     assert_eq!(judge["rows_judged"], 3);
     assert_eq!(judge["errors"], 1);
@@ -293,7 +293,7 @@ fn judge_band_on_final_and_the_summary() {
             &[
                 "--judge",
                 "--judge-band",
-                "0.8,0.91",
+                "0.74,0.91",
                 "--no-cache",
                 "--format",
                 "table",
@@ -303,7 +303,7 @@ fn judge_band_on_final_and_the_summary() {
     );
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
-        text.contains("LLM judge (band: final in [0.8, 0.91])"),
+        text.contains("LLM judge (band: final in [0.74, 0.91])"),
         "{text}"
     );
     assert!(text.contains("judge failed (heuristic kept)"), "{text}");

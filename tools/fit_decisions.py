@@ -29,12 +29,11 @@ held out once), and the thresholds fitted on all rows, which are the compiled-in
 Stdlib only.
 """
 
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import zlib
+
+from labelled import FOLDS, fold, good, score
 
 SETS = [
     ("BEGIN dev", "begin_dev/begin_dev.jsonl", True),
@@ -42,7 +41,6 @@ SETS = [
     ("HaluEval summarization", "halueval/summarization.jsonl", True),
     ("HaluEval dialogue", "halueval/dialogue.jsonl", False),
 ]
-FOLDS = 5
 PRECISION = 0.9
 REJECT_GRID = [i / 100 for i in range(0, 91, 2)]
 ACCEPT_GRID = [i / 100 for i in range(55, 101)]
@@ -50,29 +48,14 @@ OPEN_CONFIG = "[gates]\nreject_attribution = 0.0\naccept_final = 0.55\n"
 
 
 def score_set(binary, data, path, config):
-    rows = []
-    with open(f"{data}/{path}") as f:
-        for line in f:
-            r = json.loads(line)
-            if r["label"] != "generic":
-                rows.append(r)
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as tmp:
-        for r in rows:
-            tmp.write(json.dumps({k: r[k] for k in ("id", "prompt", "response", "context")}) + "\n")
-    out = subprocess.run([binary, "score", tmp.name, "--format", "jsonl", "-q", "--config", config],
-                         capture_output=True, text=True, check=True)
-    os.unlink(tmp.name)
-    scored = []
-    for r, line in zip(rows, out.stdout.splitlines()):
-        s = json.loads(line)
-        scored.append({
-            "good": r["label"] in ("attributable", "faithful"),
-            "fold": zlib.crc32((r["prompt"] + "\x00" + (r["context"] or "")).encode()) % FOLDS,
-            "decision": s["decision"],
-            "attribution": s["scores"]["attribution"],
-            "final": s["scores"]["final"],
-        })
-    return scored
+    rows, scored = score(binary, data, path, ["--config", config])
+    return [{
+        "good": good(r),
+        "fold": fold(r),
+        "decision": s["decision"],
+        "attribution": s["scores"]["attribution"],
+        "final": s["scores"]["final"],
+    } for r, s in zip(rows, scored)]
 
 
 def decide(row, reject_at, accept_at):

@@ -11,37 +11,9 @@ the "before" formula (the weighted mean with the relevance floor) is measured on
 Stdlib only.
 """
 
-import json
-import math
-import subprocess
 import sys
-import tempfile
 
-SETS = [
-    ("BEGIN dev", "begin_dev/begin_dev.jsonl"),
-    ("HaluEval QA", "halueval/qa.jsonl"),
-    ("HaluEval dialogue", "halueval/dialogue.jsonl"),
-    ("HaluEval summarization", "halueval/summarization.jsonl"),
-]
-
-
-def auroc(scores, positive):
-    """Mann-Whitney AUROC with tie-averaged ranks, and the Hanley-McNeil standard error."""
-    pairs = sorted(zip(scores, positive))
-    n1 = sum(positive)
-    n0 = len(positive) - n1
-    rank_sum, i = 0.0, 0
-    while i < len(pairs):
-        j = i
-        while j + 1 < len(pairs) and pairs[j + 1][0] == pairs[i][0]:
-            j += 1
-        rank = (i + j) / 2 + 1
-        rank_sum += rank * sum(1 for k in range(i, j + 1) if pairs[k][1])
-        i = j + 1
-    a = (rank_sum - n1 * (n1 + 1) / 2) / (n1 * n0)
-    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
-    se = math.sqrt((a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0))
-    return a, se
+from labelled import SETS, auroc, good, score
 
 
 def old_final(s, floor=True):
@@ -74,22 +46,10 @@ def main():
     binary, data = sys.argv[1], sys.argv[2]
     columns = []
     for name, path in SETS:
-        rows = []
-        with open(f"{data}/{path}") as f:
-            for line in f:
-                r = json.loads(line)
-                if r["label"] == "generic":
-                    continue
-                rows.append(r)
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as tmp:
-            for r in rows:
-                tmp.write(json.dumps({k: r[k] for k in ("id", "prompt", "response", "context")}) + "\n")
-        out = subprocess.run([binary, "score", tmp.name, "--format", "jsonl", "-q"],
-                             capture_output=True, text=True, check=True)
-        scored = [json.loads(line) for line in out.stdout.splitlines()]
-        good = [r["label"] in ("attributable", "faithful") for r in rows]
+        rows, scored = score(binary, data, path)
+        labels = [good(r) for r in rows]
         columns.append((f"{name} ({len(rows):,})", [
-            auroc([blend(s["scores"], s) for s in scored], good) for _, blend in BLENDS]))
+            auroc([blend(s["scores"], s) for s in scored], labels) for _, blend in BLENDS]))
     print("| final made of | " + " | ".join(c for c, _ in columns) + " |")
     print("|---|" + "---:|" * len(columns))
     for b, (label, _) in enumerate(BLENDS):

@@ -46,6 +46,11 @@ pub struct EvidenceParams {
 pub struct FinalParams {
     pub attribution_cap_margin: f64,
     pub relevance_floor: f64,
+    /// Share of the context term that is `exp(-U / unsupported_scale)`, U the amount of response
+    /// content the context lacks; the rest is attribution.
+    pub unsupported_weight: f64,
+    /// Amount of unsupported content (IDF-weighted words) at which that part is 1/e.
+    pub unsupported_scale: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,6 +194,7 @@ impl ScoreConfig {
             ("evidence.sentence_support", e.sentence_support),
             ("final.attribution_cap_margin", f.attribution_cap_margin),
             ("final.relevance_floor", f.relevance_floor),
+            ("final.unsupported_weight", f.unsupported_weight),
             (
                 "gates.hallucination_attribution",
                 g.hallucination_attribution,
@@ -223,6 +229,14 @@ impl ScoreConfig {
                 None,
                 Some("weights"),
                 "expected at least one positive weight",
+            ));
+        }
+        if !(f.unsupported_scale > 0.0 && f.unsupported_scale.is_finite()) {
+            return Err(Error::input(
+                source,
+                None,
+                Some("final.unsupported_scale"),
+                format!("expected a positive number, found {}", f.unsupported_scale),
             ));
         }
         if !(-1.0..1.0).contains(&e.cosine_floor)

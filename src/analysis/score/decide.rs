@@ -70,6 +70,8 @@ pub enum Gate {
 pub struct Scores {
     /// `null` without context (undetermined).
     pub attribution: Option<f64>,
+    /// IDF-weighted amount of response content the context lacks (`null` without context).
+    pub unsupported_content: Option<f64>,
     pub specificity: f64,
     pub relevance: f64,
     pub context_quality: Option<f64>,
@@ -103,6 +105,7 @@ pub fn scores(ev: &Evidence, config: &ScoreConfig) -> Scores {
     let w = &config.weights;
     let mut scores = Scores {
         attribution: ev.attribution,
+        unsupported_content: ev.unsupported_mass,
         specificity: ev.specificity,
         relevance: ev.relevance,
         context_quality: ev.context_quality,
@@ -128,12 +131,19 @@ pub fn scores(ev: &Evidence, config: &ScoreConfig) -> Scores {
             .fold((0.0, 0.0), |(s, t), (v, w)| (s + v, t + w));
         (weight > 0.0).then(|| sum / weight)
     };
+    let f = &config.final_score;
+    // The context's term: the share supported, and how much is not (a short unsupported
+    // pleasantry is not three sentences of invented detail).
+    let context_term = ev.attribution.map(|a| {
+        let unsupported = ev.unsupported_mass.unwrap_or(0.0);
+        (1.0 - f.unsupported_weight) * a
+            + f.unsupported_weight * (-unsupported / f.unsupported_scale).exp()
+    });
     let grounding = weighted(&[
-        (ev.attribution, w.attribution),
+        (context_term, w.attribution),
         (ev.reference_similarity, w.reference),
         (ev.consistency, w.consistency),
     ]);
-    let f = &config.final_score;
     let mut final_score = match grounding {
         Some(g) => g,
         None => {
@@ -149,8 +159,8 @@ pub fn scores(ev: &Evidence, config: &ScoreConfig) -> Scores {
             }
         }
     };
-    if let Some(a) = ev.attribution {
-        final_score = final_score.min(a + f.attribution_cap_margin);
+    if let Some(c) = context_term {
+        final_score = final_score.min(c + f.attribution_cap_margin);
     }
     scores.final_score = final_score.clamp(0.0, 1.0);
 
@@ -453,6 +463,7 @@ mod tests {
         Evidence {
             attribution: Some(1.0),
             attribution_parts: Some((1.0, 1.0)),
+            unsupported_mass: Some(0.0),
             specificity: 0.7,
             relevance: 0.8,
             context_quality: Some(0.8),
@@ -677,31 +688,50 @@ mod tests {
     fn final_is_the_grounding_evidence_when_there_is_some() {
         let config = ScoreConfig::default();
         let final_of = |ev: Evidence| scores(&ev, &config).final_score;
-        // attribution alone: final is attribution, whatever relevance, specificity and context
+        // The context's term: 0.6 × attribution + 0.4 × exp(-U / 15), whatever relevance,
+        // specificity and context quality.
+        let term = |a: f64, u: f64| 0.6 * a + 0.4 * (-u / 15.0).exp();
         for (relevance, specificity, context) in [(1.0, 1.0, 1.0), (0.0, 0.0, 0.0)] {
-            let f = final_of(Evidence {
-                attribution: Some(0.4),
-                relevance,
-                specificity,
-                context_quality: Some(context),
-                ..good()
-            });
-            assert!((f - 0.4).abs() < 1e-12, "{f}");
+            for u in [0.0, 15.0, 60.0] {
+                let f = final_of(Evidence {
+                    attribution: Some(0.4),
+                    unsupported_mass: Some(u),
+                    relevance,
+                    specificity,
+                    context_quality: Some(context),
+                    ..good()
+                });
+                assert!((f - term(0.4, u)).abs() < 1e-12, "{f}");
+            }
         }
-        // with a reference: their weighted mean (0.55 and 0.15), capped at attribution + 0.25
+        // At equal attribution, more unsupported content scores lower.
+        let with_u = |u: f64| {
+            final_of(Evidence {
+                attribution: Some(0.3),
+                unsupported_mass: Some(u),
+                ..good()
+            })
+        };
+        assert!(with_u(2.0) > with_u(40.0));
+        // with a reference: their weighted mean (0.55 and 0.15)
         let f = final_of(Evidence {
             attribution: Some(0.6),
             reference_similarity: Some(0.9),
             ..good()
         });
-        assert!((f - (0.55 * 0.6 + 0.15 * 0.9) / 0.7).abs() < 1e-12, "{f}");
+        assert!(
+            (f - (0.55 * term(0.6, 0.0) + 0.15 * 0.9) / 0.7).abs() < 1e-12,
+            "{f}"
+        );
+        // capped at the context's term + 0.25: a reference cannot rescue invented content
         let f = final_of(Evidence {
             attribution: Some(0.1),
+            unsupported_mass: Some(150.0),
             reference_similarity: Some(1.0),
             consistency: Some(1.0),
             ..good()
         });
-        assert!((f - 0.35).abs() < 1e-12, "{f}");
+        assert!((f - (term(0.1, 150.0) + 0.25)).abs() < 1e-12, "{f}");
         // no grounding evidence: relevance and specificity (0.15 and 0.05), and low relevance
         // pulls it down
         let shape = |relevance: f64| {

@@ -4,7 +4,7 @@
 
 use super::config::EvidenceParams;
 use super::prepare::{Corpus, RowTexts};
-use super::specifics::{self, SourceIndex, Specific};
+use super::specifics::{self, SourceIndex, Specific, SpecificKind};
 
 /// Everything the gates and `final` are computed from.
 #[derive(Debug, Clone)]
@@ -13,6 +13,10 @@ pub struct Evidence {
     pub attribution: Option<f64>,
     /// Lexical and embedding halves of attribution (for `disagreement`).
     pub attribution_parts: Option<(f64, f64)>,
+    /// How much of the response's content the context lacks: each content sentence's IDF mass
+    /// times one minus its lexical coverage, summed (0 when no sentence makes a claim; `None`
+    /// without context). Unlike attribution, a mean, it grows with the unsupported content.
+    pub unsupported_mass: Option<f64>,
     pub specificity: f64,
     pub relevance: f64,
     pub context_quality: Option<f64>,
@@ -102,6 +106,7 @@ pub fn evidence(
     let mut ev = Evidence {
         attribution: None,
         attribution_parts: None,
+        unsupported_mass: None,
         specificity,
         relevance: 0.0,
         context_quality: None,
@@ -172,6 +177,7 @@ pub fn evidence(
         .map(|q| (q / RELEVANCE_FULL).min(1.0))
         .collect();
     let (mut lexical_sum, mut embedding_sum, mut support_sum, mut mass_sum) = (0.0, 0.0, 0.0, 0.0);
+    let mut unsupported_sum = 0.0;
     let mut via_context = 0.0f64;
     let mut content_free_fallback = None;
     for (k, &s) in row.sentences.iter().enumerate() {
@@ -210,7 +216,14 @@ pub fn evidence(
         let mut support = lexical.max(blended);
         let misses = ev.unsupported.iter().filter(|x| x.sentence == k).count();
         support *= (1.0 - p.unsupported_penalty).powi(misses as i32);
+        let invented_numbers = ev
+            .unsupported
+            .iter()
+            .filter(|x| x.sentence == k && x.kind == SpecificKind::Number)
+            .count();
         let mass = f64::from(corpus.mass(s));
+        unsupported_sum +=
+            mass * (1.0 - lexical * (1.0 - p.unsupported_penalty).powi(invented_numbers as i32));
         lexical_sum += mass * lexical;
         embedding_sum += mass * best_cos;
         support_sum += mass * support;
@@ -221,6 +234,9 @@ pub fn evidence(
         via_context = via_context.max(support * query_relevance[best_unit]);
         ev.sentence_support.push(Some(support));
     }
+    // Lexical coverage, not the embedding-raised support: on BEGIN dev and HaluEval the
+    // embedding vouched for invented content as often as for paraphrase here.
+    ev.unsupported_mass = Some(unsupported_sum);
     if mass_sum == 0.0 {
         let fallback = content_free_fallback.unwrap_or(0.0);
         (support_sum, lexical_sum, embedding_sum, mass_sum) = (fallback, fallback, fallback, 1.0);

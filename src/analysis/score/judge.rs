@@ -536,6 +536,7 @@ mod tests {
         let gates = super::super::config::ScoreConfig::default().gates;
         let scores = |attribution: Option<f64>, relevance: f64| Scores {
             attribution,
+            unsupported_content: attribution.map(|_| 0.0),
             specificity: 0.5,
             relevance,
             context_quality: None,
