@@ -135,7 +135,8 @@ pub struct GapArgs {
 /// Below this many calibration tests, the threshold gets a warning.
 const SMALL_SUITE: usize = 50;
 
-/// Largest topic share of production before HDBSCAN splits it (thin-coverage topics).
+/// Largest share of production a thin-coverage topic may hold (a tree node, or a flat cluster
+/// before it is split).
 const TOPIC_MAX_SHARE: f64 = 0.5;
 
 /// A cosine distance: a number in [0, 2].
