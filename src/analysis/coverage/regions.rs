@@ -49,7 +49,7 @@ pub struct ThinCoverageRule {
     pub alpha: f64,
     /// Production topics tested.
     pub topics: usize,
-    /// Tests placed in some topic.
+    /// Tests placed at a production prompt (their nearest, within the distance threshold).
     pub placed_tests: usize,
 }
 
