@@ -24,7 +24,7 @@ use common::html::{
     drawn_claim, drawn_claim_of, hostile_coverage_fixture, hostile_fixture, hostile_score_fixture,
     IMG, QUOTES, SCRIPT,
 };
-use common::{faultmap, json, stderr};
+use common::{faultmap, json, stderr, string_array};
 use serde_json::Value;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -481,12 +481,7 @@ fn regress_page(page: &Rendered) {
     let verdict = report["verdict"].as_str().unwrap();
     let heading = format!("<h1 id=\"verdict\" data-verdict=\"{verdict}\">");
     let heading = element_after(dom, &heading, "</h1>");
-    let gates: Vec<&str> = report["gates_tripped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g.as_str().unwrap())
-        .collect();
+    let gates = string_array(&report["gates_tripped"]);
     match verdict {
         "pass" => assert_eq!(heading, "✔ No regression"),
         "regression" => {

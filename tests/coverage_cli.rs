@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{faultmap, faultmap_stdin, json, stderr};
+use common::{faultmap, faultmap_stdin, json, stderr, string_array};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -69,15 +69,6 @@ fn indices(value: &Value) -> Vec<usize> {
         .unwrap_or_else(|| panic!("not an array: {value}"))
         .iter()
         .map(|v| v.as_u64().unwrap() as usize)
-        .collect()
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {value}"))
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
         .collect()
 }
 
@@ -316,7 +307,7 @@ fn json_report_has_the_documented_fields() {
             assert!(gap.get(key).is_some(), "no `{key}` in gap {gap}");
         }
         assert!(!gap["name"].as_str().unwrap().is_empty());
-        assert!(!strings(&gap["keywords"]).is_empty());
+        assert!(!string_array(&gap["keywords"]).is_empty());
         let size = gap["size"].as_u64().unwrap();
         assert!(size >= 10, "gap smaller than --min-gap-size: {gap}");
         in_gaps += size;
@@ -327,7 +318,7 @@ fn json_report_has_the_documented_fields() {
         // Uncovered prompts are farther from the tests than covered ones are allowed to be,
         // on average.
         assert!(gap["mean_distance"].as_f64().unwrap() > 0.0);
-        let shown = strings(&gap["representative_prompts"]);
+        let shown = string_array(&gap["representative_prompts"]);
         assert!(!shown.is_empty() && shown.len() <= 5, "{gap}");
     }
     let unclustered = indices(&report["unclustered_prompt_indices"]);
@@ -351,14 +342,14 @@ fn indices_are_zero_based_rows_of_the_production_file() {
         let rows = indices(&gap["prompt_indices"]);
         assert!(rows.windows(2).all(|w| w[0] < w[1]), "not in input order");
         // One id per row, from the row at that index.
-        let ids = strings(&gap["ids"]);
+        let ids = string_array(&gap["ids"]);
         assert_eq!(ids.len(), rows.len());
         for (&i, id) in rows.iter().zip(&ids) {
             assert_eq!(production[i]["id"], id.as_str(), "row {i}");
             assert!(seen.insert(i), "row {i} in two gaps");
         }
         // The representative prompts are the prompts at their indices, and in the gap.
-        let shown = strings(&gap["representative_prompts"]);
+        let shown = string_array(&gap["representative_prompts"]);
         let shown_rows = indices(&gap["representative_indices"]);
         assert_eq!(shown.len(), shown_rows.len());
         for (prompt, &i) in shown.iter().zip(&shown_rows) {
@@ -371,7 +362,7 @@ fn indices_are_zero_based_rows_of_the_production_file() {
         assert!(seen.insert(i), "row {i} both in a gap and unclustered");
     }
     for topic in report["thin_topics"].as_array().unwrap() {
-        for prompt in strings(&topic["representative_prompts"]) {
+        for prompt in string_array(&topic["representative_prompts"]) {
             let rows = indices(&topic["prompt_indices"]);
             assert!(
                 rows.iter()

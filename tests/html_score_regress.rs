@@ -6,7 +6,7 @@
 mod common;
 
 use common::html::rewritten;
-use common::{faultmap, json, stderr};
+use common::{faultmap, json, stderr, string_array};
 // The page's escaping; `assert_escaped` also checks independently that no raw markup is left.
 use faultmap::export::escape::html as escaped;
 use serde_json::Value;
@@ -242,12 +242,7 @@ fn the_compare_page_shows_the_verdict_of_the_json_and_escapes_the_cases() {
     code(&out, 1);
     let report = json(&out);
     assert_eq!(report["verdict"], "regression");
-    let gates: Vec<&str> = report["gates_tripped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g.as_str().unwrap())
-        .collect();
+    let gates = string_array(&report["gates_tripped"]);
     has(
         &page,
         &format!(

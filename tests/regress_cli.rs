@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{faultmap, faultmap_stdin, json, stderr};
+use common::{faultmap, faultmap_stdin, json, stderr, string_array};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -109,15 +109,6 @@ fn untrusted_id() -> String {
         .unwrap()
 }
 
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {value}"))
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect()
-}
-
 fn f(value: &Value) -> f64 {
     value
         .as_f64()
@@ -154,7 +145,7 @@ fn record(dir: &tempfile::TempDir, name: &str, run: &str, extra: &[&str]) -> Str
 fn one_regressed_topic_trips_the_slice_gate_while_the_whole_run_is_flat() {
     let report = compare_json(BASELINE, SLICE, &[], 1);
     assert_eq!(report["verdict"], "regression");
-    assert_eq!(strings(&report["gates_tripped"]), ["slice"]);
+    assert_eq!(string_array(&report["gates_tripped"]), ["slice"]);
     assert_eq!(report["metric"], "pass_rate");
     assert_eq!(report["matched_by"], "id");
     assert_eq!(report["num_pairs"], CASES);
@@ -174,7 +165,7 @@ fn one_regressed_topic_trips_the_slice_gate_while_the_whole_run_is_flat() {
     assert!(!regressed.is_empty());
     assert_eq!(report["num_regressed_slices"], regressed.len());
     for s in &regressed {
-        let keys = strings(&s["regressed_cases"]);
+        let keys = string_array(&s["regressed_cases"]);
         assert!(!keys.is_empty(), "{s}");
         assert!(
             keys.iter().all(|k| topic_of[k] == REGRESSED_TOPIC),
@@ -203,7 +194,7 @@ fn one_regressed_topic_trips_the_slice_gate_while_the_whole_run_is_flat() {
     // Only the global gate: the same findings, exit 0.
     let report = compare_json(BASELINE, SLICE, &["--fail-on", "global"], 0);
     assert_eq!(report["verdict"], "pass");
-    assert_eq!(strings(&report["gates_tripped"]), Vec::<String>::new());
+    assert_eq!(string_array(&report["gates_tripped"]), Vec::<String>::new());
     assert_eq!(report["num_regressed_slices"], regressed.len());
     assert_eq!(report["parameters"]["fail_on"]["slice"], false);
 }
@@ -229,7 +220,7 @@ fn group_by_slices_find_exactly_the_regressed_topic() {
             assert!(close(f(&s["baseline_pass_rate"]), 40.0 / 45.0));
             assert!(close(f(&s["candidate_pass_rate"]), 18.0 / 45.0));
             assert!(close(f(&s["difference"]), -22.0 / 45.0));
-            assert_eq!(strings(&s["regressed_cases"]).len(), 22);
+            assert_eq!(string_array(&s["regressed_cases"]).len(), 22);
         } else {
             assert_ne!(s["change"], "regressed", "{s}");
             assert_eq!(s["pass_to_fail"], 0);
@@ -243,7 +234,7 @@ fn group_by_slices_find_exactly_the_regressed_topic() {
 fn the_margin_keeps_a_noisy_rerun_from_failing() {
     let report = compare_json(BASELINE, RERUN, &[], 0);
     assert_eq!(report["verdict"], "pass");
-    assert_eq!(strings(&report["gates_tripped"]), Vec::<String>::new());
+    assert_eq!(string_array(&report["gates_tripped"]), Vec::<String>::new());
     let global = &report["global"];
     assert_eq!(global["pass_to_fail"], 9);
     assert_eq!(global["fail_to_pass"], 1);
@@ -261,7 +252,7 @@ fn the_margin_keeps_a_noisy_rerun_from_failing() {
     // Without a margin the same rerun fails: 9 of 10 discordant pairs went down
     // (exact McNemar, one-sided p = 11/1024).
     let report = compare_json(BASELINE, RERUN, &["--margin", "0"], 1);
-    assert_eq!(strings(&report["gates_tripped"]), ["global"]);
+    assert_eq!(string_array(&report["gates_tripped"]), ["global"]);
     let test = &report["global"]["pass_rate_test"];
     assert_eq!(test["test"], "mcnemar_exact");
     assert!((f(&test["p_worse"]) - 11.0 / 1024.0).abs() < 1e-9, "{test}");
@@ -270,7 +261,7 @@ fn the_margin_keeps_a_noisy_rerun_from_failing() {
 #[test]
 fn a_real_drop_fails_and_a_large_margin_lets_it_pass() {
     let report = compare_json(BASELINE, DROP, &[], 1);
-    assert!(strings(&report["gates_tripped"]).contains(&"global".to_string()));
+    assert!(string_array(&report["gates_tripped"]).contains(&"global".to_string()));
     let global = &report["global"];
     assert_eq!(global["change"], "regressed");
     assert_eq!(global["pass_to_fail"], 48);
@@ -321,7 +312,7 @@ fn the_test_and_the_interval_agree() {
 fn continuous_scores_gate_on_the_mean_score() {
     let report = compare_json(SCORES_BASELINE, SCORES_CANDIDATE, &[], 1);
     assert_eq!(report["metric"], "mean_score");
-    assert!(strings(&report["gates_tripped"]).contains(&"global".to_string()));
+    assert!(string_array(&report["gates_tripped"]).contains(&"global".to_string()));
     // The mean difference, from the files.
     let score = |rel: &str| -> BTreeMap<String, f64> {
         rows(rel)
@@ -392,15 +383,15 @@ fn metric_score_on_label_only_data_is_a_usage_error() {
 #[test]
 fn fail_on_case_trips_on_any_regressed_case() {
     let report = compare_json(BASELINE, RERUN, &["--fail-on", "case"], 1);
-    assert_eq!(strings(&report["gates_tripped"]), ["case"]);
+    assert_eq!(string_array(&report["gates_tripped"]), ["case"]);
     assert_eq!(report["num_regressed_cases"], 9);
     assert_eq!(report["regressed_cases"].as_array().unwrap().len(), 9);
     assert_eq!(report["num_improved_cases"], 1);
     let report = compare_json(BASELINE, RERUN, &["--fail-on", "global,slice,case"], 1);
-    assert_eq!(strings(&report["gates_tripped"]), ["case"]);
+    assert_eq!(string_array(&report["gates_tripped"]), ["case"]);
     // All three gates at once on the slice candidate.
     let report = compare_json(BASELINE, SLICE, &["--fail-on", "global,slice,case"], 1);
-    assert_eq!(strings(&report["gates_tripped"]), ["slice", "case"]);
+    assert_eq!(string_array(&report["gates_tripped"]), ["slice", "case"]);
 
     // `none` reports only; combined with a gate it is a usage error.
     let report = compare_json(BASELINE, SLICE, &["--fail-on", "none"], 0);
@@ -740,7 +731,7 @@ fn junit_failures_are_exactly_the_gating_regressions() {
                 assert!(message.contains(&needle), "{needle:?} not in {message:?}");
             }
             assert!(text.starts_with(message.as_str()), "{text}");
-            for key in strings(&s["regressed_cases"]) {
+            for key in string_array(&s["regressed_cases"]) {
                 assert!(text.contains(&key), "{key} not in {text}");
             }
         }
@@ -1092,7 +1083,7 @@ fn the_regression_scan_finds_a_topic_no_fixed_slice_isolates() {
     // Two k-means clusters: the regressed shipping topic is diluted in one of them.
     let coarse = ["--clustering", "kmeans", "--k", "2"];
     let report = compare_json(BASELINE, SLICE, &coarse, 1);
-    assert_eq!(strings(&report["gates_tripped"]), ["slice"]);
+    assert_eq!(string_array(&report["gates_tripped"]), ["slice"]);
     assert_eq!(report["parameters"]["regression_scan"]["ran"], true);
     assert_eq!(report["parameters"]["regression_scan"]["neighbours"], 15);
     let regressed = slices_by_change(&report, "regressed");
@@ -1104,7 +1095,7 @@ fn the_regression_scan_finds_a_topic_no_fixed_slice_isolates() {
         .unwrap()
         .starts_with("regression scan: "));
     let topic_of = topics();
-    let keys = strings(&region["regressed_cases"]);
+    let keys = string_array(&region["regressed_cases"]);
     // most of the 22 regressed cases, and no case of another topic
     assert!(keys.len() >= 18, "{keys:?}");
     assert!(

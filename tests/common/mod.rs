@@ -13,6 +13,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
+/// The strings of a JSON array (panics on anything else: a test's report is malformed).
+pub fn string_array(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Runs `faultmap` from the crate root.
 pub fn faultmap(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faultmap"))

@@ -214,16 +214,18 @@ pub fn evidence(
         // pull support down cost 0.14 AUROC on HaluEval QA (docs/score.md).
         let blended = p.lexical_share * lexical + (1.0 - p.lexical_share) * best_cos;
         let mut support = lexical.max(blended);
-        let misses = ev.unsupported.iter().filter(|x| x.sentence == k).count();
-        support *= (1.0 - p.unsupported_penalty).powi(misses as i32);
-        let invented_numbers = ev
+        // Unsupported specifics of this sentence, and how many of them are numbers.
+        let (misses, invented_numbers) = ev
             .unsupported
             .iter()
-            .filter(|x| x.sentence == k && x.kind == SpecificKind::Number)
-            .count();
+            .filter(|x| x.sentence == k)
+            .fold((0, 0), |(all, numbers), x| {
+                (all + 1, numbers + i32::from(x.kind == SpecificKind::Number))
+            });
+        support *= (1.0 - p.unsupported_penalty).powi(misses);
         let mass = f64::from(corpus.mass(s));
         unsupported_sum +=
-            mass * (1.0 - lexical * (1.0 - p.unsupported_penalty).powi(invented_numbers as i32));
+            mass * (1.0 - lexical * (1.0 - p.unsupported_penalty).powi(invented_numbers));
         lexical_sum += mass * lexical;
         embedding_sum += mass * best_cos;
         support_sum += mass * support;
