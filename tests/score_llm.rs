@@ -259,7 +259,7 @@ fn judge_decides_only_the_review_rows() {
 fn judge_band_on_final_and_the_summary() {
     let api = FakeApi::with_chat(|_| Fault::None, scripted_judge);
     let base = api.base();
-    // final in [0.74, 0.91]: rag-01 (0.90), rag-03 (0.75), rag-12 (0.77), rag-15 (0.76).
+    // final in [0.74, 0.91]: rag-01 (0.80), rag-03 (0.84), rag-12 (0.82), rag-15 (0.80).
     let out = faultmap_env(
         &score_args(
             &base,
@@ -490,16 +490,19 @@ fn documented(scores: &Value) -> (f64, f64) {
             .fold((0.0, 0.0), |(s, t), (v, w)| (s + v, t + w));
         (weight > 0.0).then(|| sum / weight)
     };
-    // Grounding evidence (attribution, reference, consistency) when there is some, capped at
-    // attribution + 0.25; else relevance and specificity, pulled down below relevance 0.3.
+    // Grounding evidence (the context's term, reference, consistency) when there is some,
+    // capped at the term + 0.25; else relevance and specificity, pulled down below relevance
+    // 0.3. The context's term is 0.5 × attribution + 0.5 × exp(-unsupported_content / 40).
     let relevance = get("relevance").unwrap();
+    let term = get("attribution")
+        .map(|a| 0.5 * a + 0.5 * (-get("unsupported_content").unwrap() / 40.0).exp());
     let grounding = weighted(&[
-        (get("attribution"), 0.55),
+        (term, 0.55),
         (get("reference_similarity"), 0.15),
         (get("consistency"), 0.15),
     ]);
     let fin = match grounding {
-        Some(g) => g.min(get("attribution").map_or(f64::INFINITY, |a| a + 0.25)),
+        Some(g) => g.min(term.map_or(f64::INFINITY, |t| t + 0.25)),
         None => {
             let shape = weighted(&[(Some(relevance), 0.15), (get("specificity"), 0.05)]).unwrap();
             if relevance < 0.3 {

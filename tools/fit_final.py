@@ -11,10 +11,14 @@ U is an amount: it tells them apart.
 
 Each row is scored once by the real command; w and s are then applied to its
 `scores.attribution` and `scores.unsupported_content` (rows without a content sentence have
-U = 0). The criterion is the one `final` must meet: never worse than attribution alone. The
-pair (w, s) of the grid that maximizes the smallest AUROC gain over attribution, across BEGIN
-dev (generic turns left out) and HaluEval QA, dialogue and summarization, is chosen; each set
-counts once, whatever its size. Folds: 5, by a hash of the input (prompt and context), as in
+U = 0). The criterion: among the pairs (w, s) of the grid whose AUROC is at least
+attribution's on every set (BEGIN dev, generic turns left out, and HaluEval QA, dialogue and
+summarization), the one with the largest mean gain over attribution, each set counting once
+whatever its size (when no pair qualifies, the largest smallest gain). w stays at most 0.5, so
+that a response the context does not support at all (attribution 0, U > 0) always scores below
+0.5, the failure cut `faultmap slices` applies to `score`. (The criterion was the largest
+smallest gain until 2026-12-06: BEGIN's gain was then the smallest for every pair and nearly
+the same, 0.004-0.007, so it chose by noise.) Folds: 5, by a hash of the input (prompt and context), as in
 tools/fit_decisions.py. Prints the pair of each fold; per set, the held-out AUROC (the mean of
 each fold's AUROC, its rows scored with the pair fitted without it: pooling rows scored by
 different pairs would mix their scales), also within deciles of response length (the HaluEval
@@ -28,7 +32,7 @@ import sys
 
 from labelled import FOLDS, SETS, auroc, fold, good, score
 
-WEIGHTS = [i / 10 for i in range(1, 9)]
+WEIGHTS = [i / 10 for i in range(1, 6)]
 SCALES = [10, 15, 20, 30, 40, 60, 80]
 
 
@@ -48,15 +52,17 @@ def term(row, w, s):
 
 
 def fit(sets):
-    """The (w, s) with the largest smallest AUROC gain over attribution across `sets`."""
+    """The (w, s) with the largest mean AUROC gain over attribution across `sets` among those
+    that gain on every set (else the largest smallest gain)."""
     base = [auroc([r["attribution"] for r in rows], [r["good"] for r in rows])[0] for rows in sets]
     best = None
     for w in WEIGHTS:
         for s in SCALES:
-            gain = min(auroc([term(r, w, s) for r in rows], [r["good"] for r in rows])[0] - b
-                       for rows, b in zip(sets, base))
-            if best is None or gain > best[0]:
-                best = (gain, w, s)
+            gains = [auroc([term(r, w, s) for r in rows], [r["good"] for r in rows])[0] - b
+                     for rows, b in zip(sets, base)]
+            key = (min(gains) >= 0, sum(gains) if min(gains) >= 0 else min(gains))
+            if best is None or key > best[0]:
+                best = (key, w, s)
     return best[1], best[2]
 
 

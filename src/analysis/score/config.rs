@@ -264,8 +264,8 @@ mod tests {
     #[test]
     fn defaults_parse_and_validate() {
         let c = ScoreConfig::default();
-        assert_eq!(c.gates.accept_final, 1.0);
-        assert_eq!(c.gates.reject_attribution, 0.64);
+        assert_eq!(c.gates.accept_final, 0.94);
+        assert_eq!(c.gates.reject_attribution, 0.56);
         assert_eq!(ScoreConfig::from_toml("", "x").unwrap(), c);
     }
 

@@ -188,7 +188,12 @@ pub fn evidence(
         for (i, &u) in row.units.iter().enumerate() {
             let lexical = corpus.coverage(s, &corpus.stems[u]).map_or(0.0, f64::from);
             let c = cos(s, u);
-            best_lexical = best_lexical.max(lexical);
+            // The best single sentence: a whole passage would make this half the same as
+            // coverage by the whole context, and a summary that joins words of separate
+            // sentences into a new claim would look as supported as one that restates one.
+            if i < row.sentence_units {
+                best_lexical = best_lexical.max(lexical);
+            }
             best_cos = best_cos.max(c);
             let combined = p.lexical_share * lexical + (1.0 - p.lexical_share) * c;
             if combined > best_score {
