@@ -300,6 +300,47 @@ fn outcomes_are_read_only_by_calibrate_and_label_map_names_other_words() {
     );
 }
 
+/// A restatement that adds "not" says the opposite of its context sentence, though every
+/// content word is there: it is listed as an unsupported negation and scores below the faithful
+/// copy. When the context itself says "not" about it, nothing is flagged.
+#[test]
+fn a_negation_the_context_does_not_make_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let context =
+        "The warranty covers accidental damage for two years. Batteries are not included in the box.";
+    let rows = [
+        "The warranty covers accidental damage for two years.",
+        "The warranty does not cover accidental damage.",
+        "Batteries are not included in the box.",
+    ];
+    let text: String = rows
+        .iter()
+        .map(|response| {
+            let row = serde_json::json!({"prompt": "What does the warranty cover?", "context": context, "response": response});
+            format!("{row}\n")
+        })
+        .collect();
+    let path = temp_file(&dir, "negation.jsonl", text.as_bytes());
+    let out = faultmap(&["score", path.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let scored = lines(&out);
+    let final_of = |r: &Value| r["scores"]["final"].as_f64().unwrap();
+    let (faithful, flipped, negated) = (&scored[0], &scored[1], &scored[2]);
+    assert_eq!(
+        flipped["unsupported"],
+        serde_json::json!([{"text": "not", "kind": "negation"}]),
+        "{flipped}"
+    );
+    assert!(
+        final_of(faithful) > final_of(flipped),
+        "{faithful} vs {flipped}"
+    );
+    assert_eq!(flipped["decision"], "REJECT", "{flipped}");
+    for row in [faithful, negated] {
+        assert_eq!(row["unsupported"], serde_json::json!([]), "{row}");
+    }
+}
+
 /// A paraphrase the context supports must score above a verbatim copy of the context with one
 /// number changed: the invented number is the hallucination.
 #[test]

@@ -3,6 +3,7 @@
 
 use super::config::{Gates, ScoreConfig};
 use super::evidence::Evidence;
+use super::specifics::Specific;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -239,7 +240,7 @@ pub fn decide(ev: &Evidence, s: &Scores, g: &Gates) -> Verdict {
             .unsupported
             .iter()
             .take(3)
-            .map(|x| format!("\"{}\"", x.text))
+            .map(Specific::quoted)
             .collect();
         let more = if unsupported > 3 { ", ..." } else { "" };
         format!("{}{more}", names.join(", "))
@@ -274,7 +275,7 @@ pub fn decide(ev: &Evidence, s: &Scores, g: &Gates) -> Verdict {
             H::Confirmed,
             N::RegenerateWithGroundingPrompt,
             format!(
-                "{unsupported} of {} specifics are in neither the context nor the query ({}) and attribution is {} < {}.",
+                "{unsupported} of {} specifics have no support in the context or the query ({}) and attribution is {} < {}.",
                 ev.specifics,
                 listed(),
                 r(attribution),
@@ -369,7 +370,7 @@ pub fn decide(ev: &Evidence, s: &Scores, g: &Gates) -> Verdict {
             H::Suspected,
             N::RegenerateWithGroundingPrompt,
             format!(
-                "Grounded overall (attribution {}) but {unsupported} specific(s) are not in the context ({}).",
+                "Grounded overall (attribution {}) but {unsupported} specific(s) have no support in the context ({}).",
                 r(attribution),
                 listed()
             ),
@@ -669,7 +670,7 @@ mod tests {
 
     #[test]
     fn borderline_final_is_reviewed() {
-        // final 0.5 × 0.85 + 0.5 = 0.925, below accept_final 0.94
+        // final 0.5 × 0.85 + 0.5 = 0.925, below accept_final 0.93
         let v = run(&Evidence {
             attribution: Some(0.85),
             attribution_parts: Some((0.85, 0.85)),

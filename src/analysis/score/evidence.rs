@@ -40,6 +40,14 @@ const RELEVANCE_FULL: f64 = 0.75;
 /// Responses of at most this many words are direct answers (see relevance).
 const SHORT_ANSWER_WORDS: usize = 5;
 
+/// A response sentence restates a context sentence when that sentence alone covers at least
+/// this share of its content; a negation it adds is then a flip, unless a negating context
+/// sentence covers at least `NEGATION_NEARBY` times as much of it (the same claim, said in
+/// another sentence). Chosen among 0.5/0.7/0.85 and 1/0.5/0.3 on BEGIN dev and HaluEval
+/// (docs/score.md).
+const NEGATION_RESTATES: f64 = 0.7;
+const NEGATION_NEARBY: f64 = 0.3;
+
 /// Phrases that commit to nothing; each occurrence lowers specificity.
 const HEDGES: &[&str] = &[
     "i think",
@@ -182,6 +190,7 @@ pub fn evidence(
     let mut content_free_fallback = None;
     for (k, &s) in row.sentences.iter().enumerate() {
         let mut best_lexical = 0.0f64;
+        let mut restated = false;
         let mut best_cos = 0.0f64;
         let mut best_unit = 0;
         let mut best_score = -1.0;
@@ -191,8 +200,9 @@ pub fn evidence(
             // The best single sentence: a whole passage would make this half the same as
             // coverage by the whole context, and a summary that joins words of separate
             // sentences into a new claim would look as supported as one that restates one.
-            if i < row.sentence_units {
-                best_lexical = best_lexical.max(lexical);
+            if i < row.sentence_units && lexical > best_lexical {
+                best_lexical = lexical;
+                restated = lexical >= NEGATION_RESTATES;
             }
             best_cos = best_cos.max(c);
             let combined = p.lexical_share * lexical + (1.0 - p.lexical_share) * c;
@@ -219,18 +229,28 @@ pub fn evidence(
         // pull support down cost 0.14 AUROC on HaluEval QA (docs/score.md).
         let blended = p.lexical_share * lexical + (1.0 - p.lexical_share) * best_cos;
         let mut support = lexical.max(blended);
-        // Unsupported specifics of this sentence, and how many of them are numbers.
-        let (misses, invented_numbers) = ev
+        if restated {
+            if let Some(word) = flipped_negation(row, corpus, s, sentences[k], best_lexical) {
+                ev.specifics += 1;
+                ev.unsupported.push(Specific {
+                    text: word.to_string(),
+                    kind: SpecificKind::Negation,
+                    sentence: k,
+                });
+            }
+        }
+        // Unsupported specifics of this sentence, and how many of them are invented facts
+        // (numbers and negations, which change what a sentence says; a name may be a byline).
+        let (misses, invented) = ev
             .unsupported
             .iter()
             .filter(|x| x.sentence == k)
-            .fold((0, 0), |(all, numbers), x| {
-                (all + 1, numbers + i32::from(x.kind == SpecificKind::Number))
+            .fold((0, 0), |(all, facts), x| {
+                (all + 1, facts + i32::from(x.kind != SpecificKind::Name))
             });
         support *= (1.0 - p.unsupported_penalty).powi(misses);
         let mass = f64::from(corpus.mass(s));
-        unsupported_sum +=
-            mass * (1.0 - lexical * (1.0 - p.unsupported_penalty).powi(invented_numbers));
+        unsupported_sum += mass * (1.0 - lexical * (1.0 - p.unsupported_penalty).powi(invented));
         lexical_sum += mass * lexical;
         embedding_sum += mass * best_cos;
         support_sum += mass * support;
@@ -241,6 +261,8 @@ pub fn evidence(
         via_context = via_context.max(support * query_relevance[best_unit]);
         ev.sentence_support.push(Some(support));
     }
+    // Negations were added sentence by sentence: keep the list in response order.
+    ev.unsupported.sort_by_key(|x| x.sentence);
     // Lexical coverage, not the embedding-raised support: on BEGIN dev and HaluEval the
     // embedding vouched for invented content as often as for paraphrase here.
     ev.unsupported_mass = Some(unsupported_sum);
@@ -286,6 +308,25 @@ pub fn evidence(
     ev.context_precision = Some(precision);
     ev.context_quality = Some(0.7 * recall + 0.3 * precision);
     ev
+}
+
+/// The negation response sentence `s` (text `text`) adds to the context sentence it restates
+/// (`best_lexical` of its content): none when no context sentence that negates covers at
+/// least `NEGATION_NEARBY` times as much of it.
+fn flipped_negation<'t>(
+    row: &RowTexts,
+    corpus: &Corpus,
+    s: usize,
+    text: &'t str,
+    best_lexical: f64,
+) -> Option<&'t str> {
+    let word = specifics::negation(text)?;
+    let said = row.units[..row.sentence_units].iter().any(|&u| {
+        specifics::negation(&corpus.texts[u]).is_some()
+            && corpus.coverage(s, &corpus.stems[u]).map_or(0.0, f64::from)
+                >= NEGATION_NEARBY * best_lexical
+    });
+    (!said).then_some(word)
 }
 
 /// F1 of the two texts' stem sets (unweighted, as in SQuAD's token F1).

@@ -240,7 +240,7 @@ pub struct JudgeRecord {
 }
 
 /// Heuristic evidence strong enough that a "faithful" verdict alone cannot accept the row,
-/// as a clause ("2 specifics are in neither the context nor the query: ...").
+/// as a clause ("2 of its numbers, names or negations are without support ...").
 pub fn objection(
     heuristic: &Verdict,
     scores: &Scores,
@@ -251,13 +251,9 @@ pub fn objection(
         return Some(format!("the heuristics rejected it ({})", heuristic.reason));
     }
     if !unsupported.is_empty() {
-        let quoted: Vec<String> = unsupported
-            .iter()
-            .take(3)
-            .map(|s| format!("\"{}\"", s.text))
-            .collect();
+        let quoted: Vec<String> = unsupported.iter().take(3).map(Specific::quoted).collect();
         return Some(format!(
-            "{} of its numbers or names {} in neither the context nor the query ({})",
+            "{} of its numbers, names or negations {} without support in the context or the query ({})",
             unsupported.len(),
             if unsupported.len() == 1 { "is" } else { "are" },
             quoted.join(", ")
@@ -499,7 +495,7 @@ mod tests {
         }
         // A hallucinated number the heuristics found: REVIEW, whatever the judge's score.
         let objection = Some(
-            "1 of its numbers or names is in neither the context nor the query (\"$60\")"
+            "1 of its numbers, names or negations is without support in the context or the query (\"$60\")"
                 .to_string(),
         );
         let weak = Verdict {

@@ -15,9 +15,12 @@ use std::collections::HashSet;
 pub enum SpecificKind {
     Number,
     Name,
+    /// A "not" (or "never", "isn't", ...) in a sentence that restates a context sentence
+    /// without it: the flip word overlap cannot see, since negations are stop words.
+    Negation,
 }
 
-/// A number or name found in a response.
+/// A number, name or negation found in a response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Specific {
     /// As written in the response.
@@ -26,6 +29,30 @@ pub struct Specific {
     /// Index of the response sentence it occurs in (first occurrence).
     #[serde(skip)]
     pub sentence: usize,
+}
+
+impl Specific {
+    /// As quoted in a reason: `"60"`, or `"not" (negation)`.
+    pub fn quoted(&self) -> String {
+        match self.kind {
+            SpecificKind::Negation => format!("\"{}\" (negation)", self.text),
+            _ => format!("\"{}\"", self.text),
+        }
+    }
+}
+
+/// The first negation of `text` as written ("not", "never", "isn't", ...), if any. "No" is
+/// left out: "No 1", "No. 10 Downing Street".
+pub fn negation(text: &str) -> Option<&str> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '\u{2019}')
+        .find(|w| {
+            let lower = w.to_lowercase();
+            matches!(
+                lower.as_str(),
+                "not" | "never" | "none" | "nobody" | "nothing" | "neither" | "nor" | "cannot"
+            ) || lower.ends_with("n't")
+                || lower.ends_with("n\u{2019}t")
+        })
 }
 
 /// What a set of source texts (context and query) contains, for looking specifics up.
@@ -213,6 +240,8 @@ pub fn unsupported(specifics: &[Specific], sources: &SourceIndex) -> Vec<Specifi
         .filter(|s| match s.kind {
             SpecificKind::Number => !sources.has_number(&normalize_number(&s.text)),
             SpecificKind::Name => !sources.has_name(&s.text),
+            // Found per sentence against the sentence it restates (evidence.rs), not here.
+            SpecificKind::Negation => true,
         })
         .cloned()
         .collect()
@@ -221,6 +250,16 @@ pub fn unsupported(specifics: &[Specific], sources: &SourceIndex) -> Vec<Specifi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negations_are_found_as_written_and_no_is_not_one() {
+        assert_eq!(negation("The fee is not refundable."), Some("not"));
+        assert_eq!(negation("It isn't covered"), Some("isn't"));
+        assert_eq!(negation("It isn\u{2019}t covered"), Some("isn\u{2019}t"));
+        assert_eq!(negation("Never on Sundays"), Some("Never"));
+        assert_eq!(negation("World No 1 won again; no doubt."), None);
+        assert_eq!(negation("Nothingness and notation"), None);
+    }
 
     fn texts(specifics: &[Specific]) -> Vec<&str> {
         specifics.iter().map(|s| s.text.as_str()).collect()
