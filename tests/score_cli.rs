@@ -300,6 +300,40 @@ fn outcomes_are_read_only_by_calibrate_and_label_map_names_other_words() {
     );
 }
 
+/// A claim made of words from two context sentences ("Alice opened an office in Berlin") is
+/// not what either sentence says: it must score below a restatement of one, though the context
+/// as a whole has all its words (until 2026-12-06 a whole passage counted as the best sentence
+/// and the two tied at 1.0).
+#[test]
+fn a_claim_joined_from_two_sentences_scores_below_a_restated_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let context =
+        "Alice founded the company in Paris in 2010. Bob later opened an office in Berlin.";
+    let text: String = [
+        "Alice founded the company in Paris.",
+        "Alice opened an office in Berlin.",
+    ]
+    .iter()
+    .map(|response| {
+        let row =
+            serde_json::json!({"prompt": "Who opened the Berlin office?", "context": context, "response": response});
+        format!("{row}\n")
+    })
+    .collect();
+    let path = temp_file(&dir, "joined.jsonl", text.as_bytes());
+    let out = faultmap(&["score", path.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let scored = lines(&out);
+    let attribution = |r: &Value| r["scores"]["attribution"].as_f64().unwrap();
+    let (restated, joined) = (&scored[0], &scored[1]);
+    assert_eq!(attribution(restated), 1.0, "{restated}");
+    assert!(attribution(joined) < 0.95, "{joined}");
+    assert!(
+        restated["scores"]["final"].as_f64() > joined["scores"]["final"].as_f64(),
+        "{restated} vs {joined}"
+    );
+}
+
 /// A restatement that adds "not" says the opposite of its context sentence, though every
 /// content word is there: it is listed as an unsupported negation and scores below the faithful
 /// copy. When the context itself says "not" about it, nothing is flagged.
