@@ -38,6 +38,23 @@ fn temp_file(dir: &tempfile::TempDir, name: &str, content: &[u8]) -> PathBuf {
 }
 
 /// The fixture scored with the default options (stdout is a pipe: JSONL by default).
+/// `faultmap score --format jsonl` on rows of (prompt, context, response); it must exit 0.
+fn score_rows(rows: &[(&str, &str, &str)]) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = rows
+        .iter()
+        .map(|(prompt, context, response)| {
+            let row =
+                serde_json::json!({"prompt": prompt, "context": context, "response": response});
+            format!("{row}\n")
+        })
+        .collect();
+    let path = temp_file(&dir, "rows.jsonl", text.as_bytes());
+    let out = faultmap(&["score", path.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    lines(&out)
+}
+
 fn scored_fixture() -> Vec<Value> {
     let out = faultmap(&["score", FIXTURE]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -306,24 +323,13 @@ fn outcomes_are_read_only_by_calibrate_and_label_map_names_other_words() {
 /// and the two tied at 1.0).
 #[test]
 fn a_claim_joined_from_two_sentences_scores_below_a_restated_one() {
-    let dir = tempfile::tempdir().unwrap();
+    let prompt = "Who opened the Berlin office?";
     let context =
         "Alice founded the company in Paris in 2010. Bob later opened an office in Berlin.";
-    let text: String = [
-        "Alice founded the company in Paris.",
-        "Alice opened an office in Berlin.",
-    ]
-    .iter()
-    .map(|response| {
-        let row =
-            serde_json::json!({"prompt": "Who opened the Berlin office?", "context": context, "response": response});
-        format!("{row}\n")
-    })
-    .collect();
-    let path = temp_file(&dir, "joined.jsonl", text.as_bytes());
-    let out = faultmap(&["score", path.to_str().unwrap(), "--format", "jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let scored = lines(&out);
+    let scored = score_rows(&[
+        (prompt, context, "Alice founded the company in Paris."),
+        (prompt, context, "Alice opened an office in Berlin."),
+    ]);
     let attribution = |r: &Value| r["scores"]["attribution"].as_f64().unwrap();
     let (restated, joined) = (&scored[0], &scored[1]);
     assert_eq!(attribution(restated), 1.0, "{restated}");
@@ -339,25 +345,22 @@ fn a_claim_joined_from_two_sentences_scores_below_a_restated_one() {
 /// copy. When the context itself says "not" about it, nothing is flagged.
 #[test]
 fn a_negation_the_context_does_not_make_is_flagged() {
-    let dir = tempfile::tempdir().unwrap();
+    let prompt = "What does the warranty cover?";
     let context =
         "The warranty covers accidental damage for two years. Batteries are not included in the box.";
-    let rows = [
-        "The warranty covers accidental damage for two years.",
-        "The warranty does not cover accidental damage.",
-        "Batteries are not included in the box.",
-    ];
-    let text: String = rows
-        .iter()
-        .map(|response| {
-            let row = serde_json::json!({"prompt": "What does the warranty cover?", "context": context, "response": response});
-            format!("{row}\n")
-        })
-        .collect();
-    let path = temp_file(&dir, "negation.jsonl", text.as_bytes());
-    let out = faultmap(&["score", path.to_str().unwrap(), "--format", "jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let scored = lines(&out);
+    let scored = score_rows(&[
+        (
+            prompt,
+            context,
+            "The warranty covers accidental damage for two years.",
+        ),
+        (
+            prompt,
+            context,
+            "The warranty does not cover accidental damage.",
+        ),
+        (prompt, context, "Batteries are not included in the box."),
+    ]);
     let final_of = |r: &Value| r["scores"]["final"].as_f64().unwrap();
     let (faithful, flipped, negated) = (&scored[0], &scored[1], &scored[2]);
     assert_eq!(
@@ -379,7 +382,6 @@ fn a_negation_the_context_does_not_make_is_flagged() {
 /// number changed: the invented number is the hallucination.
 #[test]
 fn a_supported_paraphrase_scores_above_a_copy_with_an_invented_number() {
-    let dir = tempfile::tempdir().unwrap();
     let rows = [
         (
             "How long do I have to ask for a refund?",
@@ -394,18 +396,13 @@ fn a_supported_paraphrase_scores_above_a_copy_with_an_invented_number() {
             "The Golden Gate Bridge opened to traffic on May 27, 1939.",
         ),
     ];
-    let mut text = String::new();
-    for (prompt, context, paraphrase, invented) in rows {
-        for response in [paraphrase, invented] {
-            let row =
-                serde_json::json!({"prompt": prompt, "context": context, "response": response});
-            text.push_str(&format!("{row}\n"));
-        }
-    }
-    let path = temp_file(&dir, "paraphrase.jsonl", text.as_bytes());
-    let out = faultmap(&["score", path.to_str().unwrap(), "--format", "jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let scored = lines(&out);
+    let triples: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .flat_map(|&(prompt, context, paraphrase, invented)| {
+            [(prompt, context, paraphrase), (prompt, context, invented)]
+        })
+        .collect();
+    let scored = score_rows(&triples);
     for pair in scored.chunks(2) {
         let (paraphrase, invented) = (&pair[0], &pair[1]);
         let final_of = |r: &Value| r["scores"]["final"].as_f64().unwrap();

@@ -190,7 +190,6 @@ pub fn evidence(
     let mut content_free_fallback = None;
     for (k, &s) in row.sentences.iter().enumerate() {
         let mut best_lexical = 0.0f64;
-        let mut restated = false;
         let mut best_cos = 0.0f64;
         let mut best_unit = 0;
         let mut best_score = -1.0;
@@ -200,9 +199,8 @@ pub fn evidence(
             // The best single sentence: a whole passage would make this half the same as
             // coverage by the whole context, and a summary that joins words of separate
             // sentences into a new claim would look as supported as one that restates one.
-            if i < row.sentence_units && lexical > best_lexical {
-                best_lexical = lexical;
-                restated = lexical >= NEGATION_RESTATES;
+            if i < row.sentence_units {
+                best_lexical = best_lexical.max(lexical);
             }
             best_cos = best_cos.max(c);
             let combined = p.lexical_share * lexical + (1.0 - p.lexical_share) * c;
@@ -229,7 +227,7 @@ pub fn evidence(
         // pull support down cost 0.14 AUROC on HaluEval QA (docs/score.md).
         let blended = p.lexical_share * lexical + (1.0 - p.lexical_share) * best_cos;
         let mut support = lexical.max(blended);
-        if restated {
+        if best_lexical >= NEGATION_RESTATES {
             if let Some(word) = flipped_negation(row, corpus, s, sentences[k], best_lexical) {
                 ev.specifics += 1;
                 ev.unsupported.push(Specific {
