@@ -4,14 +4,18 @@
 
     python3 tools/fit_decisions.py target/release/faultmap ../shared/data
 
-Two thresholds are fitted: `reject_attribution` (REJECT below it: unsupported) and
-`accept_final` (ACCEPT at or above it, when no other gate fires). Each is chosen on a grid to
-recall the most of its class (unattributable rows for REJECT, attributable ones for ACCEPT),
-every labelled set weighted equally (so 1,148 BEGIN rows count as much as 20,000 HaluEval QA
-rows), while its precision stays at least 0.9. For ACCEPT that holds on every set: ACCEPT has
-to mean supported on each kind of data, not on average. For REJECT it holds on the sets
-weighted equally: no threshold reaches 0.9 on HaluEval summarization (at most 0.73), where a
-per-set rule would leave only the lowest threshold of the grid.
+Two thresholds are fitted on a grid, every labelled set weighted equally (so 1,148 BEGIN rows
+count as much as 20,000 HaluEval QA rows):
+- `reject_attribution` (REJECT below it: unsupported) recalls the most unattributable rows
+  while REJECT's precision, the sets weighted equally, is at least 0.9. A per-set rule is out
+  of reach: no threshold reaches 0.9 on HaluEval summarization (at most 0.73), where it would
+  leave only the lowest threshold of the grid.
+- `accept_final` (ACCEPT at or above it, when no other gate fires) keeps ACCEPT's precision at
+  least 0.9 on every set (ACCEPT has to mean supported on each kind of data, not on average)
+  and, among those values, has the largest net benefit: accepted attributable rows less COST
+  (9) times accepted unattributable ones. A band adds to that only when 90% of it is
+  attributable, so the precision budget is not spent on a half-unsupported band that the
+  average still allows (the most recall at 0.9 did that, and held out fell to 0.88 on BEGIN).
 
 The sets are BEGIN dev (generic turns left out), HaluEval QA and summarization. HaluEval
 dialogue is scored and reported but not fitted: attribution is below chance there (its
@@ -45,6 +49,7 @@ SETS = [
     ("HaluEval dialogue", "halueval/dialogue.jsonl", False),
 ]
 PRECISION = 0.9
+COST = PRECISION / (1 - PRECISION)
 REJECT_GRID = [i / 100 for i in range(0, 91, 2)]
 ACCEPT_GRID = [i / 100 for i in range(55, 101)]
 OPEN_CONFIG = "[gates]\nreject_attribution = 0.0\naccept_final = 0.55\n"
@@ -86,6 +91,21 @@ def weighted(sets, pick):
     return (hit / called if called else 0.0), (hit / total if total else 0.0)
 
 
+def net_benefit(sets, pick):
+    """Rows decided `pick` that are of its class, less COST times those that are not, each set
+    weighing 1 in all. At COST = 9 a band of rows adds to it only when at least 90% of the band
+    is of the class: every band ACCEPT takes must itself be 90% supported, so the precision
+    budget is not spent on a band that is half unsupported."""
+    total = 0.0
+    for rows in sets:
+        w = 1.0 / len(rows)
+        for r, d in rows:
+            if d == pick:
+                wanted = r["good"] if pick == "ACCEPT" else not r["good"]
+                total += w * (1.0 if wanted else -COST)
+    return total
+
+
 def lowest_precision(sets, pick):
     """The lowest precision of decision `pick` across `sets` (a set where nothing is `pick`
     counts as precise)."""
@@ -94,9 +114,9 @@ def lowest_precision(sets, pick):
 
 
 def fit(sets):
-    """The thresholds, fitted on `sets` (lists of rows): for each decision, the most weighted
-    recall among the thresholds whose precision is at least PRECISION (else the highest
-    precision), ACCEPT's on every set and REJECT's weighted."""
+    """The thresholds, fitted on `sets` (lists of rows), among those whose precision is at least
+    PRECISION (else the most precise): REJECT's weighted and with the most weighted recall,
+    ACCEPT's on every set and with the largest net benefit."""
     chosen = []
     for pick, grid, apply in (("REJECT", REJECT_GRID, lambda row, t: decide(row, t, 0.0)),
                               ("ACCEPT", ACCEPT_GRID, lambda row, t: decide(row, 0.0, t))):
@@ -104,7 +124,11 @@ def fit(sets):
         for t in grid:
             decided = [[(row, apply(row, t)) for row in rows] for rows in sets]
             r = weighted(decided, pick)[1]
-            p = lowest_precision(decided, pick) if pick == "ACCEPT" else weighted(decided, pick)[0]
+            if pick == "ACCEPT":
+                p = lowest_precision(decided, pick)
+                r = net_benefit(decided, pick)
+            else:
+                p = weighted(decided, pick)[0]
             key = (p >= PRECISION, r if p >= PRECISION else p)
             if best is None or key > best[0]:
                 best = (key, t)

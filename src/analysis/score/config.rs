@@ -264,7 +264,7 @@ mod tests {
     #[test]
     fn defaults_parse_and_validate() {
         let c = ScoreConfig::default();
-        assert_eq!(c.gates.accept_final, 0.93);
+        assert_eq!(c.gates.accept_final, 0.97);
         assert_eq!(c.gates.reject_attribution, 0.56);
         assert_eq!(ScoreConfig::from_toml("", "x").unwrap(), c);
     }

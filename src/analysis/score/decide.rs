@@ -670,7 +670,7 @@ mod tests {
 
     #[test]
     fn borderline_final_is_reviewed() {
-        // final 0.5 × 0.85 + 0.5 = 0.925, below accept_final 0.93
+        // final 0.5 × 0.85 + 0.5 = 0.925, below accept_final 0.97
         let v = run(&Evidence {
             attribution: Some(0.85),
             attribution_parts: Some((0.85, 0.85)),
