@@ -413,7 +413,7 @@ fn an_unreachable_naming_endpoint_is_reported_on_stderr() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("warning: --name-with-llm: 4 of 4 kept their keyword names; first error: API request to"),
+        err.contains("warning: --name-with-llm: 5 of 5 kept their keyword names; first error: API request to"),
         "{err}"
     );
     assert!(!err.contains("sk-test"));

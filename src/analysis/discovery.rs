@@ -7,6 +7,7 @@
 //! covers (`coverage` gaps).
 
 use super::candidates::{self, Candidate, TreePosition};
+use super::grouping;
 use super::scan;
 use super::selection;
 use super::slices::SlicesConfig;
@@ -125,7 +126,7 @@ pub fn discover(
         .null_rate
         .unwrap_or(total_failures as f64 / total as f64);
 
-    let failures: Vec<usize> = candidates
+    let mut failures: Vec<usize> = candidates
         .iter()
         .map(|c| c.rows.iter().filter(|&&i| failed[i]).count())
         .collect();
@@ -153,12 +154,12 @@ pub fn discover(
         test: TestKind::PermutationScan,
     }));
     adjusted.extend(&region_p);
-    let significant: Vec<bool> = adjusted
+    let mut significant: Vec<bool> = adjusted
         .iter()
         .enumerate()
         .map(|(c, &p)| p <= if c < fixed { alpha_fixed } else { alpha_scan })
         .collect();
-    let llr: Vec<f64> = candidates
+    let mut llr: Vec<f64> = candidates
         .iter()
         .zip(&failures)
         .map(|(c, &fails)| selection::log_likelihood_ratio(fails, c.rows.len(), baseline))
@@ -192,6 +193,62 @@ pub fn discover(
     let reported: Vec<usize> = (0..fixed).filter(|&c| selected[c]).collect();
     for c in selection::unconfirmed(&p_values, &reported, fixed, alpha_fixed, |c| c < nodes) {
         selected[c] = false;
+    }
+    if config.group_parts {
+        let nested = |c: &usize| *c < nodes || *c >= fixed;
+        let reported: Vec<usize> = (0..candidates.len())
+            .filter(|c| nested(c) && selected[*c])
+            .collect();
+        let supports: Vec<usize> = (0..candidates.len())
+            .filter(|c| nested(c) && significant[*c] && !selected[*c])
+            .collect();
+        let found = grouping::groups(
+            &reported,
+            &supports,
+            |c| &candidates[c].rows[..],
+            &failures,
+            baseline,
+            total,
+        );
+        for parts in found {
+            let mut rows: Vec<usize> = parts
+                .iter()
+                .flat_map(|&c| candidates[c].rows.iter().copied())
+                .collect();
+            rows.sort_unstable();
+            let fails = parts.iter().map(|&c| failures[c]).sum();
+            // Numbered after the tree's nodes and the scan's regions.
+            let node = nodes + candidates.len() - fixed;
+            let test = stats::enrichment_test(
+                config.test,
+                fails as u64,
+                rows.len() as u64,
+                total_failures as u64,
+                total as u64,
+            );
+            // No new discovery: the group is as significant as its weakest part.
+            let weakest = parts.iter().map(|&c| adjusted[c]).fold(0.0, f64::max);
+            llr.push(selection::log_likelihood_ratio(fails, rows.len(), baseline));
+            failures.push(fails);
+            tests.push(test);
+            adjusted.push(weakest);
+            significant.push(true);
+            selected.push(true);
+            candidates.push(Candidate {
+                source: "group".into(),
+                value: None,
+                position: Some(TreePosition {
+                    node,
+                    parent: None,
+                    children: parts
+                        .iter()
+                        .filter_map(|&c| candidates[c].position.as_ref().map(|p| p.node))
+                        .collect(),
+                    level: 0,
+                }),
+                rows,
+            });
+        }
     }
     Ok(Discovery {
         candidates,

@@ -3,6 +3,7 @@
 pub mod candidates;
 pub mod coverage;
 pub mod discovery;
+pub mod grouping;
 pub mod outcome;
 pub mod regress;
 pub mod representatives;

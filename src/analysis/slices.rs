@@ -31,6 +31,9 @@ pub struct SlicesConfig {
     /// Log-likelihood a tree node's children must gain over it, per extra slice, to be
     /// reported instead of it ([`selection::PENALTY`] by default).
     pub split_penalty: f64,
+    /// Also report reported slices that fail alike inside one failing region as one group
+    /// ([`super::grouping`]).
+    pub group_parts: bool,
     /// The test of each tree node and `--group-by` value (`--test`).
     pub test: stats::SliceTest,
     /// Also search regions where failures gather among nearest neighbours (tree clusterings
@@ -60,6 +63,7 @@ impl Default for SlicesConfig {
             alpha: 0.05,
             include_all: false,
             split_penalty: selection::PENALTY,
+            group_parts: true,
             test: stats::SliceTest::Exact,
             scan: true,
             null_rate: None,
@@ -126,7 +130,7 @@ pub struct Slice {
     #[serde(flatten)]
     pub llm: LlmNaming,
     pub keywords: Vec<String>,
-    /// `cluster`, `noise`, or the metadata field the slice comes from.
+    /// `cluster`, `scan`, `group`, `noise`, or the metadata field the slice comes from.
     pub source: String,
     /// The field's value, for metadata slices.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -396,10 +400,20 @@ pub fn analyze(
 }
 
 impl Slice {
+    /// `source` for people: a group says how many reported slices it joins.
+    pub fn source_label(&self) -> String {
+        match (&self.source[..], &self.tree) {
+            ("group", Some(t)) => format!("group of {}", t.children.len()),
+            _ => self.source.clone(),
+        }
+    }
+
     /// What the model is shown to name this slice.
     fn naming_material(&self) -> Material<'_> {
         let found = match (&self.source[..], &self.value) {
             ("cluster", _) => "a cluster of similar prompts".to_string(),
+            ("scan", _) => "a region of similar prompts where failures gather".to_string(),
+            ("group", _) => "neighbouring clusters of similar prompts that fail alike".to_string(),
             ("noise", _) => "the prompts that fit no cluster (a mixed group)".to_string(),
             (field, Some(value)) => format!("the rows whose {field} is {value}"),
             (field, None) => format!("the rows grouped by {field}"),

@@ -98,6 +98,10 @@ pub struct TestArgs {
     /// the 95% point of chi-squared with 1 degree of freedom.
     #[arg(long, default_value_t = crate::analysis::selection::PENALTY, value_name = "X", value_parser = non_negative)]
     pub split_penalty: f64,
+    /// Do not report reported slices that fail at one rate inside one failing region as one
+    /// group besides its parts (docs/statistics.md, "Groups").
+    #[arg(long)]
+    pub no_groups: bool,
     /// The test of each candidate's 2x2 table. exact: Fisher's exact test, always. textbook:
     /// Fisher when an expected count is below 5, Yates' chi-squared otherwise (the Python
     /// faultmap's rule, whose p-values are too small in the far tail; docs/statistics.md).
@@ -194,6 +198,7 @@ pub fn run(args: Args) -> Result<i32> {
         alpha: args.test.alpha,
         include_all: args.test.all,
         split_penalty: args.test.split_penalty,
+        group_parts: !args.test.no_groups,
         test: args.test.slice_test,
         scan: !args.test.no_scan,
         null_rate: None,

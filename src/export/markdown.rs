@@ -97,7 +97,7 @@ impl Exporter<SliceReport> for MarkdownExporter {
                 "| {} | {} | {} | {} | {} [{}, {}] | {:.2}x | {:.1} | {} |\n",
                 i + 1,
                 md_cell(&s.name, 80),
-                md_cell(&s.source, 30),
+                md_cell(&s.source_label(), 30),
                 s.size,
                 percent(s.failure_rate),
                 percent(s.failure_rate_ci[0]),

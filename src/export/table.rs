@@ -196,7 +196,7 @@ fn slice_row(rank: usize, s: &Slice) -> Vec<Cell> {
     vec![
         right(rank.to_string()),
         Cell::new(cell_text(&s.name, 60)),
-        Cell::new(cell_text(&s.source, 20)),
+        Cell::new(cell_text(&s.source_label(), 20)),
         right(s.size.to_string()),
         right(format!(
             "{} [{}, {}]",

@@ -322,7 +322,7 @@ fn slice_row(out: &mut String, k: usize, s: &Slice) {
     examples(&mut prompts, s);
     let source = match &s.value {
         Some(v) => format!("{} = {}", s.source, v),
-        None => s.source.clone(),
+        None => s.source_label(),
     };
     let _ = writeln!(
         out,

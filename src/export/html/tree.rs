@@ -116,10 +116,10 @@ fn label(s: &Slice, k: usize) -> String {
         } else {
             String::new()
         },
-        if s.source == "scan" {
-            "scan region, "
-        } else {
-            ""
+        match s.source.as_str() {
+            "scan" => "scan region, ",
+            "group" => "group of reported slices, ",
+            _ => "",
         },
         s.size,
         percent(s.failure_rate),
