@@ -171,7 +171,9 @@ fn the_failure_scan_finds_the_planted_topic_and_can_be_turned_off() {
 /// their parent, a child's rows are a strict subset of its parent's (at most 0.8 of them for
 /// tree nodes, whose thinning says so), parents are of the child's own source (tree node or
 /// scan region), levels count from 0, selected nodes are significant, disjoint and none is
-/// another's ancestor. Returns the selected nodes.
+/// another's ancestor; a group is a selected top node without children whose rows are the
+/// union of its parts, two or more selected nodes (and it alone may overlap them). Returns the
+/// selected nodes.
 fn check_tree(report: &Value) -> BTreeSet<u64> {
     let total = report["total_prompts"].as_u64().unwrap() as f64;
     let min_size = report["parameters"]["min_slice_size"].as_u64().unwrap() as usize;
@@ -202,6 +204,28 @@ fn check_tree(report: &Value) -> BTreeSet<u64> {
             .map(|c| c.as_u64().unwrap())
             .collect();
         assert_eq!(children, named, "children of node {id}");
+        if node["source"] == "group" {
+            assert!(
+                children.is_empty() && parent_of(node).is_none(),
+                "group {id}"
+            );
+            assert_eq!(node["selected"], true, "group {id}");
+            let parts: Vec<u64> = node["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_u64().unwrap())
+                .collect();
+            assert!(parts.len() >= 2, "group {id}");
+            let mut joined = BTreeSet::new();
+            for p in &parts {
+                assert_eq!(nodes[p]["selected"], true, "part {p} of group {id}");
+                joined.extend(rows(nodes[p]));
+            }
+            assert_eq!(joined, rows(node), "rows of group {id}");
+        } else {
+            assert!(node.get("parts").is_none(), "node {id}");
+        }
         match parent_of(node) {
             None => {
                 assert_eq!(node["level"], 0, "top node {id}");
@@ -236,7 +260,7 @@ fn check_tree(report: &Value) -> BTreeSet<u64> {
         .map(|(&id, _)| id)
         .collect();
     let mut seen = BTreeSet::new();
-    for &id in &selected {
+    for &id in selected.iter().filter(|id| nodes[id]["source"] != "group") {
         assert_eq!(nodes[&id]["significant"], true, "selected node {id}");
         let mut up = parent_of(nodes[&id]);
         while let Some(a) = up {

@@ -26,13 +26,16 @@ pub struct Candidate {
 }
 
 /// A tree node's place: its number in the candidate tree (pre-order), its parent's and
-/// children's numbers, and its depth (0 at the top).
+/// children's numbers, and its depth (0 at the top). A group of reported slices
+/// ([`super::grouping`]) has no parent or children, and lists the slices it joins as `parts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TreePosition {
     pub node: usize,
     pub parent: Option<usize>,
     pub children: Vec<usize>,
     pub level: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<usize>,
 }
 
 /// The candidates the embeddings give, before any `--group-by` value.
@@ -170,6 +173,7 @@ fn from_tree(tree: CandidateTree) -> Vec<Candidate> {
                 parent: n.parent,
                 children: n.children,
                 level: n.level,
+                parts: Vec::new(),
             }),
         })
         .collect()

@@ -117,6 +117,7 @@ pub fn discover(
             parent: r.parent.map(|p| nodes + p),
             children: r.children.iter().map(|c| nodes + c).collect(),
             level: r.level,
+            parts: Vec::new(),
         }),
     }));
 
@@ -240,11 +241,12 @@ pub fn discover(
                 position: Some(TreePosition {
                     node,
                     parent: None,
-                    children: parts
+                    children: Vec::new(),
+                    level: 0,
+                    parts: parts
                         .iter()
                         .filter_map(|&c| candidates[c].position.as_ref().map(|p| p.node))
                         .collect(),
-                    level: 0,
                 }),
                 rows,
             });

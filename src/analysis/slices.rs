@@ -403,7 +403,7 @@ impl Slice {
     /// `source` for people: a group says how many reported slices it joins.
     pub fn source_label(&self) -> String {
         match (&self.source[..], &self.tree) {
-            ("group", Some(t)) => format!("group of {}", t.children.len()),
+            ("group", Some(t)) => format!("group of {}", t.parts.len()),
             _ => self.source.clone(),
         }
     }
