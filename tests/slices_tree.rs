@@ -22,6 +22,16 @@ fn report(args: &[&str]) -> Value {
     json(&out)
 }
 
+/// A JSON array of node numbers.
+fn numbers(array: &Value) -> Vec<u64> {
+    array
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
+}
+
 fn rows(slice: &Value) -> BTreeSet<usize> {
     slice["sample_indices"]
         .as_array()
@@ -197,12 +207,7 @@ fn check_tree(report: &Value) -> BTreeSet<u64> {
             .filter(|(_, c)| parent_of(c) == Some(id))
             .map(|(&c, _)| c)
             .collect();
-        let children: BTreeSet<u64> = node["children"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_u64().unwrap())
-            .collect();
+        let children: BTreeSet<u64> = numbers(&node["children"]).into_iter().collect();
         assert_eq!(children, named, "children of node {id}");
         if node["source"] == "group" {
             assert!(
@@ -210,12 +215,7 @@ fn check_tree(report: &Value) -> BTreeSet<u64> {
                 "group {id}"
             );
             assert_eq!(node["selected"], true, "group {id}");
-            let parts: Vec<u64> = node["parts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_u64().unwrap())
-                .collect();
+            let parts = numbers(&node["parts"]);
             assert!(parts.len() >= 2, "group {id}");
             let mut joined = BTreeSet::new();
             for p in &parts {
