@@ -63,20 +63,14 @@ fn begin_dev_decisions_and_auroc_meet_issue_15s_aims() {
     let attribution_auroc = auroc(&column("attribution"), &attributable).unwrap();
     // (attributable, not attributable) rows per decision
     let count = |decision: &str| -> (usize, usize) {
-        scored
+        let decided: Vec<bool> = scored
             .iter()
             .zip(&attributable)
             .filter(|(s, _)| s["decision"] == decision)
-            .fold(
-                (0, 0),
-                |(a, n), (_, &good)| {
-                    if good {
-                        (a + 1, n)
-                    } else {
-                        (a, n + 1)
-                    }
-                },
-            )
+            .map(|(_, &good)| good)
+            .collect();
+        let good = decided.iter().filter(|&&g| g).count();
+        (good, decided.len() - good)
     };
     let (accept_good, accept_bad) = count("ACCEPT");
     let (reject_good, reject_bad) = count("REJECT");

@@ -37,7 +37,6 @@ fn temp_file(dir: &tempfile::TempDir, name: &str, content: &[u8]) -> PathBuf {
     path
 }
 
-/// The fixture scored with the default options (stdout is a pipe: JSONL by default).
 /// `faultmap score --format jsonl` on rows of (prompt, context, response); it must exit 0.
 fn score_rows(rows: &[(&str, &str, &str)]) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
@@ -55,6 +54,7 @@ fn score_rows(rows: &[(&str, &str, &str)]) -> Vec<Value> {
     lines(&out)
 }
 
+/// The fixture scored with the default options (stdout is a pipe: JSONL by default).
 fn scored_fixture() -> Vec<Value> {
     let out = faultmap(&["score", FIXTURE]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

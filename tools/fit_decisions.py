@@ -123,12 +123,10 @@ def fit(sets):
         best = None
         for t in grid:
             decided = [[(row, apply(row, t)) for row in rows] for rows in sets]
-            r = weighted(decided, pick)[1]
             if pick == "ACCEPT":
-                p = lowest_precision(decided, pick)
-                r = net_benefit(decided, pick)
+                p, r = lowest_precision(decided, pick), net_benefit(decided, pick)
             else:
-                p = weighted(decided, pick)[0]
+                p, r = weighted(decided, pick)
             key = (p >= PRECISION, r if p >= PRECISION else p)
             if best is None or key > best[0]:
                 best = (key, t)

@@ -127,26 +127,27 @@ pub fn discover(
         .null_rate
         .unwrap_or(total_failures as f64 / total as f64);
 
-    let mut failures: Vec<usize> = candidates
+    let failures: Vec<usize> = candidates
         .iter()
         .map(|c| c.rows.iter().filter(|&&i| failed[i]).count())
         .collect();
+    let test_of = |fails: usize, size: usize| match config.null_rate {
+        Some(p0) => EnrichmentTest {
+            p_value: stats::binomial_upper_tail(fails as u64, size as u64, p0),
+            test: TestKind::Binomial,
+        },
+        None => stats::enrichment_test(
+            config.test,
+            fails as u64,
+            size as u64,
+            total_failures as u64,
+            total as u64,
+        ),
+    };
     let mut tests: Vec<EnrichmentTest> = candidates[..fixed]
         .iter()
         .zip(&failures)
-        .map(|(c, &fails)| match config.null_rate {
-            Some(p0) => EnrichmentTest {
-                p_value: stats::binomial_upper_tail(fails as u64, c.rows.len() as u64, p0),
-                test: TestKind::Binomial,
-            },
-            None => stats::enrichment_test(
-                config.test,
-                fails as u64,
-                c.rows.len() as u64,
-                total_failures as u64,
-                total as u64,
-            ),
-        })
+        .map(|(c, &fails)| test_of(fails, c.rows.len()))
         .collect();
     let p_values: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
     let mut adjusted = stats::benjamini_hochberg(&p_values);
@@ -155,12 +156,12 @@ pub fn discover(
         test: TestKind::PermutationScan,
     }));
     adjusted.extend(&region_p);
-    let mut significant: Vec<bool> = adjusted
+    let significant: Vec<bool> = adjusted
         .iter()
         .enumerate()
         .map(|(c, &p)| p <= if c < fixed { alpha_fixed } else { alpha_scan })
         .collect();
-    let mut llr: Vec<f64> = candidates
+    let llr: Vec<f64> = candidates
         .iter()
         .zip(&failures)
         .map(|(c, &fails)| selection::log_likelihood_ratio(fails, c.rows.len(), baseline))
@@ -195,64 +196,7 @@ pub fn discover(
     for c in selection::unconfirmed(&p_values, &reported, fixed, alpha_fixed, |c| c < nodes) {
         selected[c] = false;
     }
-    if config.group_parts {
-        let nested = |c: &usize| *c < nodes || *c >= fixed;
-        let reported: Vec<usize> = (0..candidates.len())
-            .filter(|c| nested(c) && selected[*c])
-            .collect();
-        let supports: Vec<usize> = (0..candidates.len())
-            .filter(|c| nested(c) && significant[*c] && !selected[*c])
-            .collect();
-        let found = grouping::groups(
-            &reported,
-            &supports,
-            |c| &candidates[c].rows[..],
-            &failures,
-            baseline,
-            total,
-        );
-        for parts in found {
-            let mut rows: Vec<usize> = parts
-                .iter()
-                .flat_map(|&c| candidates[c].rows.iter().copied())
-                .collect();
-            rows.sort_unstable();
-            let fails = parts.iter().map(|&c| failures[c]).sum();
-            // Numbered after the tree's nodes and the scan's regions.
-            let node = nodes + candidates.len() - fixed;
-            let test = stats::enrichment_test(
-                config.test,
-                fails as u64,
-                rows.len() as u64,
-                total_failures as u64,
-                total as u64,
-            );
-            // No new discovery: the group is as significant as its weakest part.
-            let weakest = parts.iter().map(|&c| adjusted[c]).fold(0.0, f64::max);
-            llr.push(selection::log_likelihood_ratio(fails, rows.len(), baseline));
-            failures.push(fails);
-            tests.push(test);
-            adjusted.push(weakest);
-            significant.push(true);
-            selected.push(true);
-            candidates.push(Candidate {
-                source: "group".into(),
-                value: None,
-                position: Some(TreePosition {
-                    node,
-                    parent: None,
-                    children: Vec::new(),
-                    level: 0,
-                    parts: parts
-                        .iter()
-                        .filter_map(|&c| candidates[c].position.as_ref().map(|p| p.node))
-                        .collect(),
-                }),
-                rows,
-            });
-        }
-    }
-    Ok(Discovery {
+    let mut found = Discovery {
         candidates,
         failures,
         tests,
@@ -267,7 +211,79 @@ pub fn discover(
         noise_rows,
         scanned: neighbours.is_some(),
         clustering_time,
-    })
+    };
+    if config.group_parts {
+        found.add_groups(nodes, fixed, total, test_of);
+    }
+    Ok(found)
+}
+
+impl Discovery {
+    /// Reports, besides them, the reported tree nodes and regions that fail alike inside one
+    /// significant unreported node or region ([`grouping`]), as candidates of source `group`
+    /// numbered after the regions. `nodes` and `fixed` delimit the tree's nodes and the
+    /// regions as in [`discover`]; `total` rows; `test_of(failures, size)` is every
+    /// candidate's test.
+    fn add_groups(
+        &mut self,
+        nodes: usize,
+        fixed: usize,
+        total: usize,
+        test_of: impl Fn(usize, usize) -> EnrichmentTest,
+    ) {
+        let nested = |c: &usize| *c < nodes || *c >= fixed;
+        let reported: Vec<usize> = (0..self.candidates.len())
+            .filter(|c| nested(c) && self.selected[*c])
+            .collect();
+        let supports: Vec<usize> = (0..self.candidates.len())
+            .filter(|c| nested(c) && self.significant[*c] && !self.selected[*c])
+            .collect();
+        let found = grouping::groups(
+            &reported,
+            &supports,
+            |c| &self.candidates[c].rows[..],
+            &self.failures,
+            self.baseline,
+            total,
+        );
+        for parts in found {
+            let mut rows: Vec<usize> = parts
+                .iter()
+                .flat_map(|&c| self.candidates[c].rows.iter().copied())
+                .collect();
+            rows.sort_unstable();
+            let fails = parts.iter().map(|&c| self.failures[c]).sum();
+            let position = TreePosition {
+                // Numbered after the tree's nodes and the scan's regions.
+                node: nodes + self.candidates.len() - fixed,
+                parent: None,
+                children: Vec::new(),
+                level: 0,
+                parts: parts
+                    .iter()
+                    .filter_map(|&c| self.candidates[c].position.as_ref().map(|p| p.node))
+                    .collect(),
+            };
+            // No new discovery: the group is as significant as its weakest part.
+            let weakest = parts.iter().map(|&c| self.adjusted[c]).fold(0.0, f64::max);
+            self.llr.push(selection::log_likelihood_ratio(
+                fails,
+                rows.len(),
+                self.baseline,
+            ));
+            self.tests.push(test_of(fails, rows.len()));
+            self.failures.push(fails);
+            self.adjusted.push(weakest);
+            self.significant.push(true);
+            self.selected.push(true);
+            self.candidates.push(Candidate {
+                source: "group".into(),
+                value: None,
+                rows,
+                position: Some(position),
+            });
+        }
+    }
 }
 
 /// The best antichain ([`selection::best_antichain`]) of the nested candidates `range`, whose
