@@ -14,6 +14,33 @@ macro_rules! diag {
     }};
 }
 
+/// Defines `$generic(args)`, which runs `imp::$generic` (a function of the calling module's
+/// `imp`, marked `#[inline(always)]`) through a copy compiled for AVX2 when the CPU has it, and
+/// `$avx2`, that copy. Loops written so that each output is one sum in a fixed order give the
+/// same bits on both paths. Shared by the embedding kernels and the tree's distance matrix.
+macro_rules! dispatch {
+    ($generic:ident, $avx2:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        pub(crate) fn $generic($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2, checked just above.
+                    return unsafe { $avx2($($arg),*) };
+                }
+            }
+            imp::$generic($($arg),*)
+        }
+
+        /// # Safety
+        /// The CPU must support AVX2.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        pub(crate) unsafe fn $avx2($($arg: $ty),*) $(-> $ret)? {
+            imp::$generic($($arg),*)
+        }
+    };
+}
+
 pub mod analysis;
 pub mod api;
 pub mod cluster;

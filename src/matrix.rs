@@ -123,7 +123,6 @@ pub fn squared_distance_lanes(a: &[f32], b: &[f32]) -> f32 {
         .sum();
     let mut lanes = [0f32; LANES];
     for (x, y) in a_chunks.zip(b_chunks) {
-        let (x, y): (&[f32; LANES], &[f32; LANES]) = (x.try_into().unwrap(), y.try_into().unwrap());
         for l in 0..LANES {
             let d = x[l] - y[l];
             lanes[l] += d * d;

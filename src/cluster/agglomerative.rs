@@ -5,7 +5,7 @@
 use super::{nearest_centroid, sample_indices, FitOutcome};
 use crate::disjoint_sets::DisjointSets;
 use crate::error::{Error, Result};
-use crate::matrix::{squared_distance_lanes, Matrix};
+use crate::matrix::Matrix;
 use crate::progress::Progress;
 use kodama::{linkage, Method};
 use rayon::prelude::*;
@@ -120,43 +120,40 @@ pub(crate) fn run(
 /// Condensed (upper triangle, row-major) Euclidean distance matrix, the input kodama takes.
 /// Hand-written: kodama only consumes the matrix and building it is one loop.
 pub(crate) fn condensed_distances(data: &Matrix) -> Vec<f32> {
-    let rows: Vec<Vec<f32>> = (0..data.rows())
-        .into_par_iter()
-        .map(|i| distances_after(data, i))
-        .collect();
-    rows.concat()
+    let m = data.rows();
+    let mut out = vec![0f32; m * m.saturating_sub(1) / 2];
+    // Each row of the matrix is written in place, in parallel.
+    let mut rest = &mut out[..];
+    let mut rows: Vec<(usize, &mut [f32])> = Vec::with_capacity(m);
+    for i in 0..m {
+        let (row, tail) = std::mem::take(&mut rest).split_at_mut(m - i - 1);
+        rows.push((i, row));
+        rest = tail;
+    }
+    rows.into_par_iter()
+        .for_each(|(i, row)| distances_after(data, i, row));
+    out
 }
 
-/// Distances from row `i` to every later row: one row of the condensed matrix. Compiled for
-/// AVX2 where the CPU has it (wider lanes, the same operations in the same order, so the same
-/// bits as the fallback).
-fn distances_after(data: &Matrix, i: usize) -> Vec<f32> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports the feature the function is compiled for.
-            return unsafe { distances_after_avx2(data, i) };
+dispatch!(
+    distances_after,
+    distances_after_avx2,
+    (data: &Matrix, i: usize, out: &mut [f32])
+);
+
+mod imp {
+    use crate::matrix::{squared_distance_lanes, Matrix};
+
+    /// Distances from row `i` to every later row (one row of the condensed matrix) into
+    /// `out`. A loop writing in place, not `collect`: `collect` is not inlined into the AVX2
+    /// copy, so its body would be compiled without the wider lanes.
+    #[inline(always)]
+    pub(super) fn distances_after(data: &Matrix, i: usize, out: &mut [f32]) {
+        let row = data.row(i);
+        for (j, d) in ((i + 1)..data.rows()).zip(out) {
+            *d = squared_distance_lanes(row, data.row(j)).sqrt();
         }
     }
-    distances_after_portable(data, i)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn distances_after_avx2(data: &Matrix, i: usize) -> Vec<f32> {
-    distances_after_portable(data, i)
-}
-
-/// A plain loop, not `collect`: a generic `collect` is not inlined into the AVX2 copy, so its
-/// body would be compiled without the wider lanes.
-#[inline(always)]
-fn distances_after_portable(data: &Matrix, i: usize) -> Vec<f32> {
-    let row = data.row(i);
-    let mut out = Vec::with_capacity(data.rows() - i - 1);
-    for j in (i + 1)..data.rows() {
-        out.push(squared_distance_lanes(row, data.row(j)).sqrt());
-    }
-    out
 }
 
 /// Index of the pair (i, j), i < j, in a condensed matrix of m observations.
@@ -290,7 +287,8 @@ mod tests {
         let d = condensed_distances(&data);
         assert_eq!(d.len(), 21);
         for i in 0..7 {
-            let portable = distances_after_portable(&data, i);
+            let mut portable = vec![0f32; 6 - i];
+            imp::distances_after(&data, i, &mut portable);
             for (j, &got) in ((i + 1)..7).zip(&portable) {
                 assert_eq!(d[condensed_index(7, i, j)], got);
                 let plain = crate::matrix::squared_distance(data.row(i), data.row(j)).sqrt();

@@ -18,30 +18,6 @@ pub(crate) const TILE: usize = 32;
 /// typical L2).
 const SCATTER_ROWS: usize = 2048;
 
-/// Runs `$generic(args)` through an AVX2-enabled copy when the CPU supports AVX2.
-macro_rules! dispatch {
-    ($generic:ident, $avx2:ident, ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
-        pub(crate) fn $generic($($arg: $ty),*) $(-> $ret)? {
-            #[cfg(target_arch = "x86_64")]
-            {
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2, checked just above.
-                    return unsafe { $avx2($($arg),*) };
-                }
-            }
-            imp::$generic($($arg),*)
-        }
-
-        /// # Safety
-        /// The CPU must support AVX2.
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        pub(crate) unsafe fn $avx2($($arg: $ty),*) $(-> $ret)? {
-            imp::$generic($($arg),*)
-        }
-    };
-}
-
 /// A block of CSR rows: `indptr` has one more entry than rows and indexes `indices`/`values`
 /// (absolute offsets, so a block may start anywhere). Column indices sorted within rows.
 #[derive(Clone, Copy)]
