@@ -259,6 +259,9 @@ pub fn k_nearest(
     k_nearest_where(queries, b, k.min(b.rows()), false, progress)
 }
 
+/// Similarities screened at once against a full list's last entry in [`k_nearest_where`].
+const SCREEN: usize = 32;
+
 /// The search of [`k_nearest`]; `skip_self` leaves out the reference with the query's own
 /// index (queries and references are the same rows).
 fn k_nearest_where(
@@ -280,15 +283,29 @@ fn k_nearest_where(
         |lists, first, first_ref, block, width| {
             for (r, sims) in block.chunks_exact(width).enumerate() {
                 let list = &mut lists[r];
-                for (c, &s) in sims.iter().enumerate() {
-                    let j = first_ref + c;
-                    if (skip_self && j == first + r) || (list.len() == k && s <= list[k - 1].1) {
-                        continue;
+                for (q, chunk) in sims.chunks(SCREEN).enumerate() {
+                    // Once the list is full, most chunks hold nothing above its last entry: one
+                    // branch-free (vectorized) pass rules them out.
+                    if list.len() == k {
+                        let floor = list[k - 1].1;
+                        if !chunk
+                            .iter()
+                            .fold(false, |any, &s| any | (s > floor) | s.is_nan())
+                        {
+                            continue;
+                        }
                     }
-                    // Insert after every entry at least as similar (earlier indices win ties).
-                    let at = list.partition_point(|&(_, t)| t >= s);
-                    list.insert(at, (j, s));
-                    list.truncate(k);
+                    for (c, &s) in chunk.iter().enumerate() {
+                        let j = first_ref + q * SCREEN + c;
+                        if (skip_self && j == first + r) || (list.len() == k && s <= list[k - 1].1)
+                        {
+                            continue;
+                        }
+                        // Insert after every entry at least as similar (earlier indices win ties).
+                        let at = list.partition_point(|&(_, t)| t >= s);
+                        list.insert(at, (j, s));
+                        list.truncate(k);
+                    }
                 }
             }
         },
@@ -590,6 +607,43 @@ mod tests {
         assert_eq!(
             bits(&nearest_both_ways_distinct(&c, &b, &Progress::hidden()).0),
             bits(&nearest_both_ways(&c, &b, &Progress::hidden()).0)
+        );
+    }
+
+    /// The `k` most similar other rows by sorting every pair: similarity descending, then
+    /// index ascending.
+    fn brute_k_nearest_other(a: &Matrix, i: usize, k: usize) -> Vec<(usize, f32)> {
+        let mut all: Vec<(usize, f32)> = (0..a.rows())
+            .filter(|&j| j != i)
+            .map(|j| (j, dot(a.row(i), a.row(j))))
+            .collect();
+        all.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        all.truncate(k);
+        all
+    }
+
+    #[test]
+    fn k_nearest_lists_match_a_full_sort() {
+        // More rows than one reference tile and not a multiple of the screening chunk, with
+        // copies of a row so that ties must go to the lower index.
+        let mut a = random_unit_rows(REF_ROWS + 45, 8, 11);
+        let copy = a.row(3).to_vec();
+        for j in [40, 700, REF_ROWS + 2] {
+            a.row_mut(j).copy_from_slice(&copy);
+        }
+        let k = 15;
+        let found = k_nearest_other(&a, k, &Progress::hidden());
+        for i in [0, 3, 40, 500, REF_ROWS + 2, REF_ROWS + 44] {
+            let got: Vec<usize> = found[i].iter().map(|&(j, _)| j).collect();
+            let want: Vec<usize> = brute_k_nearest_other(&a, i, k)
+                .iter()
+                .map(|&(j, _)| j)
+                .collect();
+            assert_eq!(got, want, "row {i}");
+        }
+        assert_eq!(
+            &found[3][..3].iter().map(|&(j, _)| j).collect::<Vec<_>>(),
+            &[40, 700, REF_ROWS + 2]
         );
     }
 

@@ -1,8 +1,17 @@
 //! Progress bars on stderr: drawn only when stderr is a terminal and `--quiet` is off, so
 //! stdout carries only the report and logs stay clean.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+/// Every drawn bar goes through one multi-bar, so bars of steps running at the same time (the
+/// candidate tree's merges beside its row assignment) take a line each instead of overwriting
+/// one another; indicatif drops finished bars from it.
+fn shared() -> &'static MultiProgress {
+    static MULTI: OnceLock<MultiProgress> = OnceLock::new();
+    MULTI.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
@@ -27,10 +36,10 @@ impl Progress {
         if !self.enabled {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        let bar = shared().add(ProgressBar::new(len));
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} {msg:<12} [{bar:30}] {human_pos}/{human_len} ({elapsed})",
+                "{spinner} {msg:<12} [{wide_bar}] {human_pos}/{human_len} ({elapsed})",
             )
             .expect("static template")
             .progress_chars("=> "),
@@ -44,7 +53,7 @@ impl Progress {
         if !self.enabled {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let bar = shared().add(ProgressBar::no_length());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("static template"),
         );

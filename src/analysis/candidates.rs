@@ -67,14 +67,12 @@ pub fn from_embeddings(
     progress: &Progress,
 ) -> Result<Found> {
     if params.method.is_tree() {
-        let (tree, info, reduced) = cluster::candidate_tree(embeddings, params, progress)?;
+        let (tree, info, graph) =
+            cluster::candidate_tree(embeddings, params, progress, |reduced, sample, rows| {
+                (neighbours > 0).then(|| scan_graph(reduced, sample, rows, neighbours, progress))
+            })?;
         let leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
-        let graph = match reduced {
-            Some(reduced) if neighbours > 0 => {
-                Some(scan_graph(&reduced, &tree, neighbours, progress))
-            }
-            _ => None,
-        };
+        let graph = graph.flatten();
         return Ok(Found {
             candidates: from_tree(tree),
             info,
@@ -100,16 +98,17 @@ pub fn from_embeddings(
 /// so the cost stays bounded at any input size.
 fn scan_graph(
     reduced: &Matrix,
-    tree: &CandidateTree,
+    sample: &[usize],
+    sample_rows: &[Vec<usize>],
     k: usize,
     progress: &Progress,
 ) -> NeighbourGraph {
     let lists = |m: &Matrix| neighbour_lists(m, k, progress);
-    if reduced.rows() <= SCAN_ROW_LIMIT || tree.sample.len() == reduced.rows() {
+    if reduced.rows() <= SCAN_ROW_LIMIT || sample.len() == reduced.rows() {
         NeighbourGraph::of_rows(lists(reduced))
     } else {
-        let points = reduced.select_rows(&tree.sample);
-        NeighbourGraph::of_groups(lists(&points), tree.sample_rows.clone())
+        let points = reduced.select_rows(sample);
+        NeighbourGraph::of_groups(lists(&points), sample_rows.to_vec())
     }
 }
 

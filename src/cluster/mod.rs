@@ -268,13 +268,15 @@ pub fn cluster(
 
 /// Builds the candidate tree ([`tree`]) of the rows of `embeddings`: PCA to
 /// `params.reduced_dims` (at most one dimension per [`ROWS_PER_TREE_DIM`] rows), then Ward on a
-/// sample and every row assigned. Also returns the reduced rows the tree was built on (`None`
-/// when there is no tree; borrowed when no reduction was needed, so nothing is copied).
-pub fn candidate_tree<'a>(
-    embeddings: &'a Matrix,
+/// sample and every row assigned. `alongside(reduced, sample, sample_rows)` runs on the
+/// reduced rows the tree is built on while the merges run ([`tree::build`]); its result is
+/// returned, `None` when there is no tree.
+pub fn candidate_tree<T: Send>(
+    embeddings: &Matrix,
     params: &ClusterParams,
     progress: &Progress,
-) -> Result<(CandidateTree, ClusteringInfo, Option<Cow<'a, Matrix>>)> {
+    alongside: impl FnOnce(&Matrix, &[usize], &[Vec<usize>]) -> T + Send,
+) -> Result<(CandidateTree, ClusteringInfo, Option<T>)> {
     validate(params)?;
     let n = embeddings.rows();
     let mut info = ClusteringInfo::unfitted(params.method, embeddings.cols());
@@ -287,8 +289,9 @@ pub fn candidate_tree<'a>(
     let reduced = reduce::reduce_many(embeddings, dims, params.seed, progress)?;
     info.dims = reduced.data.cols();
     info.explained_variance = reduced.explained_variance;
-    let tree = tree::build(
-        &reduced.data,
+    let reduced = &reduced.data;
+    let (tree, beside) = tree::build(
+        reduced,
         params.min_cluster_size,
         params.max_fit_rows,
         if params.method == ClusterMethod::Graph {
@@ -298,9 +301,10 @@ pub fn candidate_tree<'a>(
         },
         params.seed,
         progress,
+        |sample, sample_rows| alongside(reduced, sample, sample_rows),
     )?;
     info.fit_sample_size = tree.fit_sample_size;
-    Ok((tree, info, Some(reduced.data)))
+    Ok((tree, info, Some(beside)))
 }
 
 /// The rows reduced as [`candidate_tree`] reduces them by default ([`TREE_DIMS`], at most one

@@ -73,51 +73,60 @@ const GRAPH_NEIGHBOURS: usize = 15;
 const GRAPH_RESOLUTION: f64 = 3.0;
 
 /// Builds the candidate tree of the rows of `data` (unit rows: the reduced embeddings).
-pub(crate) fn build(
+/// `alongside(sample, sample_rows)` runs once every row has joined its sample point, while the
+/// merges are found: Ward's linkage is single-threaded, so the other cores do this meanwhile
+/// (the failure scan's nearest neighbours); its result is returned with the tree.
+pub(crate) fn build<T: Send>(
     data: &Matrix,
     min_size: usize,
     fit_rows: usize,
     merging: Merging,
     seed: u64,
     progress: &Progress,
-) -> Result<CandidateTree> {
+    alongside: impl FnOnce(&[usize], &[Vec<usize>]) -> T + Send,
+) -> Result<(CandidateTree, T)> {
     let n = data.rows();
     let sample = sample_indices(n, fit_rows, seed, TREE_STREAM);
     let m = sample.len();
-    if m < 2 {
-        return Ok(CandidateTree::default());
-    }
     let fit = data.select_rows(&sample);
-    let kids = match merging {
+    // Rows of each sample point: itself and the rows nearest to it.
+    let assign = || {
+        let mut leaf_rows: Vec<Vec<usize>> = vec![Vec::new(); m];
+        if m < n {
+            let nearest =
+                crate::neighbours::nearest(data, &fit, progress, "assigning rows to the tree");
+            for (i, near) in nearest.iter().enumerate() {
+                leaf_rows[near.index.unwrap_or(0)].push(i);
+            }
+        } else {
+            for (i, rows) in leaf_rows.iter_mut().enumerate() {
+                rows.push(i);
+            }
+        }
+        let beside = alongside(&sample, &leaf_rows);
+        (leaf_rows, beside)
+    };
+    if m < 2 {
+        return Ok((CandidateTree::default(), assign().1));
+    }
+    let merges = || match merging {
         Merging::Ward => {
             let spinner =
                 progress.spinner(&format!("building the candidate tree (Ward on {m} rows)"));
             let mut kids = Vec::new();
             ward_merges(&fit, (0..m).collect(), m, &mut kids);
             spinner.finish_and_clear();
-            kids
+            Ok(kids)
         }
-        Merging::Leiden => leiden_merges(&fit, seed, progress)?,
+        Merging::Leiden => leiden_merges(&fit, seed, progress),
     };
-
-    // Rows of each sample point: itself and the rows nearest to it.
-    let mut leaf_rows: Vec<Vec<usize>> = vec![Vec::new(); m];
-    if m < n {
-        let nearest =
-            crate::neighbours::nearest(data, &fit, progress, "assigning rows to the tree");
-        for (i, near) in nearest.iter().enumerate() {
-            leaf_rows[near.index.unwrap_or(0)].push(i);
-        }
-    } else {
-        for (i, rows) in leaf_rows.iter_mut().enumerate() {
-            rows.push(i);
-        }
-    }
+    let (kids, (leaf_rows, beside)) = rayon::join(merges, assign);
+    let kids = kids?;
     let mut tree = thin(&kids, &leaf_rows, n, min_size);
     tree.fit_sample_size = (m < n).then_some(m);
     tree.sample = sample;
     tree.sample_rows = leaf_rows;
-    Ok(tree)
+    Ok((tree, beside))
 }
 
 /// Appends to `kids` Ward's binary merges of the rows of `points`, whose cluster ids are `ids`;
@@ -335,15 +344,7 @@ mod tests {
     #[test]
     fn fewer_rows_than_the_minimum_size_give_no_node() {
         for merging in [Merging::Ward, Merging::Leiden] {
-            let tree = build(
-                &copies(2, 2, 16),
-                10,
-                TREE_FIT_ROWS,
-                merging,
-                42,
-                &Progress::hidden(),
-            )
-            .unwrap();
+            let tree = tree_of(&copies(2, 2, 16), 10, TREE_FIT_ROWS, merging);
             assert!(tree.nodes.is_empty());
         }
     }
@@ -360,7 +361,7 @@ mod tests {
             .iter()
             .flat_map(|i| [(*i, Merging::Ward), (*i, Merging::Leiden)])
         {
-            let tree = build(input, 5, TREE_FIT_ROWS, merging, 42, &Progress::hidden()).unwrap();
+            let tree = tree_of(input, 5, TREE_FIT_ROWS, merging);
             let tops: Vec<&Vec<usize>> = tree
                 .nodes
                 .iter()
@@ -384,8 +385,37 @@ mod tests {
         }
     }
 
+    /// The tree alone, nothing run beside it.
+    fn tree_of(data: &Matrix, min_size: usize, fit_rows: usize, merging: Merging) -> CandidateTree {
+        build(
+            data,
+            min_size,
+            fit_rows,
+            merging,
+            42,
+            &Progress::hidden(),
+            |_, _| (),
+        )
+        .unwrap()
+        .0
+    }
+
     fn check_sampled(data: &Matrix, merging: Merging) {
-        let tree = build(data, 5, 12, merging, 42, &Progress::hidden()).unwrap();
+        let (tree, (sample, sample_rows)) = build(
+            data,
+            5,
+            12,
+            merging,
+            42,
+            &Progress::hidden(),
+            |sample, rows| (sample.to_vec(), rows.to_vec()),
+        )
+        .unwrap();
+        // What ran beside the merges saw the sample and its rows as the tree keeps them.
+        assert_eq!(
+            (sample, sample_rows),
+            (tree.sample.clone(), tree.sample_rows.clone())
+        );
         assert_eq!(tree.fit_sample_size, Some(12));
         for g in 0..3 {
             let rows = rows_of_group(3, 60, g);
