@@ -218,10 +218,22 @@ fn nearest_both_ways_of(
     )
 }
 
-/// For each row of `a`, its nearest row of `b` (ties to the lower index).
+/// For each row of `a`, its nearest row of `b` (ties to the lower index). Only the distinct
+/// rows of `a` are searched (a prompt repeated in a log is searched once): a copy's
+/// similarities are the same bits as its first occurrence's, so the answer is the same.
 pub fn nearest(a: &Matrix, b: &Matrix, progress: &Progress, message: &str) -> Vec<Nearest> {
+    let (first, distinct_of) = distinct_rows(a);
+    if first.len() == a.rows() {
+        return nearest_of(Queries::all(a), b, progress, message);
+    }
+    let found = nearest_of(Queries::rows(a, &first), b, progress, message);
+    distinct_of.iter().map(|&d| found[d]).collect()
+}
+
+/// [`nearest`] for the query rows `queries`, in their order.
+fn nearest_of(queries: Queries, b: &Matrix, progress: &Progress, message: &str) -> Vec<Nearest> {
     fold_blocks(
-        Queries::all(a),
+        queries,
         b,
         progress,
         message,
@@ -602,6 +614,11 @@ mod tests {
         };
         assert_eq!(bits(&plain.0), bits(&distinct.0));
         assert_eq!(bits(&plain.1), bits(&distinct.1));
+        // The one-way search searches the distinct rows too, with the same answer.
+        assert_eq!(
+            bits(&nearest(&a, &b, &Progress::hidden(), "")),
+            bits(&plain.0)
+        );
         // All rows distinct: the plain search.
         let c = random_unit_rows(40, 24, 12);
         assert_eq!(
