@@ -24,9 +24,17 @@ impl Embedder for CombinedEmbedder {
 
     fn embed(&self, texts: &[&str], progress: &Progress) -> Result<Matrix> {
         let (wa, wb) = (self.weight.sqrt(), (1.0 - self.weight).sqrt());
-        // The second embedder's width is known up front (a fixed model): the first part is
-        // widened in place and the second written into it, so at a million rows the peak holds
-        // the output alone, not the output and a part.
+        // Both widths known up front: each part is written in place into one wide matrix.
+        if let (Some(a_cols), Some(b_cols)) = (self.first.dims(), self.second.dims()) {
+            let mut out = Matrix::zeros(texts.len(), a_cols + b_cols);
+            self.first.embed_into(texts, &mut out, 0, wa, progress)?;
+            self.second
+                .embed_into(texts, &mut out, a_cols, wb, progress)?;
+            return Ok(out);
+        }
+        // Only the second embedder's width is known (a fixed model): the first part is widened
+        // in place and the second written into it, so at a million rows the peak holds the
+        // output alone, not the output and a part.
         let a = self.first.embed(texts, progress)?;
         let Some(b_cols) = self.second.dims() else {
             let b = self.second.embed(texts, progress)?;
@@ -83,6 +91,11 @@ mod tests {
             .unwrap()
             .embed(&texts, &p)
             .unwrap();
+        // Written in place, the parts are the same bits as the scaled parts side by side.
+        let (wa, wb) = (combined.weight.sqrt(), (1.0 - combined.weight).sqrt());
+        let side_by_side = concatenate(&a, wa, &b, wb);
+        let bits = |m: &Matrix| m.as_slice().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&m), bits(&side_by_side));
         for i in 0..texts.len() {
             assert!((dot(m.row(i), m.row(i)) - 1.0).abs() < 1e-5);
             for j in 0..texts.len() {

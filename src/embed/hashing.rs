@@ -168,6 +168,23 @@ impl Embedder for HashingEmbedder {
         self.validate()?;
         Ok(embed_corpus(&self.config, texts, progress, KEEP_ROWS))
     }
+
+    fn dims(&self) -> Option<usize> {
+        Some(self.config.dims)
+    }
+
+    fn embed_into(
+        &self,
+        texts: &[&str],
+        out: &mut Matrix,
+        offset: usize,
+        scale: f32,
+        progress: &Progress,
+    ) -> Result<()> {
+        self.validate()?;
+        embed_corpus_into(&self.config, texts, progress, KEEP_ROWS, out, offset, scale);
+        Ok(())
+    }
 }
 
 /// Feature counts of one text: `(bucket, tf)` sorted by bucket, word block then char block.
@@ -527,10 +544,30 @@ fn embed_corpus(
     progress: &Progress,
     keep_rows: usize,
 ) -> Matrix {
+    let mut out = Matrix::zeros(texts.len(), config.dims);
+    embed_corpus_into(config, texts, progress, keep_rows, &mut out, 0, 1.0);
+    out
+}
+
+/// [`embed_corpus`] writing each row, times `scale`, into columns `offset..offset + dims` of
+/// `out` (one row per text): the combined embedder fills its wide matrix in place instead of
+/// widening a second one of the whole corpus (a single-threaded copy of 1-2 GB at 1M rows).
+fn embed_corpus_into(
+    config: &HashingConfig,
+    texts: &[&str],
+    progress: &Progress,
+    keep_rows: usize,
+    out: &mut Matrix,
+    offset: usize,
+    scale: f32,
+) {
     let n = texts.len();
     let dims = config.dims;
+    let width = out.cols();
+    assert_eq!(out.rows(), n, "one output row per text");
+    assert!(offset + dims <= width, "the rows fit in the output");
     if n == 0 {
-        return Matrix::zeros(0, dims);
+        return;
     }
     let char_weight = if config.char_ngrams.is_some() {
         config.char_weight
@@ -603,17 +640,16 @@ fn embed_corpus(
     spinner.finish_and_clear();
     let rank = projector.rank();
 
-    // Projection, block by block straight into the output (each row depends only on its own
-    // text, so the block size and thread count do not change any bit).
-    let mut out = Matrix::zeros(n, dims);
+    // Projection, block by block into the output (each row depends only on its own text, so
+    // the block size and thread count do not change any bit).
     let bar = progress.bar(n as u64, "projecting");
     let block_rows = (n / 16).clamp(PROJECT_ROWS.0, PROJECT_ROWS.1);
     out.as_mut_slice()
-        .par_chunks_mut(dims * block_rows)
+        .par_chunks_mut(width * block_rows)
         .enumerate()
         .for_each(|(b, block)| {
             let start = b * block_rows;
-            let rows = block.len() / dims;
+            let rows = block.len() / width;
             let block_counts: Vec<RowCounts>;
             let counts: &[RowCounts] = if keep {
                 &kept[start..start + rows]
@@ -631,22 +667,27 @@ fn embed_corpus(
                 &block_counts
             };
             let x = weighted_csr(&vocab, counts.iter(), char_weight);
+            let mut projected = vec![0f32; rows * dims];
             if rank == dims {
-                projector.project(&x, block);
+                projector.project(&x, &mut projected);
             } else {
                 let mut tmp = vec![0f32; rows * rank];
                 projector.project(&x, &mut tmp);
                 if rank > 0 {
-                    for (o, t) in block.chunks_mut(dims).zip(tmp.chunks(rank)) {
+                    for (o, t) in projected.chunks_mut(dims).zip(tmp.chunks(rank)) {
                         o[..rank].copy_from_slice(t);
                     }
                 }
             }
-            block.chunks_mut(dims).for_each(finish_row);
+            for (row, dst) in projected.chunks_mut(dims).zip(block.chunks_mut(width)) {
+                finish_row(row);
+                for (o, &v) in dst[offset..offset + dims].iter_mut().zip(row.iter()) {
+                    *o = v * scale;
+                }
+            }
             bar.inc(rows as u64);
         });
     bar.finish_and_clear();
-    out
 }
 
 /// L2-normalizes a row; an all-zero row becomes the last basis vector (the least significant
