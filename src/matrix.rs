@@ -52,27 +52,6 @@ impl Matrix {
         self.data
     }
 
-    /// The same rows widened to `cols` columns: each old value times `scale`, then zeros.
-    /// Done in place (the buffer is grown, which the allocator can do without a copy for a
-    /// large one, and rows are moved back to front), so widening a million rows never holds
-    /// the old and the new matrix at once.
-    pub fn widen(mut self, cols: usize, scale: f32) -> Matrix {
-        assert!(cols >= self.cols, "widen cannot drop columns");
-        let old = self.cols;
-        self.data.reserve_exact(self.rows * cols - self.data.len());
-        self.data.resize(self.rows * cols, 0.0);
-        // Back to front: row i's new place starts at or after its old place, so a row is
-        // moved before anything is written over it.
-        for i in (0..self.rows).rev() {
-            self.data.copy_within(i * old..(i + 1) * old, i * cols);
-            let row = &mut self.data[i * cols..(i + 1) * cols];
-            row[..old].iter_mut().for_each(|x| *x *= scale);
-            row[old..].fill(0.0);
-        }
-        self.cols = cols;
-        self
-    }
-
     /// Rows selected by index, in the order given.
     pub fn select_rows(&self, indices: &[usize]) -> Matrix {
         let mut data = Vec::with_capacity(indices.len() * self.cols);
@@ -146,19 +125,5 @@ mod tests {
             squared_distance(&a[..5], &b[..5])
         );
         assert_eq!(squared_distance_lanes(&[], &[]), 0.0);
-    }
-
-    #[test]
-    fn widening_scales_the_old_columns_and_zeroes_the_new() {
-        let m = Matrix::from_vec(3, 2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-        let w = m.widen(5, 0.5);
-        assert_eq!(w.rows(), 3);
-        assert_eq!(w.cols(), 5);
-        assert_eq!(w.row(0), &[0.5, 1.0, 0.0, 0.0, 0.0]);
-        assert_eq!(w.row(1), &[1.5, 2.0, 0.0, 0.0, 0.0]);
-        assert_eq!(w.row(2), &[2.5, 3.0, 0.0, 0.0, 0.0]);
-        let same = Matrix::from_vec(2, 1, vec![7.0, 8.0]).widen(1, 1.0);
-        assert_eq!(same.as_slice(), &[7.0, 8.0]);
-        assert_eq!(Matrix::zeros(0, 3).widen(4, 2.0).cols(), 4);
     }
 }

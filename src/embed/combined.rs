@@ -24,7 +24,8 @@ impl Embedder for CombinedEmbedder {
 
     fn embed(&self, texts: &[&str], progress: &Progress) -> Result<Matrix> {
         let (wa, wb) = (self.weight.sqrt(), (1.0 - self.weight).sqrt());
-        // Both widths known up front: each part is written in place into one wide matrix.
+        // Both widths known up front (the built-in embedders): each part is written in place
+        // into one wide matrix, so at a million rows the peak holds the output alone.
         if let (Some(a_cols), Some(b_cols)) = (self.first.dims(), self.second.dims()) {
             let mut out = Matrix::zeros(texts.len(), a_cols + b_cols);
             self.first.embed_into(texts, &mut out, 0, wa, progress)?;
@@ -32,19 +33,9 @@ impl Embedder for CombinedEmbedder {
                 .embed_into(texts, &mut out, a_cols, wb, progress)?;
             return Ok(out);
         }
-        // Only the second embedder's width is known (a fixed model): the first part is widened
-        // in place and the second written into it, so at a million rows the peak holds the
-        // output alone, not the output and a part.
         let a = self.first.embed(texts, progress)?;
-        let Some(b_cols) = self.second.dims() else {
-            let b = self.second.embed(texts, progress)?;
-            return Ok(concatenate(&a, wa, &b, wb));
-        };
-        let a_cols = a.cols();
-        let mut out = a.widen(a_cols + b_cols, wa);
-        self.second
-            .embed_into(texts, &mut out, a_cols, wb, progress)?;
-        Ok(out)
+        let b = self.second.embed(texts, progress)?;
+        Ok(concatenate(&a, wa, &b, wb))
     }
 
     fn dims(&self) -> Option<usize> {

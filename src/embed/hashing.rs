@@ -550,8 +550,8 @@ fn embed_corpus(
 }
 
 /// [`embed_corpus`] writing each row, times `scale`, into columns `offset..offset + dims` of
-/// `out` (one row per text): the combined embedder fills its wide matrix in place instead of
-/// widening a second one of the whole corpus (a single-threaded copy of 1-2 GB at 1M rows).
+/// `out` (one row per text), so the combined embedder fills its wide matrix in place and never
+/// holds a second matrix of the whole corpus.
 fn embed_corpus_into(
     config: &HashingConfig,
     texts: &[&str],
