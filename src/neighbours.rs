@@ -174,15 +174,23 @@ pub fn nearest_both_ways(
     b: &Matrix,
     progress: &Progress,
 ) -> (Vec<Nearest>, Vec<Nearest>) {
-    nearest_both_ways_of(Queries::all(a), b, progress)
+    let found = nearest_both_ways_of(Queries::all(a), b, progress);
+    (found.a_to_b, found.b_to_a)
+}
+
+/// The answer of a both-ways search.
+pub struct BothWaysNearest {
+    /// Each row of `a`'s nearest row of `b`.
+    pub a_to_b: Vec<Nearest>,
+    /// Each row of `b`'s nearest row of `a`.
+    pub b_to_a: Vec<Nearest>,
+    /// Each row of `a`'s second-highest similarity to a row of `b` (`-inf` when `b` has fewer
+    /// than two rows): its nearest once the nearest is left out.
+    pub runner_up: Vec<f32>,
 }
 
 /// [`nearest_both_ways`] for the given query rows; indices into `a` are positions among them.
-fn nearest_both_ways_of(
-    a: Queries,
-    b: &Matrix,
-    progress: &Progress,
-) -> (Vec<Nearest>, Vec<Nearest>) {
+fn nearest_both_ways_of(a: Queries, b: &Matrix, progress: &Progress) -> BothWaysNearest {
     // Each chunk merges its column bests here after its last tile, so that thousands of chunk
     // states do not each keep one per reference row until the end. The merge is a max with
     // ties to the lower index: its result does not depend on the order chunks finish in.
@@ -194,6 +202,7 @@ fn nearest_both_ways_of(
         "nearest",
         |_, rows| BothWays {
             row_best: vec![Nearest::NONE; rows],
+            row_second: vec![f32::NEG_INFINITY; rows],
             col_best: vec![Nearest::NONE; b.rows()],
             col_sim: vec![f32::NEG_INFINITY; REF_ROWS],
             col_row: vec![0; REF_ROWS],
@@ -211,11 +220,17 @@ fn nearest_both_ways_of(
             }
         },
     );
-    let a_to_b = states.into_iter().flat_map(|s| s.row_best).collect();
-    (
+    let mut a_to_b = Vec::with_capacity(a.len());
+    let mut runner_up = Vec::with_capacity(a.len());
+    for state in states {
+        a_to_b.extend(state.row_best);
+        runner_up.extend(state.row_second);
+    }
+    BothWaysNearest {
         a_to_b,
-        b_to_a.into_inner().unwrap_or_else(|e| e.into_inner()),
-    )
+        b_to_a: b_to_a.into_inner().unwrap_or_else(|e| e.into_inner()),
+        runner_up,
+    }
 }
 
 /// For each row of `a`, its nearest row of `b` (ties to the lower index). Only the distinct
@@ -294,31 +309,8 @@ fn k_nearest_where(
         |_, rows| vec![Vec::<(usize, f32)>::with_capacity(k + 1); rows],
         |lists, first, first_ref, block, width| {
             for (r, sims) in block.chunks_exact(width).enumerate() {
-                let list = &mut lists[r];
-                for (q, chunk) in sims.chunks(SCREEN).enumerate() {
-                    // Once the list is full, most chunks hold nothing above its last entry: one
-                    // branch-free (vectorized) pass rules them out.
-                    if list.len() == k {
-                        let floor = list[k - 1].1;
-                        if !chunk
-                            .iter()
-                            .fold(false, |any, &s| any | (s > floor) | s.is_nan())
-                        {
-                            continue;
-                        }
-                    }
-                    for (c, &s) in chunk.iter().enumerate() {
-                        let j = first_ref + q * SCREEN + c;
-                        if (skip_self && j == first + r) || (list.len() == k && s <= list[k - 1].1)
-                        {
-                            continue;
-                        }
-                        // Insert after every entry at least as similar (earlier indices win ties).
-                        let at = list.partition_point(|&(_, t)| t >= s);
-                        list.insert(at, (j, s));
-                        list.truncate(k);
-                    }
-                }
+                let own = skip_self.then_some(first + r);
+                offer_row(&mut lists[r], k, sims, first_ref, own);
             }
         },
     )
@@ -327,31 +319,74 @@ fn k_nearest_where(
     .collect()
 }
 
-/// [`nearest_both_ways`], searching only the distinct rows of `a` (bitwise-equal vectors, such
-/// as the embeddings of a prompt repeated in a log) and sharing the result among copies. The
-/// answer is the same as searching every row: a copy's similarities are the same bits as its
-/// first occurrence's (a block's values do not depend on the row's position), and ties go to
-/// the lowest index, which is the first occurrence's.
-pub fn nearest_both_ways_distinct(
-    a: &Matrix,
-    b: &Matrix,
-    progress: &Progress,
-) -> (Vec<Nearest>, Vec<Nearest>) {
-    let (first, distinct_of) = distinct_rows(a);
-    if first.len() == a.rows() {
-        return nearest_both_ways(a, b, progress);
+/// Offers one block row of similarities (references `first_ref..`) to a sorted list of at most
+/// `k` (index, similarity), most similar first, ties to the lower index; reference `skip` is
+/// left out.
+fn offer_row(
+    list: &mut Vec<(usize, f32)>,
+    k: usize,
+    sims: &[f32],
+    first_ref: usize,
+    skip: Option<usize>,
+) {
+    for (q, chunk) in sims.chunks(SCREEN).enumerate() {
+        // Once the list is full, most chunks hold nothing above its last entry: one
+        // branch-free (vectorized) pass rules them out.
+        if list.len() == k {
+            let floor = list[k - 1].1;
+            if !chunk
+                .iter()
+                .fold(false, |any, &s| any | (s > floor) | s.is_nan())
+            {
+                continue;
+            }
+        }
+        for (c, &s) in chunk.iter().enumerate() {
+            let j = first_ref + q * SCREEN + c;
+            if skip == Some(j) || (list.len() == k && s <= list[k - 1].1) {
+                continue;
+            }
+            // Insert after every entry at least as similar (earlier indices win ties).
+            let at = list.partition_point(|&(_, t)| t >= s);
+            list.insert(at, (j, s));
+            list.truncate(k);
+        }
     }
-    let (distinct_to_b, b_to_distinct) =
-        nearest_both_ways_of(Queries::rows(a, &first), b, progress);
-    let a_to_b = distinct_of.iter().map(|&d| distinct_to_b[d]).collect();
-    let b_to_a = b_to_distinct
-        .into_iter()
-        .map(|n| Nearest {
-            index: n.index.map(|d| first[d]),
-            ..n
+}
+
+/// [`nearest_both_ways`] with the runner-up, searching only the distinct rows of `a` and of `b`
+/// (bitwise-equal vectors, such as the embeddings of a prompt repeated in a log or a test
+/// written twice) and sharing each answer among copies. The nearest rows are the same as
+/// searching every row: a copy's similarities are the same bits as its first occurrence's (a
+/// block's values do not depend on a row's position), and ties go to the lowest index, which
+/// is the first occurrence's. The runner-up is the nearest *distinct* vector of `b` after the
+/// nearest, so a test written twice does not count as its own runner-up.
+pub fn nearest_both_ways_distinct(a: &Matrix, b: &Matrix, progress: &Progress) -> BothWaysNearest {
+    let (first_a, distinct_a) = distinct_rows(a);
+    let (first_b, distinct_b) = distinct_rows(b);
+    let b_rows = (first_b.len() < b.rows()).then(|| b.select_rows(&first_b));
+    let found = nearest_both_ways_of(
+        Queries::rows(a, &first_a),
+        b_rows.as_ref().unwrap_or(b),
+        progress,
+    );
+    BothWaysNearest {
+        a_to_b: expand(&found.a_to_b, &distinct_a, &first_b),
+        b_to_a: expand(&found.b_to_a, &distinct_b, &first_a),
+        runner_up: distinct_a.iter().map(|&d| found.runner_up[d]).collect(),
+    }
+}
+
+/// The answers for distinct rows given to every row (`distinct_of`), their indices (positions
+/// among the distinct rows of the other side) turned back into rows by `first`.
+fn expand(found: &[Nearest], distinct_of: &[usize], first: &[usize]) -> Vec<Nearest> {
+    distinct_of
+        .iter()
+        .map(|&d| Nearest {
+            index: found[d].index.map(|j| first[j]),
+            ..found[d]
         })
-        .collect();
-    (a_to_b, b_to_a)
+        .collect()
 }
 
 /// Bitwise-distinct rows: the first row of each distinct vector, in row order, and for every
@@ -387,6 +422,8 @@ const LANES: usize = 8;
 struct BothWays {
     /// Each query row's best reference so far.
     row_best: Vec<Nearest>,
+    /// Each query row's second-highest similarity so far.
+    row_second: Vec<f32>,
     /// Each reference's best query row in this chunk so far.
     col_best: Vec<Nearest>,
     /// Scratch for one block: each column's highest similarity and the first row holding it.
@@ -412,9 +449,13 @@ impl BothWays {
                 *at = if s > b { row } else { *at };
                 *best = b.max(s);
             }
+            // The runner-up is the second highest of the best so far, the runner-up so far, and
+            // this block's two highest.
+            let (max, second) = row_top_two(sims);
+            let best = self.row_best[r].similarity;
+            self.row_second[r] = self.row_second[r].max(second).max(best.min(max));
             // Earlier tiles hold lower indices, so only a strictly higher maximum wins.
-            let max = row_max(sims);
-            if self.row_best[r].index.is_none() || max > self.row_best[r].similarity {
+            if self.row_best[r].index.is_none() || max > best {
                 let c = sims
                     .iter()
                     .position(|&s| s == max)
@@ -428,25 +469,54 @@ impl BothWays {
     }
 }
 
-/// The largest of `values` (non-empty, finite), as [`LANES`] running maxima.
-fn row_max(values: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; LANES];
+/// The largest and second largest of `values` (non-empty, finite; the second is `-inf` for a
+/// single value), as [`LANES`] running pairs: the two largest values are each the largest or
+/// the second largest of their lane.
+fn row_top_two(values: &[f32]) -> (f32, f32) {
+    let mut first = [f32::NEG_INFINITY; LANES];
+    let mut second = [f32::NEG_INFINITY; LANES];
     let chunks = values.chunks_exact(LANES);
     let tail = chunks.remainder();
     for chunk in chunks {
-        for (m, &v) in lanes.iter_mut().zip(chunk) {
+        for ((m, n), &v) in first.iter_mut().zip(second.iter_mut()).zip(chunk) {
+            let low = if v > *m { *m } else { v };
+            *n = if low > *n { low } else { *n };
             *m = if v > *m { v } else { *m };
         }
     }
-    tail.iter()
-        .chain(&lanes)
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+    tail.iter().chain(&first).chain(&second).fold(
+        (f32::NEG_INFINITY, f32::NEG_INFINITY),
+        |(m, n), &v| {
+            if v > m {
+                (v, m)
+            } else if v > n {
+                (m, v)
+            } else {
+                (m, n)
+            }
+        },
+    )
 }
 
 /// For each row of `a`, its nearest *other* row of `a` whose similarity is below
 /// `duplicate_similarity` (rows at least that similar count as copies of it and are skipped,
-/// so duplicated test prompts do not make the suite look denser than it is).
+/// so duplicated test prompts do not make the suite look denser than it is). Bitwise-equal rows
+/// always count as copies: only distinct rows are searched, and copies share the answer.
 pub fn nearest_other(a: &Matrix, duplicate_similarity: f32, progress: &Progress) -> Vec<Nearest> {
+    let (first, distinct_of) = distinct_rows(a);
+    if first.len() == a.rows() {
+        return nearest_other_distinct(a, duplicate_similarity, progress);
+    }
+    let found = nearest_other_distinct(&a.select_rows(&first), duplicate_similarity, progress);
+    expand(&found, &distinct_of, &first)
+}
+
+/// [`nearest_other`] over rows that are all distinct.
+fn nearest_other_distinct(
+    a: &Matrix,
+    duplicate_similarity: f32,
+    progress: &Progress,
+) -> Vec<Nearest> {
     fold_blocks(
         Queries::all(a),
         a,
@@ -468,37 +538,47 @@ pub fn nearest_other(a: &Matrix, duplicate_similarity: f32, progress: &Progress)
     .collect()
 }
 
-/// For each query `i`, how many reference rows are strictly more similar to it than
-/// `bounds[i]`, counting at most `cap`; reference `exclude[i]` (the query itself, when the
-/// references contain it) is not counted.
-pub fn count_closer(
+/// Two answers from one pass of products, for each query `i`: how many reference rows are
+/// strictly more similar to it than `bounds[i]` (counting at most `cap`), and its `k` most
+/// similar reference rows, ordered as [`k_nearest`] orders them. Reference `exclude[i]` (the
+/// query itself, when the references contain it) is in neither.
+pub fn closer_and_nearest(
     queries: Queries,
     references: &Matrix,
     bounds: &[f32],
     exclude: &[Option<usize>],
     cap: usize,
+    k: usize,
     progress: &Progress,
-) -> Vec<usize> {
+) -> Vec<(usize, Vec<(usize, f32)>)> {
     assert_eq!(bounds.len(), queries.len());
     assert_eq!(exclude.len(), queries.len());
+    let k = k.min(references.rows());
     fold_blocks(
         queries,
         references,
         progress,
         "neighbours",
-        |_, rows| vec![0usize; rows],
-        |counts, first, first_ref, block, width| {
+        |_, rows| vec![(0usize, Vec::<(usize, f32)>::with_capacity(k + 1)); rows],
+        |found, first, first_ref, block, width| {
             for (r, sims) in block.chunks_exact(width).enumerate() {
                 let q = first + r;
-                if counts[r] >= cap {
+                let (count, list) = &mut found[r];
+                if k > 0 {
+                    offer_row(list, k, sims, first_ref, exclude[q]);
+                }
+                if *count >= cap {
                     continue;
                 }
-                let closer = sims
-                    .iter()
-                    .enumerate()
-                    .filter(|&(c, &s)| s > bounds[q] && exclude[q] != Some(first_ref + c))
-                    .count();
-                counts[r] = (counts[r] + closer).min(cap);
+                // A branch-free count (vectorized), less the excluded reference if counted.
+                let bound = bounds[q];
+                let mut closer = sims.iter().map(|&s| u32::from(s > bound)).sum::<u32>() as usize;
+                if let Some(c) = exclude[q].and_then(|x| x.checked_sub(first_ref)) {
+                    if c < width && sims[c] > bound {
+                        closer -= 1;
+                    }
+                }
+                *count = (*count + closer).min(cap);
             }
         },
     )
@@ -612,8 +692,8 @@ mod tests {
                 .map(|n| (n.index, n.similarity.to_bits()))
                 .collect()
         };
-        assert_eq!(bits(&plain.0), bits(&distinct.0));
-        assert_eq!(bits(&plain.1), bits(&distinct.1));
+        assert_eq!(bits(&plain.0), bits(&distinct.a_to_b));
+        assert_eq!(bits(&plain.1), bits(&distinct.b_to_a));
         // The one-way search searches the distinct rows too, with the same answer.
         assert_eq!(
             bits(&nearest(&a, &b, &Progress::hidden(), "")),
@@ -622,7 +702,7 @@ mod tests {
         // All rows distinct: the plain search.
         let c = random_unit_rows(40, 24, 12);
         assert_eq!(
-            bits(&nearest_both_ways_distinct(&c, &b, &Progress::hidden()).0),
+            bits(&nearest_both_ways_distinct(&c, &b, &Progress::hidden()).a_to_b),
             bits(&nearest_both_ways(&c, &b, &Progress::hidden()).0)
         );
     }
@@ -675,6 +755,8 @@ mod tests {
             assert_eq!(got.index, want.index, "row {i}");
         }
         assert_ne!(found[5].index, Some(6));
+        // Copies share the answer of their first occurrence, which is the lowest index.
+        assert_eq!(found[5], found[6]);
         // A single row has no other row.
         let one = random_unit_rows(1, 16, 4);
         assert_eq!(
@@ -685,18 +767,22 @@ mod tests {
     }
 
     #[test]
-    fn count_closer_counts_strictly_closer_rows_up_to_the_cap() {
+    fn closer_and_nearest_counts_up_to_the_cap_and_lists_the_nearest() {
         let q = random_unit_rows(40, 8, 5);
-        let refs = random_unit_rows(REF_ROWS + 500, 8, 6);
+        let mut refs = random_unit_rows(REF_ROWS + 500, 8, 6);
+        // A copy of an excluded reference must still be listed.
+        let copy = refs.row(3).to_vec();
+        refs.row_mut(REF_ROWS + 7).copy_from_slice(&copy);
         let bounds: Vec<f32> = (0..q.rows()).map(|i| 0.2 + 0.01 * i as f32).collect();
         let exclude: Vec<Option<usize>> = (0..q.rows()).map(|i| Some(i * 3)).collect();
-        for cap in [5, usize::MAX] {
-            let got = count_closer(
+        for (cap, k) in [(5, 9), (usize::MAX, 0), (3, 1)] {
+            let got = closer_and_nearest(
                 Queries::all(&q),
                 &refs,
                 &bounds,
                 &exclude,
                 cap,
+                k,
                 &Progress::hidden(),
             );
             for i in 0..q.rows() {
@@ -704,9 +790,59 @@ mod tests {
                     .filter(|&j| j != i * 3 && dot(q.row(i), refs.row(j)) > bounds[i])
                     .count()
                     .min(cap);
-                assert_eq!(got[i], want, "row {i}, cap {cap}");
+                assert_eq!(got[i].0, want, "row {i}, cap {cap}");
+                let mut all: Vec<(usize, f32)> = (0..refs.rows())
+                    .filter(|&j| j != i * 3)
+                    .map(|j| (j, dot(q.row(i), refs.row(j))))
+                    .collect();
+                all.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+                let listed: Vec<usize> = got[i].1.iter().map(|&(j, _)| j).collect();
+                let sorted: Vec<usize> = all[..k].iter().map(|&(j, _)| j).collect();
+                assert_eq!(listed, sorted, "row {i}, k {k}");
             }
         }
+    }
+
+    #[test]
+    fn runner_up_is_the_second_distinct_reference() {
+        // References across tiles, some written twice; queries with copies.
+        let base = random_unit_rows(REF_ROWS + 60, 16, 13);
+        let mut b_rows: Vec<usize> = (0..base.rows()).collect();
+        b_rows[REF_ROWS + 30] = 5;
+        b_rows[200] = 900;
+        let b = base.select_rows(&b_rows);
+        let mut a = random_unit_rows(QUERY_ROWS + 20, 16, 14);
+        // Query 0 sits on reference 5 (written twice), query 1 on reference 900's copy.
+        a.row_mut(0).copy_from_slice(base.row(5));
+        a.row_mut(1).copy_from_slice(base.row(900));
+        let copy = a.row(2).to_vec();
+        a.row_mut(QUERY_ROWS + 3).copy_from_slice(&copy);
+        let found = nearest_both_ways_distinct(&a, &b, &Progress::hidden());
+        let distinct: Vec<usize> = (0..b.rows())
+            .filter(|&j| j != REF_ROWS + 30 && j != 900)
+            .collect();
+        for i in 0..a.rows() {
+            let mut sims: Vec<f32> = distinct.iter().map(|&j| dot(a.row(i), b.row(j))).collect();
+            sims.sort_by(|x, y| y.total_cmp(x));
+            assert!((found.runner_up[i] - sims[1]).abs() < 1e-5, "row {i}");
+            assert!(
+                (found.a_to_b[i].similarity - sims[0]).abs() < 1e-5,
+                "row {i}"
+            );
+        }
+        assert_eq!(found.a_to_b[0].index, Some(5));
+        assert_eq!(found.a_to_b[1].index, Some(200));
+        // Copies of a reference share its nearest query.
+        assert_eq!(found.b_to_a[REF_ROWS + 30], found.b_to_a[5]);
+        assert_eq!(found.b_to_a[900], found.b_to_a[200]);
+        assert_eq!(
+            found.runner_up[2].to_bits(),
+            found.runner_up[QUERY_ROWS + 3].to_bits()
+        );
+        // One reference: no runner-up.
+        let one = random_unit_rows(1, 16, 15);
+        let alone = nearest_both_ways_distinct(&a, &one, &Progress::hidden());
+        assert!(alone.runner_up.iter().all(|&s| s == f32::NEG_INFINITY));
     }
 
     #[test]

@@ -369,7 +369,7 @@ fn coverage_name_with_llm() {
             "--production",
             "fixtures/coverage_production.jsonl",
         ],
-        "coverage --name-with-llm (120 tests, 390 production prompts)",
+        "coverage --name-with-llm (122 tests, 390 production prompts)",
         "gaps",
         "gap",
         "coverage.schema.json",

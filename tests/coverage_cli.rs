@@ -14,7 +14,7 @@ const TESTS: &str = "fixtures/coverage_tests.jsonl";
 const PRODUCTION: &str = "fixtures/coverage_production.jsonl";
 /// Production topics the test suite never touches.
 const UNTESTED: [&str; 2] = ["privacy_gdpr", "api_limits"];
-/// A quarter of production, two tests.
+/// A quarter of production, four tests.
 const THIN: &str = "plans";
 
 /// `faultmap coverage --tests <tests> --production <production> <extra>`.
@@ -266,7 +266,7 @@ fn json_report_has_the_documented_fields() {
         report.get("prompts").is_none(),
         "per-prompt rows belong in JSONL"
     );
-    assert_eq!(report["num_tests"], 120);
+    assert_eq!(report["num_tests"], 122);
     assert_eq!(report["num_production"], production_rows().len() as u64);
     let score = report["overall_coverage_score"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&score));
@@ -389,7 +389,12 @@ fn jsonl_has_one_line_per_production_row() {
         assert_eq!(row["id"], production[i]["id"]);
         let nearest = row["nearest_test_index"].as_u64().unwrap() as usize;
         assert_eq!(row["nearest_test_id"], tests[nearest]["id"], "row {i}");
-        let distance = row["distance"].as_f64().unwrap();
+        assert!(
+            (0.0..=2.0).contains(&row["distance"].as_f64().unwrap()),
+            "row {i}"
+        );
+        // What the distance rule compares with the threshold.
+        let distance = row["smoothed_distance"].as_f64().unwrap();
         assert!((0.0..=2.0).contains(&distance), "row {i}: {distance}");
         let is_uncovered = row["uncovered"].as_bool().unwrap();
         uncovered += usize::from(is_uncovered);

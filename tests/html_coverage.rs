@@ -120,7 +120,7 @@ fn the_demo_page_draws_every_prompt_and_every_gap() {
         report["num_tests"].as_u64().unwrap() as usize,
         report["num_production"].as_u64().unwrap() as usize,
     );
-    assert_eq!((tests, production), (120, 390));
+    assert_eq!((tests, production), (122, 390));
     // Under the sampling limit, every prompt is drawn, each with its mark.
     assert_eq!(drawn_claim(&page, "drawn-tests"), (tests, tests));
     assert_eq!(
@@ -159,7 +159,12 @@ fn the_demo_page_draws_every_prompt_and_every_gap() {
                 format!("<tr class=\"gap\"><td class=\"n\" data-v=\"{rank}\">{rank}</td>"),
             ),
             ("size", format!("data-v=\"{size}\">{size}</td>")),
-            ("share", format!("data-v=\"{share}\">")),
+            // serde_json's default float parsing can be a bit off in the last place, so
+            // the share is compared on its leading digits.
+            ("share", {
+                let text = share.to_string();
+                format!("data-v=\"{}", &text[..text.len().min(12)])
+            }),
         ];
         for (what, text) in expected {
             assert!(page.contains(&text), "{what} of gap {rank}: {text}");
@@ -246,7 +251,7 @@ fn coords_are_in_the_json_only_with_the_flag() {
                 })
         })
     };
-    for (file, rows) in [("tests", 120), ("production", 390)] {
+    for (file, rows) in [("tests", 122), ("production", 390)] {
         let points = coords[file].as_array().unwrap();
         assert_eq!(points.len(), rows, "{file}");
         assert!(points.iter().all(is_point), "{file}");
@@ -266,13 +271,13 @@ fn large_inputs_draw_a_sample_that_keeps_each_share() {
     let page = page(TESTS, production, &[]);
     let (tests, nt) = drawn_claim(&page, "drawn-tests");
     let (prod, np) = drawn_claim(&page, "drawn-production");
-    assert_eq!((nt, np), (120, 4290));
+    assert_eq!((nt, np), (122, 4290));
     assert!(page.contains("a seeded sample"));
     assert_eq!(page.matches("<rect class=\"pt test\"").count(), tests);
     assert_eq!(page.matches("class=\"pt ").count(), tests + prod);
-    // 4,000 of 4,410 points: each stratum keeps its share (± rounding of each quota).
-    let expected = |n: usize| n as f64 * 4000.0 / 4410.0;
-    assert!((tests as f64 - expected(120)).abs() <= 1.0, "{tests}");
+    // 4,000 of 4,412 points: each stratum keeps its share (± rounding of each quota).
+    let expected = |n: usize| n as f64 * 4000.0 / 4412.0;
+    assert!((tests as f64 - expected(122)).abs() <= 1.0, "{tests}");
     let report = report(TESTS, production, &[]);
     let uncovered = report["num_uncovered_total"].as_u64().unwrap() as usize;
     let drawn_uncovered = page.matches("<path class=\"pt uncovered\"").count();

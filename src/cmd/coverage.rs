@@ -88,10 +88,16 @@ pub struct RuleArgs {
     /// Which rules mark a prompt uncovered.
     #[arg(long, value_enum, default_value = "both")]
     pub rule: RuleArg,
-    /// The neighbour rule looks among at most this many distinct production prompts (a seeded
-    /// sample above it).
-    #[arg(long, default_value_t = 20_000, value_name = "N", value_parser = super::common::whole::<2, { u64::MAX }>)]
+    /// The neighbour rule and the smoothing look for neighbours among at most this many
+    /// distinct production prompts (a seeded sample above it).
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = super::common::whole::<2, { u64::MAX }>)]
     pub max_reference_prompts: u64,
+    /// The distance rule averages each prompt's distance to its nearest test with its N - 1
+    /// nearest production prompts' (a missing topic is far from the tests as a whole, even
+    /// where one prompt sits near a neighbouring topic's test); 1 compares each prompt's own
+    /// distance. The threshold is calibrated on the tests scored the same way.
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = super::common::whole::<1, 1000>)]
+    pub smooth_over: u64,
     /// Exit with code 1 when the covered share of traffic is below X (a CI gate).
     #[arg(long, value_name = "X", value_parser = super::common::unit_interval)]
     pub min_coverage: Option<f64>,
@@ -211,6 +217,7 @@ impl Args {
             alpha: self.rules.alpha,
             neighbour_rule: self.rules.rule == RuleArg::Both,
             max_reference_prompts: self.rules.max_reference_prompts as usize,
+            smoothing: self.rules.smooth_over as usize,
             thin_ratio: self.gaps.thin_ratio,
             thin_alpha: 0.05,
             representatives: self.gaps.representatives,

@@ -4,7 +4,9 @@
 //! 1. Tests and production are embedded in one call (one fitted space for both).
 //! 2. Each production prompt's nearest test, and each test's nearest production prompt, by
 //!    exact blocked products ([`crate::neighbours`]).
-//! 3. The distance rule and the neighbour rule flag prompts ([`rules`]).
+//! 3. The distance rule (each prompt's nearest-test distance averaged over its nearest
+//!    production prompts, calibrated on the tests scored alike) and the neighbour rule flag
+//!    prompts ([`rules`]).
 //! 4. Gaps: the candidate-tree nodes where flagged prompts gather significantly and are the
 //!    majority, searched as failure slices are ([`super::discovery`]); or, with a flat
 //!    clustering, clusters of the flagged prompts. A prompt is uncovered when it is beyond the
@@ -54,8 +56,12 @@ pub struct CoverageConfig {
     pub alpha: f64,
     /// Run the neighbour rule.
     pub neighbour_rule: bool,
-    /// The neighbour rule draws neighbours from at most this many distinct production prompts.
+    /// The neighbour rule and the smoothing draw neighbours from at most this many distinct
+    /// production prompts.
     pub max_reference_prompts: usize,
+    /// The distance rule averages the nearest-test distance over this many prompts: the prompt
+    /// and its nearest production prompts ([`rules`]). 1 is the plain nearest-test distance.
+    pub smoothing: usize,
     /// Thin coverage: smallest density ratio reported, and the FDR of its test.
     pub thin_ratio: f64,
     pub thin_alpha: f64,
@@ -91,7 +97,8 @@ impl Default for CoverageConfig {
             distance_threshold: None,
             alpha: 0.05,
             neighbour_rule: true,
-            max_reference_prompts: 20_000,
+            max_reference_prompts: 10_000,
+            smoothing: 10,
             thin_ratio: 3.0,
             thin_alpha: 0.05,
             representatives: 5,
@@ -107,7 +114,8 @@ impl Default for CoverageConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UncoveredReason {
-    /// Its nearest test is farther than the distance threshold.
+    /// Its distance to its nearest test, averaged over its nearest production prompts (see
+    /// `--smooth-over`), is beyond the distance threshold.
     Distance,
     /// Its nearest neighbours are all production prompts (see [`rules`]), and it lies in a gap.
     Neighbours,
@@ -212,6 +220,10 @@ pub struct PromptCoverage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nearest_test_id: Option<String>,
     pub distance: f64,
+    /// What the distance rule compared with the threshold: `distance` averaged over the
+    /// prompt's nearest production prompts (`distance` itself without smoothing, or within
+    /// the neighbour rule's floor).
+    pub smoothed_distance: f64,
     pub uncovered: bool,
     pub reason: Option<UncoveredReason>,
     /// Index into `gaps` of the gap it belongs to.
@@ -246,8 +258,8 @@ pub struct CoverageParameters {
 /// without a weight field).
 ///
 /// The stages run in order and are public so that they can be timed one by one
-/// (`benches/coverage_bench.rs`): [`embed`], [`nearest_tests`], [`calibrate_threshold`],
-/// [`uncovered`], [`find_gaps`], [`find_thin_topics`].
+/// (`benches/coverage_bench.rs`): [`embed`], [`nearest_tests`], [`reference_sample`],
+/// [`calibrate_threshold`], [`uncovered`], [`find_gaps`], [`find_thin_topics`].
 pub fn analyze(
     tests: &Dataset,
     production: &Dataset,
@@ -258,8 +270,16 @@ pub fn analyze(
 ) -> Result<CoverageReport> {
     let embedded = embed(tests, production, weights, embedder, config, progress)?;
     let nearest = nearest_tests(&embedded, progress);
-    let threshold = calibrate_threshold(&embedded, config, progress)?;
-    let uncovered = uncovered(&embedded, &nearest, &threshold, config, progress);
+    let references = reference_sample(&embedded, config);
+    let threshold = calibrate_threshold(&embedded, &nearest, &references, config, progress)?;
+    let uncovered = uncovered(
+        &embedded,
+        &nearest,
+        &references,
+        &threshold,
+        config,
+        progress,
+    );
     let gaps = find_gaps(&embedded, &nearest, &uncovered.reasons, config, progress)?;
     let uncovered = uncovered.confirm(&gaps);
     let thin = find_thin_topics(
@@ -360,78 +380,218 @@ pub struct NearestTests {
     pub tests: Vec<Nearest>,
     /// Cosine distance of each production prompt to its nearest test (2 without tests).
     pub distances: Vec<f64>,
+    /// ... and to its nearest test once that one (and its copies) is left out (2 without).
+    pub runner_up_distances: Vec<f64>,
 }
 
-/// Stage 2: the nearest-test search, both ways. Production logs repeat prompts, so only the
-/// distinct production vectors are searched ([`neighbours::nearest_both_ways_distinct`]).
+/// Stage 2: the nearest-test search, both ways, with each production prompt's runner-up test.
+/// Production logs repeat prompts and suites repeat tests, so only distinct vectors are
+/// searched ([`neighbours::nearest_both_ways_distinct`]).
 pub fn nearest_tests(embedded: &Embedded, progress: &Progress) -> NearestTests {
-    let (production, tests) =
+    let found =
         neighbours::nearest_both_ways_distinct(&embedded.prod_emb, &embedded.test_emb, progress);
-    let distances = production
+    let distances = found
+        .a_to_b
         .iter()
         .map(|n| n.distance().unwrap_or(2.0))
         .collect();
+    let runner_up_distances = found
+        .runner_up
+        .iter()
+        .map(|&s| {
+            let runner_up = Nearest {
+                index: s.is_finite().then_some(0),
+                similarity: s,
+            };
+            runner_up.distance().unwrap_or(2.0)
+        })
+        .collect();
     NearestTests {
-        production,
-        tests,
+        production: found.a_to_b,
+        tests: found.b_to_a,
         distances,
+        runner_up_distances,
+    }
+}
+
+/// The distinct production prompts, and the seeded sample of them among which the neighbour
+/// rule and the smoothing look for a prompt's neighbours.
+pub struct ReferenceSample {
+    /// The first row of each distinct prompt text, in row order.
+    pub distinct: Vec<usize>,
+    /// Each production row's position in `distinct`.
+    pub distinct_of: Vec<usize>,
+    /// Positions in `distinct` of the sampled prompts.
+    pub sample: Vec<usize>,
+    /// Their embeddings, in sample order.
+    pub embeddings: Matrix,
+}
+
+impl ReferenceSample {
+    /// The production row of the reference at position `p` of the sample.
+    fn row(&self, p: usize) -> usize {
+        self.distinct[self.sample[p]]
+    }
+}
+
+/// Stage 3: the reference sample. Distinct texts: repeated traffic is weight, not a denser
+/// topic.
+pub fn reference_sample(embedded: &Embedded, config: &CoverageConfig) -> ReferenceSample {
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
+    let mut distinct: Vec<usize> = Vec::new();
+    let mut distinct_of = vec![0usize; embedded.prompts.len()];
+    for (i, p) in embedded.prompts.iter().enumerate() {
+        let d = *first_of.entry(p).or_insert_with(|| {
+            distinct.push(i);
+            distinct.len() - 1
+        });
+        distinct_of[i] = d;
+    }
+    let sample = cluster::sample_indices(
+        distinct.len(),
+        config.max_reference_prompts,
+        config.gap_clustering.seed,
+        7,
+    );
+    let embeddings = embedded
+        .prod_emb
+        .select_rows(&sample.iter().map(|&d| distinct[d]).collect::<Vec<_>>());
+    ReferenceSample {
+        distinct,
+        distinct_of,
+        sample,
+        embeddings,
     }
 }
 
 /// The distance rule's threshold and where it came from.
 pub struct Threshold {
+    /// What the distance rule compares with each prompt's (smoothed) nearest-test distance.
     pub distance: f64,
     pub source: ThresholdSource,
     /// Median distance of a test to its nearest other test (copies skipped).
     pub median_test_spacing: Option<f64>,
+    /// Prompts the rule averages over (1: the plain nearest-test distance).
+    pub smoothing: usize,
+    /// The threshold of the plain nearest-test distance (the same as `distance` without
+    /// smoothing): within it a test sits in a production topic.
+    pub nearest_distance: f64,
 }
 
 impl Threshold {
-    /// The neighbour rule only asks prompts farther than this from their nearest test.
+    /// The neighbour rule only asks prompts farther than this from their nearest test, and
+    /// the distance rule smooths only their distances.
     fn neighbour_floor(&self) -> f64 {
         self.median_test_spacing
-            .unwrap_or(self.distance)
-            .min(self.distance)
+            .unwrap_or(self.nearest_distance)
+            .min(self.nearest_distance)
     }
 }
 
-/// Stage 3: the distance threshold, calibrated on the tests' spacing unless it is given.
+/// Stage 4: the distance threshold, calibrated on the tests unless it is given. Each test is
+/// scored as a production prompt would be with that test left out of the suite: its nearest
+/// other test, averaged with smoothing over its nearest reference prompts' nearest tests
+/// (each with that test left out).
 pub fn calibrate_threshold(
     embedded: &Embedded,
+    nearest: &NearestTests,
+    references: &ReferenceSample,
     config: &CoverageConfig,
     progress: &Progress,
 ) -> Result<Threshold> {
     let rule_alpha = config.rule_alpha();
-    let spacing: Vec<f64> =
+    let spacing_of: Vec<Option<f64>> =
         neighbours::nearest_other(&embedded.test_emb, DUPLICATE_SIMILARITY, progress)
             .iter()
-            .filter_map(Nearest::distance)
+            .map(Nearest::distance)
             .collect();
+    let spacing: Vec<f64> = spacing_of.iter().flatten().copied().collect();
     let median_test_spacing = rules::median(&spacing);
-    let (distance, source) = match config.distance_threshold {
-        Some(d) => (d, ThresholdSource::Given),
-        None => {
-            let d = rules::conformal_quantile(&spacing, rule_alpha).ok_or_else(|| {
-                Error::Usage(format!(
-                    "{} needs at least two distinct test prompts to calibrate the distance threshold; give --distance-threshold",
-                    embedded.tests.source
-                ))
-            })?;
-            (
-                d,
-                ThresholdSource::Calibrated {
-                    quantile: 1.0 - rule_alpha,
-                    calibration_tests: spacing.len(),
-                    median_test_spacing: median_test_spacing.unwrap_or(0.0),
-                },
-            )
-        }
+    let too_few = || {
+        Error::Usage(format!(
+            "{} needs at least two distinct test prompts to calibrate the distance threshold; give --distance-threshold",
+            embedded.tests.source
+        ))
     };
-    Ok(Threshold {
-        distance,
-        source,
+    if let Some(d) = config.distance_threshold {
+        return Ok(Threshold {
+            distance: d,
+            source: ThresholdSource::Given,
+            median_test_spacing,
+            smoothing: 1,
+            nearest_distance: d,
+        });
+    }
+    let nearest_distance = rules::conformal_quantile(&spacing, rule_alpha).ok_or_else(too_few)?;
+    let mut threshold = Threshold {
+        distance: nearest_distance,
+        source: ThresholdSource::Calibrated {
+            quantile: 1.0 - rule_alpha,
+            calibration_tests: spacing.len(),
+            median_test_spacing: median_test_spacing.unwrap_or(0.0),
+            smoothed_over: config.smoothing,
+        },
         median_test_spacing,
-    })
+        smoothing: config.smoothing,
+        nearest_distance,
+    };
+    if config.smoothing > 1 {
+        let scores = smoothed_test_scores(
+            embedded,
+            nearest,
+            references,
+            &spacing_of,
+            threshold.neighbour_floor(),
+            config,
+            progress,
+        );
+        threshold.distance = rules::conformal_quantile(&scores, rule_alpha).ok_or_else(too_few)?;
+    }
+    Ok(threshold)
+}
+
+/// Each test's score as a production prompt's (see [`rules`]): beyond `floor`, its nearest
+/// other test's distance averaged with its nearest reference prompts' nearest-test distances,
+/// each with this test (and its copies) left out; within it, the distance alone. Tests with no
+/// distinct other test are left out, as from the plain calibration.
+fn smoothed_test_scores(
+    embedded: &Embedded,
+    nearest: &NearestTests,
+    references: &ReferenceSample,
+    spacing_of: &[Option<f64>],
+    floor: f64,
+    config: &CoverageConfig,
+    progress: &Progress,
+) -> Vec<f64> {
+    let test_emb = &embedded.test_emb;
+    let smoothed: Vec<usize> = (0..spacing_of.len())
+        .filter(|&t| spacing_of[t].is_some_and(|d| d > floor))
+        .collect();
+    let lists = neighbours::k_nearest(
+        neighbours::Queries::rows(test_emb, &smoothed),
+        &references.embeddings,
+        config.smoothing - 1,
+        progress,
+    );
+    let same_vector = |a: usize, b: usize| {
+        test_emb
+            .row(a)
+            .iter()
+            .zip(test_emb.row(b))
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+    };
+    let mut score_of: Vec<Option<f64>> = spacing_of.to_vec();
+    for (t, list) in smoothed.iter().zip(&lists) {
+        let others = list.iter().map(|&(p, _)| {
+            let i = references.row(p);
+            match nearest.production[i].index {
+                Some(j) if same_vector(j, *t) => nearest.runner_up_distances[i],
+                _ => nearest.distances[i],
+            }
+        });
+        score_of[*t] = spacing_of[*t].map(|own| rules::mean_with(own, others));
+    }
+    score_of.into_iter().flatten().collect()
 }
 
 /// Which production prompts are uncovered, and why. Between [`uncovered`] and
@@ -441,6 +601,9 @@ pub struct Uncovered {
     pub reasons: Vec<Option<UncoveredReason>>,
     /// The neighbour rule's settings; `None` when it is off or has too few tests.
     pub neighbour_rule: Option<NeighbourRule>,
+    /// Each production prompt's score under the distance rule: its nearest-test distance,
+    /// averaged over its neighbourhood when smoothed.
+    pub scores: Vec<f64>,
 }
 
 impl Uncovered {
@@ -469,36 +632,117 @@ impl Uncovered {
     }
 }
 
-/// Stage 4: the distance rule, then the neighbour rule on the prompts it left covered (the
-/// evidence; [`Uncovered::confirm`] turns it into verdicts once the gaps are found).
+/// Stage 5: the distance rule, then the neighbour rule on the prompts it left covered (the
+/// evidence; [`Uncovered::confirm`] turns it into verdicts once the gaps are found). With
+/// smoothing, one pass over the reference sample finds both rules' neighbours.
 pub fn uncovered(
     embedded: &Embedded,
     nearest: &NearestTests,
+    references: &ReferenceSample,
     threshold: &Threshold,
     config: &CoverageConfig,
     progress: &Progress,
 ) -> Uncovered {
-    let mut reasons: Vec<Option<UncoveredReason>> = nearest
-        .distances
-        .iter()
-        .map(|&d| (d > threshold.distance).then_some(UncoveredReason::Distance))
-        .collect();
-    let neighbour_rule = if config.neighbour_rule {
-        apply_neighbour_rule(
-            embedded,
-            nearest,
-            threshold.neighbour_floor(),
-            config,
-            &mut reasons,
-            progress,
-        )
+    let distances = &nearest.distances;
+    let smoothed = threshold.smoothing > 1;
+    let flag = |score: f64| (score > threshold.distance).then_some(UncoveredReason::Distance);
+    let mut reasons: Vec<Option<UncoveredReason>> = if smoothed {
+        vec![None; distances.len()]
     } else {
-        None
+        distances.iter().map(|&d| flag(d)).collect()
     };
+    let mut scores = distances.clone();
+    let neighbour_rule = config
+        .neighbour_rule
+        .then(|| neighbour_rule(embedded, references, threshold, config))
+        .flatten();
+    if neighbour_rule.is_none() && !smoothed {
+        return Uncovered {
+            reasons,
+            neighbour_rule,
+            scores,
+        };
+    }
+    // Prompts within the floor keep their own distance (and no neighbour-rule flag); without
+    // smoothing, prompts the distance rule flagged need no neighbours.
+    let floor = threshold.neighbour_floor();
+    let queries: Vec<usize> = (0..references.distinct.len())
+        .filter(|&d| {
+            let i = references.distinct[d];
+            distances[i] > floor && (smoothed || reasons[i].is_none())
+        })
+        .collect();
+    let position: HashMap<usize, usize> = references
+        .sample
+        .iter()
+        .enumerate()
+        .map(|(p, &d)| (d, p))
+        .collect();
+    let query_rows: Vec<usize> = queries.iter().map(|&d| references.distinct[d]).collect();
+    let bounds: Vec<f32> = query_rows
+        .iter()
+        .map(|&i| nearest.production[i].similarity)
+        .collect();
+    let exclude: Vec<Option<usize>> = queries.iter().map(|d| position.get(d).copied()).collect();
+    let cap = neighbour_rule.map_or(0, |r| r.k);
+    let found = neighbours::closer_and_nearest(
+        neighbours::Queries::rows(&embedded.prod_emb, &query_rows),
+        &references.embeddings,
+        &bounds,
+        &exclude,
+        cap,
+        threshold.smoothing - 1,
+        progress,
+    );
+    // Per distinct prompt: its score and its evidence.
+    let mut verdict: Vec<Option<(f64, Option<UncoveredReason>)>> =
+        vec![None; references.distinct.len()];
+    for ((&d, &i), (closer, list)) in queries.iter().zip(&query_rows).zip(found) {
+        let score = if smoothed {
+            rules::mean_with(
+                distances[i],
+                list.iter().map(|&(p, _)| distances[references.row(p)]),
+            )
+        } else {
+            distances[i]
+        };
+        let by_neighbours = neighbour_rule.is_some_and(|r| closer >= r.k);
+        let reason = if smoothed { flag(score) } else { None }
+            .or(by_neighbours.then_some(UncoveredReason::Neighbours));
+        verdict[d] = Some((score, reason));
+    }
+    for (i, (reason, score)) in reasons.iter_mut().zip(&mut scores).enumerate() {
+        if let Some((s, r)) = verdict[references.distinct_of[i]] {
+            *score = s;
+            *reason = reason.or(r);
+        }
+    }
     Uncovered {
         reasons,
         neighbour_rule,
+        scores,
     }
+}
+
+/// The neighbour rule's settings, or `None` when there are too few tests for it to reach its
+/// share of alpha.
+fn neighbour_rule(
+    embedded: &Embedded,
+    references: &ReferenceSample,
+    threshold: &Threshold,
+    config: &CoverageConfig,
+) -> Option<NeighbourRule> {
+    let tests = embedded.test_prompts.iter().collect::<HashSet<_>>().len();
+    let reference_prompts = references.sample.len();
+    let k = rules::neighbour_k(tests, reference_prompts, config.rule_alpha())?;
+    Some(NeighbourRule {
+        k,
+        reference_prompts,
+        tests,
+        test_probability: tests as f64 / (tests + reference_prompts) as f64,
+        min_distance: threshold.neighbour_floor(),
+        flagged_outside_gaps: 0,
+    })
 }
 
 /// The gaps, ranked, and where each production prompt went.
@@ -715,7 +959,7 @@ pub fn find_thin_topics(
     let mut tests_at = vec![0usize; embedded.prompts.len()];
     for n in &nearest.tests {
         if let (Some(i), Some(d)) = (n.index, n.distance()) {
-            if d <= threshold.distance {
+            if d <= threshold.nearest_distance {
                 tests_at[i] += 1;
             }
         }
@@ -867,7 +1111,7 @@ fn report(
     let num_tests_without_traffic = nearest
         .tests
         .iter()
-        .filter(|n| n.distance().is_none_or(|d| d > threshold.distance))
+        .filter(|n| n.distance().is_none_or(|d| d > threshold.nearest_distance))
         .count();
     let prompt_rows: Vec<PromptCoverage> = (0..prompts.len())
         .map(|i| {
@@ -879,6 +1123,7 @@ fn report(
                 nearest_test_index: test.map_or(0, |t| t.row),
                 nearest_test_id: test.and_then(|t| t.id.clone()),
                 distance: nearest.distances[i],
+                smoothed_distance: uncovered.scores[i],
                 uncovered: reasons[i].is_some(),
                 reason: reasons[i],
                 gap: gaps.gap_of[i],
@@ -944,87 +1189,6 @@ fn split_rows(embeddings: Matrix, first: usize) -> (Matrix, Matrix) {
         Matrix::from_vec(first, cols, head),
         Matrix::from_vec(rows - first, cols, data),
     )
-}
-
-/// Marks prompts uncovered by the neighbour rule (see [`rules`]) and returns its settings, or
-/// `None` when there are too few tests for it to reach `alpha`.
-fn apply_neighbour_rule(
-    embedded: &Embedded,
-    nearest: &NearestTests,
-    min_distance: f64,
-    config: &CoverageConfig,
-    reasons: &mut [Option<UncoveredReason>],
-    progress: &Progress,
-) -> Option<NeighbourRule> {
-    let Embedded {
-        prompts,
-        test_prompts,
-        prod_emb,
-        ..
-    } = embedded;
-    // Distinct texts: repeated traffic is weight, not a denser topic.
-    let mut first_of: HashMap<&str, usize> = HashMap::new();
-    let mut distinct: Vec<usize> = Vec::new();
-    let mut distinct_of = vec![0usize; prompts.len()];
-    for (i, p) in prompts.iter().enumerate() {
-        let d = *first_of.entry(p).or_insert_with(|| {
-            distinct.push(i);
-            distinct.len() - 1
-        });
-        distinct_of[i] = d;
-    }
-    let distinct_tests = test_prompts
-        .iter()
-        .collect::<std::collections::HashSet<_>>()
-        .len();
-    let sample = cluster::sample_indices(
-        distinct.len(),
-        config.max_reference_prompts,
-        config.gap_clustering.seed,
-        7,
-    );
-    let k = rules::neighbour_k(distinct_tests, sample.len(), config.rule_alpha())?;
-    let rule = NeighbourRule {
-        k,
-        reference_prompts: sample.len(),
-        tests: distinct_tests,
-        test_probability: distinct_tests as f64 / (distinct_tests + sample.len()) as f64,
-        min_distance,
-        flagged_outside_gaps: 0,
-    };
-    // Only distinct prompts the distance rule left covered and beyond the floor are asked.
-    let queries: Vec<usize> = (0..distinct.len())
-        .filter(|&d| {
-            let i = distinct[d];
-            reasons[i].is_none() && nearest.distances[i] > min_distance
-        })
-        .collect();
-    let position: HashMap<usize, usize> = sample.iter().enumerate().map(|(p, &d)| (d, p)).collect();
-    let references = prod_emb.select_rows(&sample.iter().map(|&d| distinct[d]).collect::<Vec<_>>());
-    let query_rows: Vec<usize> = queries.iter().map(|&d| distinct[d]).collect();
-    let bounds: Vec<f32> = queries
-        .iter()
-        .map(|&d| nearest.production[distinct[d]].similarity)
-        .collect();
-    let exclude: Vec<Option<usize>> = queries.iter().map(|d| position.get(d).copied()).collect();
-    let closer = neighbours::count_closer(
-        neighbours::Queries::rows(prod_emb, &query_rows),
-        &references,
-        &bounds,
-        &exclude,
-        k,
-        progress,
-    );
-    let mut flagged = vec![false; distinct.len()];
-    for (q, &d) in queries.iter().enumerate() {
-        flagged[d] = closer[q] >= k;
-    }
-    for (i, reason) in reasons.iter_mut().enumerate() {
-        if reason.is_none() && flagged[distinct_of[i]] {
-            *reason = Some(UncoveredReason::Neighbours);
-        }
-    }
-    Some(rule)
 }
 
 /// Names and describes the thin topics, most missing tests first.
@@ -1111,6 +1275,7 @@ mod tests {
                 None,
             ],
             neighbour_rule: Some(rule),
+            scores: vec![0.0; 6],
         };
         let gaps = Gaps {
             gaps: Vec::new(),
