@@ -76,9 +76,10 @@ pub struct Args {
 #[derive(Debug, Clone, ClapArgs)]
 #[command(next_help_heading = "Coverage rules")]
 pub struct RuleArgs {
-    /// Cosine distance to the nearest test above which a prompt is uncovered [default:
-    /// calibrated on the tests: the conformal (1 - alpha/2) quantile of each test's distance to
-    /// its nearest other test]
+    /// Cosine distance to the nearest test above which a prompt is uncovered, compared with each
+    /// prompt's own distance (no smoothing) [default: calibrated on the tests: the conformal
+    /// (1 - alpha/2) quantile of the tests' distances to their nearest other test, smoothed as
+    /// the prompts' are]
     #[arg(long, value_name = "D", value_parser = distance)]
     pub distance_threshold: Option<f64>,
     /// Share of covered traffic the rules may wrongly call uncovered (split between the two
