@@ -286,7 +286,7 @@ pub fn k_nearest(
     k_nearest_where(queries, b, k.min(b.rows()), false, progress)
 }
 
-/// Similarities screened at once against a full list's last entry in [`k_nearest_where`].
+/// Similarities screened at once against a full list's last entry in [`offer_row`].
 const SCREEN: usize = 32;
 
 /// The search of [`k_nearest`]; `skip_self` leaves out the reference with the query's own

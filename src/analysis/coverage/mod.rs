@@ -758,7 +758,7 @@ pub struct Gaps {
     pub tree: Option<Vec<Candidate>>,
 }
 
-/// Stage 5: clusters the uncovered prompts into named gaps, most traffic first.
+/// Stage 6: clusters the uncovered prompts into named gaps, most traffic first.
 pub fn find_gaps(
     embedded: &Embedded,
     nearest: &NearestTests,
@@ -941,7 +941,7 @@ pub struct ThinTopics {
     pub clustering: ClusteringInfo,
 }
 
-/// Stage 6: the production topics with far fewer tests than their share of traffic. With the
+/// Stage 7: the production topics with far fewer tests than their share of traffic. With the
 /// candidate tree (the gaps' tree), every node of topic size is tested and the reported ones
 /// are the antichain that best explains the shortfall, as slices are chosen; with a flat
 /// clustering, its clusters of all production are the topics.
