@@ -248,6 +248,7 @@ fn json_report_has_the_documented_fields() {
         "num_production",
         "total_traffic",
         "distance_threshold",
+        "nearest_distance_threshold",
         "num_uncovered_total",
         "uncovered_traffic_share",
         "num_uncovered_by_distance",

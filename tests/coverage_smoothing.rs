@@ -121,7 +121,13 @@ fn smoothed_distances_and_threshold_match_a_brute_force_computation() {
     let mut sorted = spacing.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted[(sorted.len() - 1) / 2];
-    let floor = median.min(conformal(&spacing, RULE_ALPHA));
+    let plain = conformal(&spacing, RULE_ALPHA);
+    let reported_plain = report["nearest_distance_threshold"].as_f64().unwrap();
+    assert!(
+        (reported_plain - plain).abs() < 1e-5,
+        "{reported_plain} against {plain}"
+    );
+    let floor = median.min(plain);
 
     // Distinct production prompts, each one's nearest test and its nearest test once that one
     // (and its copies) is gone.
@@ -182,8 +188,17 @@ fn smoothed_distances_and_threshold_match_a_brute_force_computation() {
     // The untested topics are there to be flagged.
     assert!(flagged > 10, "{flagged} prompts beyond the threshold");
 
-    // Without smoothing the score is the plain distance.
+    // Without smoothing the score is the plain distance, and so is the threshold.
     for row in prompt_rows(&["--smooth-over", "1"]) {
         assert_eq!(row["smoothed_distance"], row["distance"]);
     }
+    let plain_report = json(&run(&["--format", "json", "--smooth-over", "1"]));
+    assert_eq!(
+        plain_report["distance_threshold"],
+        plain_report["nearest_distance_threshold"]
+    );
+    assert_eq!(
+        plain_report["nearest_distance_threshold"],
+        report["nearest_distance_threshold"]
+    );
 }

@@ -5,20 +5,32 @@ use super::json::{push_line, JsonlExporter};
 use super::markdown::{md_cell, MarkdownExporter};
 use super::table::{cell_text, format_p, naming_summary, new_table, percent, right, TableExporter};
 use super::Exporter;
+use crate::analysis::coverage::rules::ThresholdSource;
 use crate::analysis::coverage::CoverageReport;
 use crate::error::Result;
 use crate::input::Dataset;
 use comfy_table::Cell;
 use serde::Serialize;
 
+/// What the distance rule compared with its threshold, in words.
+fn distance_score(report: &CoverageReport) -> String {
+    match report.parameters.threshold {
+        ThresholdSource::Calibrated { smoothed_over, .. } if smoothed_over > 1 => {
+            format!("mean nearest-test distance over {smoothed_over} nearby prompts")
+        }
+        _ => "nearest-test distance".to_string(),
+    }
+}
+
 fn summary(report: &CoverageReport) -> String {
     let mut out = format!(
-        "Coverage {}: {} of {} production prompts uncovered ({} by distance > {:.3}, {} by \
+        "Coverage {}: {} of {} production prompts uncovered ({} by {} > {:.3}, {} by \
          neighbours), {} tests. {} gaps, {} uncovered prompts in no gap, {} thinly tested topics.",
         percent(report.overall_coverage_score),
         report.num_uncovered_total,
         report.num_production,
         report.num_uncovered_by_distance,
+        distance_score(report),
         report.distance_threshold,
         report.num_uncovered_by_neighbours,
         report.num_tests,
@@ -28,8 +40,8 @@ fn summary(report: &CoverageReport) -> String {
     );
     if report.num_tests_without_traffic > 0 {
         out.push_str(&format!(
-            " {} tests have no production prompt within the threshold.",
-            report.num_tests_without_traffic
+            " {} tests have no production prompt within {:.3}.",
+            report.num_tests_without_traffic, report.nearest_distance_threshold
         ));
     }
     out.push('\n');
@@ -103,11 +115,12 @@ impl Exporter<CoverageReport> for MarkdownExporter {
         let mut out = String::from("## faultmap: test coverage\n\n");
         out.push_str(&format!(
             "**{}** of production traffic is covered by the {} tests; {} of {} prompts are \
-             uncovered (distance threshold {:.3}). {} gaps, {} thinly tested topics.\n\n",
+             uncovered ({} above {:.3}). {} gaps, {} thinly tested topics.\n\n",
             percent(report.overall_coverage_score),
             report.num_tests,
             report.num_uncovered_total,
             report.num_production,
+            distance_score(report),
             report.distance_threshold,
             report.num_gaps,
             report.num_thin_topics,

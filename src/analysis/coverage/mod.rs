@@ -133,7 +133,12 @@ pub struct CoverageReport {
     pub num_production: usize,
     /// Sum of production weights (the row count without a weight field).
     pub total_traffic: f64,
+    /// What the distance rule compares with each prompt's `smoothed_distance`.
     pub distance_threshold: f64,
+    /// The threshold of the plain nearest-test distance (the conformal quantile of the tests'
+    /// own spacing; `distance_threshold` without smoothing): within it a test counts as near a
+    /// production prompt (`num_tests_without_traffic`, the thin topics' test counts).
+    pub nearest_distance_threshold: f64,
     pub num_uncovered_total: usize,
     pub uncovered_traffic_share: f64,
     /// Uncovered by each rule (a prompt counts under the distance rule first).
@@ -151,8 +156,8 @@ pub struct CoverageReport {
     pub unclustered_prompt_indices: Vec<usize>,
     pub num_thin_topics: usize,
     pub thin_topics: Vec<ThinTopic>,
-    /// Tests whose nearest production prompt is farther than the threshold: nobody asks
-    /// anything like them.
+    /// Tests whose nearest production prompt is farther than `nearest_distance_threshold`:
+    /// nobody asks anything like them.
     pub num_tests_without_traffic: usize,
     pub parameters: CoverageParameters,
     /// With `--coords` (or for the HTML map): each test's and production prompt's place on
@@ -1137,6 +1142,7 @@ fn report(
         num_production: prompts.len(),
         total_traffic: *total_traffic,
         distance_threshold: threshold.distance,
+        nearest_distance_threshold: threshold.nearest_distance,
         num_uncovered_total: num_uncovered,
         uncovered_traffic_share: uncovered_weight / total_traffic,
         num_uncovered_by_distance: count_reason(UncoveredReason::Distance),

@@ -63,10 +63,20 @@ fn header(out: &mut String, r: &CoverageReport) {
         ThresholdSource::Calibrated {
             quantile,
             calibration_tests,
+            smoothed_over,
             ..
         } => format!(
             "calibrated: the conformal {quantile:.4} quantile of {calibration_tests} tests' \
-             distances to their nearest other test"
+             distances to their nearest other test{}",
+            if smoothed_over > 1 {
+                format!(
+                    ", each averaged with its {} nearest production prompts' as the prompts' \
+                     are",
+                    smoothed_over - 1
+                )
+            } else {
+                String::new()
+            }
         ),
     };
     let neighbours = match &p.neighbour_rule {
@@ -90,7 +100,7 @@ fn header(out: &mut String, r: &CoverageReport) {
          <dt>Uncovered</dt><dd>{} prompts ({} of traffic): {} by distance, {} by neighbours, \
          {} by their gap; {} in no gap</dd>\n\
          <dt>Gaps</dt><dd>{} reported; {} thinly tested topics; {} tests with no production \
-         prompt within the threshold</dd>\n\
+         prompt within {:.4}</dd>\n\
          <dt>How</dt><dd>{}</dd>",
         html(&p.tests),
         r.num_tests,
@@ -109,6 +119,7 @@ fn header(out: &mut String, r: &CoverageReport) {
         r.num_gaps,
         r.num_thin_topics,
         r.num_tests_without_traffic,
+        r.nearest_distance_threshold,
         html(&how),
     );
     header_end(out, r.llm_naming.as_ref(), "gaps", &p.tool_version);
