@@ -59,6 +59,12 @@ impl<'a> Queries<'a> {
     }
 }
 
+/// Cosine distance `1 - similarity`, clamped to [0, 2] (rounding can leave a similarity a hair
+/// above 1; no similarity at all, `-inf`, is the farthest, 2).
+pub fn cosine_distance(similarity: f32) -> f64 {
+    (1.0 - similarity as f64).clamp(0.0, 2.0)
+}
+
 /// The most similar reference row of a query.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Nearest {
@@ -74,11 +80,9 @@ impl Nearest {
         similarity: f32::NEG_INFINITY,
     };
 
-    /// Cosine distance `1 - similarity`, clamped to [0, 2] (rounding can leave a similarity a
-    /// hair above 1); `None` when there was no reference.
+    /// [`cosine_distance`] of its similarity; `None` when there was no reference.
     pub fn distance(&self) -> Option<f64> {
-        self.index
-            .map(|_| (1.0 - self.similarity as f64).clamp(0.0, 2.0))
+        self.index.map(|_| cosine_distance(self.similarity))
     }
 
     /// Keeps the better of `self` and (`index`, `similarity`): higher similarity, then lower

@@ -403,13 +403,7 @@ pub fn nearest_tests(embedded: &Embedded, progress: &Progress) -> NearestTests {
     let runner_up_distances = found
         .runner_up
         .iter()
-        .map(|&s| {
-            let runner_up = Nearest {
-                index: s.is_finite().then_some(0),
-                similarity: s,
-            };
-            runner_up.distance().unwrap_or(2.0)
-        })
+        .map(|&s| neighbours::cosine_distance(s))
         .collect();
     NearestTests {
         production: found.a_to_b,
@@ -529,6 +523,7 @@ pub fn calibrate_threshold(
     }
     let nearest_distance = rules::conformal_quantile(&spacing, rule_alpha).ok_or_else(too_few)?;
     let mut threshold = Threshold {
+        // Set below from the tests' scores (their spacing itself without smoothing).
         distance: nearest_distance,
         source: ThresholdSource::Calibrated {
             quantile: 1.0 - rule_alpha,
@@ -540,25 +535,23 @@ pub fn calibrate_threshold(
         smoothing: config.smoothing,
         nearest_distance,
     };
-    if config.smoothing > 1 {
-        let scores = smoothed_test_scores(
-            embedded,
-            nearest,
-            references,
-            &spacing_of,
-            threshold.neighbour_floor(),
-            config,
-            progress,
-        );
-        threshold.distance = rules::conformal_quantile(&scores, rule_alpha).ok_or_else(too_few)?;
-    }
+    let scores = smoothed_test_scores(
+        embedded,
+        nearest,
+        references,
+        &spacing_of,
+        threshold.neighbour_floor(),
+        config,
+        progress,
+    );
+    threshold.distance = rules::conformal_quantile(&scores, rule_alpha).ok_or_else(too_few)?;
     Ok(threshold)
 }
 
 /// Each test's score as a production prompt's (see [`rules`]): beyond `floor`, its nearest
 /// other test's distance averaged with its nearest reference prompts' nearest-test distances,
-/// each with this test (and its copies) left out; within it, the distance alone. Tests with no
-/// distinct other test are left out, as from the plain calibration.
+/// each with this test (and its copies) left out; within it, or without smoothing, the distance
+/// alone. Tests with no distinct other test are left out.
 fn smoothed_test_scores(
     embedded: &Embedded,
     nearest: &NearestTests,
@@ -651,12 +644,9 @@ pub fn uncovered(
     let distances = &nearest.distances;
     let smoothed = threshold.smoothing > 1;
     let flag = |score: f64| (score > threshold.distance).then_some(UncoveredReason::Distance);
-    let mut reasons: Vec<Option<UncoveredReason>> = if smoothed {
-        vec![None; distances.len()]
-    } else {
-        distances.iter().map(|&d| flag(d)).collect()
-    };
+    // Each prompt's own distance, until the pass below smooths those beyond the floor.
     let mut scores = distances.clone();
+    let mut reasons: Vec<Option<UncoveredReason>> = scores.iter().map(|&s| flag(s)).collect();
     let neighbour_rule = config
         .neighbour_rule
         .then(|| neighbour_rule(embedded, references, threshold, config))
@@ -703,23 +693,19 @@ pub fn uncovered(
     let mut verdict: Vec<Option<(f64, Option<UncoveredReason>)>> =
         vec![None; references.distinct.len()];
     for ((&d, &i), (closer, list)) in queries.iter().zip(&query_rows).zip(found) {
-        let score = if smoothed {
-            rules::mean_with(
-                distances[i],
-                list.iter().map(|&(p, _)| distances[references.row(p)]),
-            )
-        } else {
-            distances[i]
-        };
+        // Without smoothing the list is empty and the score is the prompt's own distance.
+        let score = rules::mean_with(
+            distances[i],
+            list.iter().map(|&(p, _)| distances[references.row(p)]),
+        );
         let by_neighbours = neighbour_rule.is_some_and(|r| closer >= r.k);
-        let reason = if smoothed { flag(score) } else { None }
-            .or(by_neighbours.then_some(UncoveredReason::Neighbours));
+        let reason = flag(score).or(by_neighbours.then_some(UncoveredReason::Neighbours));
         verdict[d] = Some((score, reason));
     }
     for (i, (reason, score)) in reasons.iter_mut().zip(&mut scores).enumerate() {
         if let Some((s, r)) = verdict[references.distinct_of[i]] {
             *score = s;
-            *reason = reason.or(r);
+            *reason = r;
         }
     }
     Uncovered {
