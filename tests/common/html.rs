@@ -1,4 +1,4 @@
-//! Helpers for the HTML reports' tests (tests/html_report.rs offline, tests/browser.rs in
+//! Helpers for the HTML reports' tests (tests/suite/html_report.rs offline, tests/browser.rs in
 //! Chromium): fixtures with hostile text (slices, coverage, score), and what a map says it
 //! draws.
 

@@ -1,7 +1,7 @@
 //! What a new user hits in the first hour (issue 17): a field named by a flag that no row has
 //! stops the run with a suggestion, gates say which gate tripped, and so on.
 
-mod common;
+use crate::common;
 
 use common::{faultmap, stderr};
 

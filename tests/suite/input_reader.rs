@@ -1358,7 +1358,8 @@ fn stdin_dash_reads_standard_input() {
             .args([
                 "--ignored",
                 "--exact",
-                "stdin_child",
+                // The test's name in the suite binary (tests/suite/main.rs).
+                "input_reader::stdin_child",
                 "--nocapture",
                 "--test-threads=1",
             ])
@@ -1454,8 +1455,9 @@ fn many_csv_rows_keep_order() {
 
 // ---------------------------------------------------------------- timing (manual)
 
-/// Manual timing: `FAULTMAP_INPUT_BENCH=/tmp/big.jsonl cargo test --release --test input_reader
-/// -- --ignored --nocapture timing`. Optional `FAULTMAP_INPUT_BENCH_RAW=1` keeps raw rows.
+/// Manual timing: `FAULTMAP_INPUT_BENCH=/tmp/big.jsonl cargo test --release --test suite
+/// -- --ignored --nocapture input_reader::timing`. Optional `FAULTMAP_INPUT_BENCH_RAW=1` keeps
+/// raw rows.
 #[test]
 #[ignore]
 fn timing_read_large_file() {

@@ -2,7 +2,7 @@
 //! sets options per command; the command line wins; mistakes in the file are errors that name
 //! its line.
 
-mod common;
+use crate::common;
 
 use common::stderr;
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 //! production on one map, the gaps outlined and numbered on it, charted by traffic share and
 //! listed in a sortable table, every text from the data escaped; `--coords` for the JSON.
 
-mod common;
+use crate::common;
 
 use common::schema::validate;
 use common::{faultmap, stderr};

@@ -3,7 +3,7 @@
 //! verdict agree with the JSON report of the same run, byte-identical across runs, picked by
 //! `-o x.html`, and with regress's exit code unchanged by the format.
 
-mod common;
+use crate::common;
 
 use common::html::rewritten;
 use common::{faultmap, json, stderr, string_array};

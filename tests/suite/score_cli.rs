@@ -1,7 +1,7 @@
 //! End-to-end tests of `faultmap score`: the per-row JSONL, the summary, configuration,
 //! calibration, the CI gate, and piping into `faultmap slices`.
 
-mod common;
+use crate::common;
 
 use common::{faultmap, json, stderr};
 use faultmap::analysis::score::config::{ScoreConfig, DEFAULT_CONFIG_TOML};

@@ -1,6 +1,6 @@
 //! End-to-end tests of the `faultmap` binary: exit codes, formats, determinism, bad input.
 
-mod common;
+use crate::common;
 
 use common::{faultmap, faultmap_stdin, json, stderr};
 use serde_json::Value;

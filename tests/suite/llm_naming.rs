@@ -2,7 +2,7 @@
 //! names in every format, per-slice fallback, answer parsing, the cache, the budget, escaping of
 //! hostile model output, and the key kept out of every output. No test reaches beyond 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use common::fake_api::{FakeApi, Fault};
 use common::{faultmap_env, json, stderr};

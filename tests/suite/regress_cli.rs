@@ -3,7 +3,7 @@
 //! keys), baselines (record, check, versions, overwriting), every output format with JUnit
 //! parsed back, `--prompts`, CSV and stdin input, determinism, and escaping of untrusted text.
 
-mod common;
+use crate::common;
 
 use common::{faultmap, faultmap_stdin, json, stderr, string_array};
 use serde_json::Value;

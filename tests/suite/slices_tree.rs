@@ -2,7 +2,7 @@
 //! is recovered exactly, a null file reports nothing, the JSON is deterministic, the reported
 //! tree is consistent, and degenerate inputs give no slice. Fixtures: `fixtures/make_planted.py`.
 
-mod common;
+use crate::common;
 
 use common::{faultmap, faultmap_env, json, stderr};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! gaps and thin topics, the report's fields and indices, traffic weights, bad input, the CI
 //! gate, `--emit-tests`, stdin, and escaping of untrusted prompts.
 
-mod common;
+use crate::common;
 
 use common::{faultmap, faultmap_stdin, json, stderr, string_array};
 use serde_json::Value;

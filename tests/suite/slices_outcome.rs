@@ -1,7 +1,7 @@
 //! `slices` on rows without a score or label: outcomes from reference similarity (offline) and
 //! from sampling agreement (`--sample`, against a loopback server on 127.0.0.1).
 
-mod common;
+use crate::common;
 
 use common::fake_api::{FakeApi, Fault};
 use common::{faultmap, faultmap_env, json, stderr};

@@ -3,7 +3,7 @@
 //! production prompt's `smoothed_distance` and the calibrated `distance_threshold` must be what
 //! the definitions in `src/analysis/coverage/rules.rs` give.
 
-mod common;
+use crate::common;
 
 use common::{faultmap, json, stderr};
 use rand::{Rng, SeedableRng};

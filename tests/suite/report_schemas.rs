@@ -3,7 +3,7 @@
 //! are strict (`additionalProperties: false`), so a field added to a report without its schema
 //! fails here.
 
-mod common;
+use crate::common;
 
 use common::schema::{validate, Schema, SCHEMAS};
 use common::{faultmap, stderr};

@@ -1,7 +1,7 @@
 //! `faultmap slices --format html` (issue 19): one self-contained page whose every text from
 //! the data is escaped, with a map, a chart and a table that agree with the JSON report.
 
-mod common;
+use crate::common;
 
 use common::html::{drawn_claim, hostile_fixture, IMG, QUOTES, SCRIPT};
 use common::{faultmap, json, stderr};

@@ -2,7 +2,7 @@
 //! whose answers each test scripts: which rows are asked, how the answers change the decision
 //! and the scores, failures, the cache, the call budget and the key.
 
-mod common;
+use crate::common;
 
 use common::fake_api::{FakeApi, Fault};
 use common::{faultmap, faultmap_env, json, stderr};

@@ -2,7 +2,7 @@
 //! faults: retries, the final error, Retry-After, the call budget, key redaction, and resuming
 //! from the cache after an interrupted run. No test reaches beyond 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use common::fake_api::{echo, Behaviour, FakeApi, Fault};
 use common::{faultmap_env, json, stderr};
