@@ -88,6 +88,8 @@ pub struct StaticEmbedder {
     unk_id: Option<u32>,
     /// Texts are cut to this many characters before tokenization.
     max_chars: usize,
+    /// [`Embedder::embed`] subtracts the corpus mean ([`Self::centered_on_corpus`]).
+    center: bool,
 }
 
 impl std::fmt::Debug for StaticEmbedder {
@@ -343,7 +345,22 @@ impl StaticEmbedder {
             normalize,
             unk_id,
             max_chars: MAX_TOKENS.saturating_mul(median_token_len),
+            center: false,
         })
+    }
+
+    /// This model, with [`Embedder::embed`] and [`Embedder::embed_into`] subtracting the mean of
+    /// the corpus's unit rows from each row before normalizing it again. Mean-pooled token
+    /// vectors share one large common direction (the built-in model's corpus mean has norm
+    /// about 0.56 on CLINC150 and MMLU-Pro), which squeezes every cosine toward it; without it,
+    /// prompts of one intent are nearer each other than other intents' prompts more often.
+    /// Rows then depend on the whole corpus, as the hashing embedder's do, so prompts that are
+    /// compared (tests and production) must be embedded in one call. [`Self::encode`] is
+    /// unaffected.
+    pub fn centered_on_corpus(mut self) -> Self {
+        self.center = true;
+        self.name.push_str("-centered");
+        self
     }
 
     /// Output dimension.
@@ -422,6 +439,9 @@ impl StaticEmbedder {
                 Ok(())
             })?;
         bar.finish_and_clear();
+        if unit_rows && self.center {
+            center_columns(out, offset..offset + dims, scale);
+        }
         Ok(())
     }
 
@@ -507,6 +527,48 @@ fn finish_row(row: &mut [f32]) {
             *last = 1.0;
         }
     }
+}
+
+/// Subtracts the mean row of `columns` from each row's part and scales the part back to norm
+/// `scale` (a part equal to the mean keeps its row). The mean is summed in f64 over fixed
+/// blocks in a fixed order, so the bits do not depend on the thread count.
+fn center_columns(out: &mut Matrix, columns: std::ops::Range<usize>, scale: f32) {
+    let (width, rows) = (out.cols(), out.rows());
+    let block_sums: Vec<Vec<f64>> = out
+        .as_slice()
+        .par_chunks(width * CHUNK_ROWS)
+        .map(|block| {
+            let mut sum = vec![0.0f64; columns.len()];
+            for row in block.chunks(width) {
+                for (s, &x) in sum.iter_mut().zip(&row[columns.clone()]) {
+                    *s += x as f64;
+                }
+            }
+            sum
+        })
+        .collect();
+    let mut mean = vec![0.0f64; columns.len()];
+    for sum in &block_sums {
+        mean.iter_mut().zip(sum).for_each(|(m, s)| *m += s);
+    }
+    let mean: Vec<f32> = mean
+        .iter()
+        .map(|m| (m / rows.max(1) as f64) as f32)
+        .collect();
+    out.as_mut_slice().par_chunks_mut(width).for_each(|row| {
+        let part = &mut row[columns.clone()];
+        let norm = part
+            .iter()
+            .zip(&mean)
+            .map(|(x, m)| (x - m) * (x - m))
+            .sum::<f32>()
+            .sqrt();
+        if norm > 1e-6 * scale {
+            for (x, m) in part.iter_mut().zip(&mean) {
+                *x = (*x - m) * (scale / norm);
+            }
+        }
+    });
 }
 
 /// The first `max_chars` characters of `s`.
@@ -865,6 +927,69 @@ mod tests {
         assert_eq!(from_bytes.name(), "static:tiny");
         assert_eq!(model.name(), "static:tiny-model2vec");
         assert_eq!(model.embed(&[], &Progress::hidden()).unwrap().rows(), 0);
+    }
+
+    #[test]
+    fn centered_rows_are_the_plain_rows_less_their_mean() {
+        let texts: Vec<String> = (0..700)
+            .map(|i| format!("refund {i} for my order number {} please", i * 7 % 13))
+            .chain(["".to_string(), "[UNK]".to_string()])
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let p = Progress::hidden();
+        let plain = tiny().embed(&refs, &p).unwrap();
+        let centered = tiny().centered_on_corpus();
+        assert_eq!(centered.name(), "static:tiny-model2vec-centered");
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| centered.embed(&refs, &p).unwrap())
+        };
+        let got = run(1);
+        assert_eq!(bits(&got), bits(&run(3)), "same bits for any thread count");
+        // Computed independently: the mean of the plain unit rows, subtracted, renormalized.
+        let dims = plain.cols();
+        let mut mean = vec![0.0f64; dims];
+        for i in 0..plain.rows() {
+            for (m, &x) in mean.iter_mut().zip(plain.row(i)) {
+                *m += x as f64 / plain.rows() as f64;
+            }
+        }
+        for i in 0..plain.rows() {
+            let want: Vec<f64> = plain
+                .row(i)
+                .iter()
+                .zip(&mean)
+                .map(|(&x, m)| x as f64 - m)
+                .collect();
+            let norm = want.iter().map(|x| x * x).sum::<f64>().sqrt();
+            for (g, w) in got.row(i).iter().zip(&want) {
+                assert!(
+                    (*g as f64 - w / norm).abs() < 1e-4,
+                    "row {i}: {g} vs {}",
+                    w / norm
+                );
+            }
+        }
+        // Written in place into a wider matrix at a scale, the part is the same rows scaled.
+        let mut wide = Matrix::zeros(refs.len(), dims + 3);
+        centered.embed_into(&refs, &mut wide, 3, 0.5, &p).unwrap();
+        for i in 0..refs.len() {
+            assert!(wide.row(i)[..3].iter().all(|&x| x == 0.0));
+            for (w, g) in wide.row(i)[3..].iter().zip(got.row(i)) {
+                assert!((w - 0.5 * g).abs() < 1e-6);
+            }
+        }
+        // The model2vec vectors are not centered.
+        assert_eq!(
+            bits(&tiny().encode(&refs, &p).unwrap()),
+            bits(&centered.encode(&refs, &p).unwrap())
+        );
+        // One text is its own mean: nothing is left to normalize, so its row stays unit.
+        let one = centered.embed(&["refund please"], &p).unwrap();
+        assert!((dot(one.row(0), one.row(0)) - 1.0).abs() < 1e-5);
     }
 
     #[test]
