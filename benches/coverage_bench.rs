@@ -330,7 +330,7 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
         &args.embedding.path(),
         args.clustering.seed,
         args.output.quiet,
-        faultmap::cmd::common::Centering::CorpusMean,
+        faultmap::cmd::common::EmbedFor::Coverage,
     )?;
     let weights = faultmap::cmd::coverage::weights(&production);
     let t = Instant::now();

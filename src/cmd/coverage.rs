@@ -1,8 +1,8 @@
 //! `faultmap coverage`: which production topics the test suite never touches, or barely.
 
 use super::common::{
-    check_named_fields, open_unit_interval, read_input, report_gate, Centering, ClusteringArgs,
-    EmbedArgs, OutputArgs, ReadArgs,
+    check_named_fields, open_unit_interval, read_input, report_gate, ClusteringArgs, EmbedArgs,
+    EmbedFor, OutputArgs, ReadArgs,
 };
 use super::input_args::EmbeddingFieldArgs;
 use crate::analysis::coverage::rules::ThresholdSource;
@@ -268,7 +268,7 @@ pub fn run(args: Args) -> Result<i32> {
         &args.embedding.path(),
         args.clustering.seed,
         args.output.quiet,
-        Centering::CorpusMean,
+        EmbedFor::Coverage,
     )?;
     let mut report = analyze(
         &tests,

@@ -2,8 +2,8 @@
 //! with paired statistics per run and per slice; exit 1 when a gate trips.
 
 use super::common::{
-    check_named_fields, open_unit_interval, read_input, report_gate, Centering, ClusteringArgs,
-    EmbedArgs, OutputArgs, ReadArgs,
+    check_named_fields, open_unit_interval, read_input, report_gate, ClusteringArgs, EmbedArgs,
+    EmbedFor, OutputArgs, ReadArgs,
 };
 use super::input_args::{EmbeddingFieldArgs, OutcomeArgs};
 use crate::analysis::regress::baseline::Baseline;
@@ -425,7 +425,7 @@ fn make_slices(
         &input.embedding.path(),
         args.clustering.seed,
         output.quiet,
-        Centering::Plain,
+        EmbedFor::Slices,
     )?;
     slicing::build(&run.cases, embedder.as_ref(), &config, &output.progress())
 }

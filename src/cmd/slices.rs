@@ -1,8 +1,8 @@
 //! `faultmap slices`: which input slices fail significantly more often than the rest.
 
 use super::common::{
-    check_named_fields, open_unit_interval, read_input, report_gate, Centering, ClusteringArgs,
-    EmbedArgs, MapArgs, OutputArgs, ReadArgs,
+    check_named_fields, open_unit_interval, read_input, report_gate, ClusteringArgs, EmbedArgs,
+    EmbedFor, MapArgs, OutputArgs, ReadArgs,
 };
 use super::input_args::{EmbeddingFieldArgs, OutcomeArgs, ResponseArgs};
 use crate::analysis::slices::{analyze, SliceReport, SlicesConfig};
@@ -181,7 +181,7 @@ pub fn run(args: Args) -> Result<i32> {
         &args.embedding.path(),
         args.cluster.clustering.seed,
         args.output.quiet,
-        Centering::Plain,
+        EmbedFor::Slices,
     )?;
     let outcomes = args.outcome.derive(
         &mut data,

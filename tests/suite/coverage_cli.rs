@@ -814,3 +814,33 @@ fn a_suite_for_another_product_still_gets_gaps() {
         "{in_gaps} of {uncovered} uncovered prompts in gaps"
     );
 }
+
+#[test]
+fn coverage_centers_the_static_model_and_slices_do_not() {
+    let report = demo_json(&[]);
+    assert_eq!(
+        report["parameters"]["embedder"],
+        "hash-tfidf-svd256+static-minilm-l6-256-centered"
+    );
+    let static_only = demo_json(&["--embedder", "static"]);
+    assert_eq!(
+        static_only["parameters"]["embedder"],
+        "static-minilm-l6-256-centered"
+    );
+    let hash = demo_json(&["--embedder", "hash"]);
+    assert_eq!(hash["parameters"]["embedder"], "hash-tfidf-svd256");
+    // `slices` keeps plain rows.
+    let out = faultmap(&[
+        "slices",
+        "fixtures/support_tickets.jsonl",
+        "--format",
+        "json",
+    ]);
+    let slices = json(&out);
+    assert_eq!(
+        slices["parameters"]["embedder"],
+        "hash-tfidf-svd256+static-minilm-l6-256",
+        "{}",
+        stderr(&out)
+    );
+}
