@@ -352,8 +352,9 @@ impl StaticEmbedder {
     /// This model, with [`Embedder::embed`] and [`Embedder::embed_into`] subtracting the mean of
     /// the corpus's unit rows from each row before normalizing it again. Mean-pooled token
     /// vectors share one large common direction (the built-in model's corpus mean has norm
-    /// about 0.56 on CLINC150 and MMLU-Pro), which squeezes every cosine toward it; without it,
-    /// prompts of one intent are nearer each other than other intents' prompts more often.
+    /// 0.56-0.58 on CLINC150 and MMLU-Pro), which pulls every cosine up; with it removed, a
+    /// prompt's nearest neighbours are of its own intent more often (CLINC150 10-NN intent
+    /// agreement 0.822 → 0.834).
     /// Rows then depend on the whole corpus, as the hashing embedder's do, so prompts that are
     /// compared (tests and production) must be embedded in one call. [`Self::encode`] is
     /// unaffected.
