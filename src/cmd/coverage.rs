@@ -78,12 +78,13 @@ pub struct Args {
 pub struct RuleArgs {
     /// Cosine distance to the nearest test above which a prompt is uncovered, compared with each
     /// prompt's own distance (no smoothing) [default: calibrated on the tests: the conformal
-    /// (1 - alpha/2) quantile of the tests' distances to their nearest other test, smoothed as
-    /// the prompts' are]
+    /// (1 - 0.3 alpha) quantile of the tests' distances to their nearest other test, smoothed
+    /// as the prompts' are]
     #[arg(long, value_name = "D", value_parser = distance)]
     pub distance_threshold: Option<f64>,
-    /// Share of covered traffic the rules may wrongly call uncovered (split between the two
-    /// rules when both run).
+    /// Share of covered traffic the rules may wrongly call uncovered (with both rules, 0.3 of it
+    /// goes to the distance rule and 0.7 to the neighbour rule, whose flags count only inside
+    /// gaps).
     #[arg(long, default_value_t = 0.05, value_name = "X", value_parser = open_unit_interval)]
     pub alpha: f64,
     /// Which rules mark a prompt uncovered.

@@ -169,7 +169,42 @@ fn demo_finds_the_untested_topics_as_gaps_and_the_thin_topic() {
         tested.1
     );
 
-    // The thin topic is reported; so may the untested ones be (no tests at all), nothing else.
+    // The thin topic (a quarter of production, four tests) is surfaced: as a thin topic, or
+    // as gaps holding at least half of its prompts where whole sub-topics of it (upgrades,
+    // downgrades) have no test near them. Since the neighbour rule got the larger share of
+    // alpha (docs/coverage.md), the default run reports the latter.
+    let thin_topics = checked_thin_topics(&report, &production);
+    let thin_in_gaps = in_gaps.get(THIN).copied().unwrap_or(0);
+    assert!(
+        thin_topics.iter().any(|t| t == THIN) || thin_in_gaps * 2 >= topic_size(THIN),
+        "{THIN} is neither thin nor mostly in gaps ({thin_in_gaps} of {}): {thin_topics:?}",
+        topic_size(THIN)
+    );
+    // Under a stricter budget fewer of its prompts are flagged, and what stays out of gaps is
+    // reported thin.
+    let strict = demo_json(&["--alpha", "0.03"]);
+    let strict_topics = checked_thin_topics(&strict, &production);
+    assert!(
+        strict_topics.iter().any(|t| t == THIN),
+        "{THIN} not thin at --alpha 0.03: {strict_topics:?}"
+    );
+
+    // The table says so too.
+    let table = stdout(&demo(&["--format", "table"]));
+    assert!(table.contains("Gaps"), "{table}");
+    assert_eq!(
+        table.contains("Thinly tested topics"),
+        !thin_topics.is_empty(),
+        "{table}"
+    );
+    for gap in gaps {
+        assert!(table.contains(gap["name"].as_str().unwrap()), "{table}");
+    }
+}
+
+/// Checks each reported thin topic (fields, its test, one dominant topic that is the thin or
+/// an untested one) and returns their dominant topics.
+fn checked_thin_topics(report: &Value, production: &[Value]) -> Vec<String> {
     let thin = report["thin_topics"].as_array().unwrap();
     let topics: Vec<String> = thin
         .iter()
@@ -182,14 +217,10 @@ fn demo_finds_the_untested_topics_as_gaps_and_the_thin_topic() {
                 (t["tests"].as_f64().unwrap()) < t["expected_tests"].as_f64().unwrap(),
                 "{t}"
             );
-            dominant_topic(&rows, &production)
+            dominant_topic(&rows, production)
                 .unwrap_or_else(|| panic!("thin topic {} mixes topics", t["name"]))
         })
         .collect();
-    assert!(
-        topics.iter().any(|t| t == THIN),
-        "{THIN} not thin: {topics:?}"
-    );
     for t in &topics {
         assert!(t == THIN || UNTESTED.contains(&t.as_str()), "{t} is thin");
     }
@@ -197,14 +228,7 @@ fn demo_finds_the_untested_topics_as_gaps_and_the_thin_topic() {
         report["num_thin_topics"].as_u64().unwrap(),
         thin.len() as u64
     );
-
-    // The table says so too.
-    let table = stdout(&demo(&["--format", "table"]));
-    assert!(table.contains("Gaps"), "{table}");
-    assert!(table.contains("Thinly tested topics"), "{table}");
-    for gap in gaps {
-        assert!(table.contains(gap["name"].as_str().unwrap()), "{table}");
-    }
+    topics
 }
 
 #[test]
