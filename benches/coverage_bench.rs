@@ -398,7 +398,7 @@ pub fn run_one(tests_path: &str, production_path: &str) -> faultmap::Result<()> 
     );
     timed("rules", t);
     let t = Instant::now();
-    let gaps = coverage::find_gaps(&embedded, &nearest, &uncovered.reasons, &config, &hidden)?;
+    let gaps = coverage::find_gaps(&embedded, &nearest, &uncovered, &config, &hidden)?;
     let uncovered = uncovered.confirm(&gaps);
     timed("gaps_s", t);
     let t = Instant::now();

@@ -37,7 +37,7 @@ use crate::progress::Progress;
 use regions::{Allocation, ThinCoverageRule};
 use rules::{NeighbourRule, ThresholdSource};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Similarity at or above which two test prompts count as copies when calibrating.
 const DUPLICATE_SIMILARITY: f32 = 0.9999;
@@ -298,7 +298,7 @@ pub fn analyze(
         config,
         progress,
     );
-    let gaps = find_gaps(&embedded, &nearest, &uncovered.reasons, config, progress)?;
+    let gaps = find_gaps(&embedded, &nearest, &uncovered, config, progress)?;
     let uncovered = uncovered.confirm(&gaps);
     let thin = find_thin_topics(
         &embedded,
@@ -616,6 +616,10 @@ pub struct Uncovered {
     /// Each production prompt's score under the distance rule: its nearest-test distance,
     /// averaged over its neighbourhood when smoothed.
     pub scores: Vec<f64>,
+    /// With smoothing, each prompt beyond the distance threshold and the production rows of
+    /// the neighbours its score was averaged over (ascending by row): [`find_gaps`] lets it
+    /// join the gap its neighbourhood lies in.
+    pub flagged_neighbourhoods: Vec<(usize, Vec<usize>)>,
 }
 
 impl Uncovered {
@@ -670,6 +674,7 @@ pub fn uncovered(
             reasons,
             neighbour_rule,
             scores,
+            flagged_neighbourhoods: Vec::new(),
         };
     }
     // Prompts within the floor keep their own distance (and no neighbour-rule flag); without
@@ -706,6 +711,8 @@ pub fn uncovered(
     // Per distinct prompt: its score and its evidence.
     let mut verdict: Vec<Option<(f64, Option<UncoveredReason>)>> =
         vec![None; references.distinct.len()];
+    // Per distinct prompt beyond the threshold: its neighbours' rows.
+    let mut neighbourhood_of: HashMap<usize, Vec<usize>> = HashMap::new();
     for ((&d, &i), (closer, list)) in queries.iter().zip(&query_rows).zip(found) {
         // Without smoothing the list is empty and the score is the prompt's own distance.
         let score = rules::mean_with(
@@ -714,18 +721,29 @@ pub fn uncovered(
         );
         let by_neighbours = neighbour_rule.is_some_and(|r| closer >= r.k);
         let reason = flag(score).or(by_neighbours.then_some(UncoveredReason::Neighbours));
+        if reason == Some(UncoveredReason::Distance) && !list.is_empty() {
+            let mut rows: Vec<usize> = list.iter().map(|&(p, _)| references.row(p)).collect();
+            rows.sort_unstable();
+            neighbourhood_of.insert(d, rows);
+        }
         verdict[d] = Some((score, reason));
     }
+    let mut flagged_neighbourhoods = Vec::new();
     for (i, (reason, score)) in reasons.iter_mut().zip(&mut scores).enumerate() {
-        if let Some((s, r)) = verdict[references.distinct_of[i]] {
+        let d = references.distinct_of[i];
+        if let Some((s, r)) = verdict[d] {
             *score = s;
             *reason = r;
+        }
+        if let Some(rows) = neighbourhood_of.get(&d) {
+            flagged_neighbourhoods.push((i, rows.clone()));
         }
     }
     Uncovered {
         reasons,
         neighbour_rule,
         scores,
+        flagged_neighbourhoods,
     }
 }
 
@@ -767,10 +785,11 @@ pub struct Gaps {
 pub fn find_gaps(
     embedded: &Embedded,
     nearest: &NearestTests,
-    reasons: &[Option<UncoveredReason>],
+    uncovered: &Uncovered,
     config: &CoverageConfig,
     progress: &Progress,
 ) -> Result<Gaps> {
+    let reasons = &uncovered.reasons;
     let Embedded {
         production,
         prompts,
@@ -779,7 +798,7 @@ pub fn find_gaps(
         ..
     } = embedded;
     let GapSearch {
-        rows: gap_rows,
+        rows: mut gap_rows,
         clustering,
         tree,
     } = if config.gap_clustering.method.is_tree() {
@@ -787,6 +806,7 @@ pub fn find_gaps(
     } else {
         uncovered_clusters(prod_emb, reasons, config, progress)?
     };
+    join_neighbourhood_gaps(&mut gap_rows, &uncovered.flagged_neighbourhoods);
     let namer = KeywordNamer {
         classes: gap_rows.len() + 1,
         ..KeywordNamer::default()
@@ -845,6 +865,45 @@ pub fn find_gaps(
         clustering,
         tree,
     })
+}
+
+/// A prompt beyond the distance threshold joins a gap when more than this share of the
+/// neighbours its score was averaged over lie in that gap.
+pub const JOIN_NEIGHBOURS_SHARE: f64 = 0.3;
+
+/// Lets each prompt beyond the distance threshold that is in no gap join the gap holding more
+/// than [`JOIN_NEIGHBOURS_SHARE`] of its neighbours (the most of them; the lower gap index on a
+/// tie). A gap is a tree node, and a missing topic's uncovered prompts can straddle the node
+/// boundary; such a prompt is already uncovered, so joining only says which gap it belongs to.
+/// Decided against the gaps as found, so the order of prompts does not matter.
+fn join_neighbourhood_gaps(gap_rows: &mut [Vec<usize>], flagged: &[(usize, Vec<usize>)]) {
+    let mut gap_of: HashMap<usize, usize> = HashMap::new();
+    for (g, rows) in gap_rows.iter().enumerate() {
+        gap_of.extend(rows.iter().map(|&i| (i, g)));
+    }
+    let mut joins = Vec::new();
+    for (i, neighbours) in flagged {
+        if gap_of.contains_key(i) {
+            continue;
+        }
+        let mut count: BTreeMap<usize, usize> = BTreeMap::new();
+        for g in neighbours.iter().filter_map(|j| gap_of.get(j)) {
+            *count.entry(*g).or_default() += 1;
+        }
+        // The largest count, and on a tie the first gap (max_by_key keeps the last maximum).
+        let best = count.into_iter().rev().max_by_key(|&(_, n)| n);
+        if let Some((g, n)) = best {
+            if n as f64 > JOIN_NEIGHBOURS_SHARE * neighbours.len() as f64 {
+                joins.push((g, *i));
+            }
+        }
+    }
+    for (g, i) in joins {
+        gap_rows[g].push(i);
+    }
+    for rows in gap_rows.iter_mut() {
+        rows.sort_unstable();
+    }
 }
 
 /// The gaps' rows, before naming and ranking, and what they were found with.
@@ -1276,6 +1335,28 @@ mod tests {
     }
 
     #[test]
+    fn a_flagged_prompt_joins_the_gap_its_neighbourhood_lies_in() {
+        let mut gaps = vec![vec![0, 1, 2], vec![10, 11, 12]];
+        let others = |from: usize, n: usize| (from..from + n).collect::<Vec<usize>>();
+        let flagged = vec![
+            // 2 of 9 neighbours in gap 0: not more than 0.3 of them.
+            (5, [vec![0, 1], others(20, 7)].concat()),
+            // 3 of 9: joins gap 0.
+            (6, [vec![0, 1, 2], others(20, 6)].concat()),
+            // 3 and 3: the tie goes to the first gap.
+            (7, [vec![0, 1, 2, 10, 11, 12], others(30, 3)].concat()),
+            // Already in a gap: stays.
+            (11, [vec![0, 1, 2], others(40, 6)].concat()),
+            // Prompts that join are not counted for others (6 and 7 join only now).
+            (8, [vec![6, 7, 10], others(50, 6)].concat()),
+            // Gap 1 holds 4 of 9.
+            (9, [vec![10, 11, 12, 0], others(60, 5)].concat()),
+        ];
+        join_neighbourhood_gaps(&mut gaps, &flagged);
+        assert_eq!(gaps, vec![vec![0, 1, 2, 6, 7], vec![9, 10, 11, 12]]);
+    }
+
+    #[test]
     fn confirm_keeps_distance_and_counts_neighbour_flags_only_inside_gaps() {
         use UncoveredReason::{Distance, Gap, Neighbours};
         let rule = NeighbourRule {
@@ -1297,6 +1378,7 @@ mod tests {
             ],
             neighbour_rule: Some(rule),
             scores: vec![0.0; 6],
+            flagged_neighbourhoods: Vec::new(),
         };
         let gaps = Gaps {
             gaps: Vec::new(),
