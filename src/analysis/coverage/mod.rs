@@ -708,11 +708,10 @@ pub fn uncovered(
         threshold.smoothing - 1,
         progress,
     );
-    // Per distinct prompt: its score and its evidence.
-    let mut verdict: Vec<Option<(f64, Option<UncoveredReason>)>> =
-        vec![None; references.distinct.len()];
-    // Per distinct prompt beyond the threshold: its neighbours' rows.
-    let mut neighbourhood_of: HashMap<usize, Vec<usize>> = HashMap::new();
+    // Per distinct prompt: its score, its evidence and, beyond the threshold, its neighbours'
+    // rows.
+    type Verdict = (f64, Option<UncoveredReason>, Vec<usize>);
+    let mut verdict: Vec<Option<Verdict>> = vec![None; references.distinct.len()];
     for ((&d, &i), (closer, list)) in queries.iter().zip(&query_rows).zip(found) {
         // Without smoothing the list is empty and the score is the prompt's own distance.
         let score = rules::mean_with(
@@ -721,22 +720,21 @@ pub fn uncovered(
         );
         let by_neighbours = neighbour_rule.is_some_and(|r| closer >= r.k);
         let reason = flag(score).or(by_neighbours.then_some(UncoveredReason::Neighbours));
-        if reason == Some(UncoveredReason::Distance) && !list.is_empty() {
-            let mut rows: Vec<usize> = list.iter().map(|&(p, _)| references.row(p)).collect();
+        let mut rows = Vec::new();
+        if reason == Some(UncoveredReason::Distance) {
+            rows = list.iter().map(|&(p, _)| references.row(p)).collect();
             rows.sort_unstable();
-            neighbourhood_of.insert(d, rows);
         }
-        verdict[d] = Some((score, reason));
+        verdict[d] = Some((score, reason, rows));
     }
     let mut flagged_neighbourhoods = Vec::new();
     for (i, (reason, score)) in reasons.iter_mut().zip(&mut scores).enumerate() {
-        let d = references.distinct_of[i];
-        if let Some((s, r)) = verdict[d] {
-            *score = s;
-            *reason = r;
-        }
-        if let Some(rows) = neighbourhood_of.get(&d) {
-            flagged_neighbourhoods.push((i, rows.clone()));
+        if let Some((s, r, rows)) = &verdict[references.distinct_of[i]] {
+            *score = *s;
+            *reason = *r;
+            if !rows.is_empty() {
+                flagged_neighbourhoods.push((i, rows.clone()));
+            }
         }
     }
     Uncovered {
@@ -806,7 +804,11 @@ pub fn find_gaps(
     } else {
         uncovered_clusters(prod_emb, reasons, config, progress)?
     };
-    join_neighbourhood_gaps(&mut gap_rows, &uncovered.flagged_neighbourhoods);
+    join_neighbourhood_gaps(
+        &mut gap_rows,
+        &uncovered.flagged_neighbourhoods,
+        prompts.len(),
+    );
     let namer = KeywordNamer {
         classes: gap_rows.len() + 1,
         ..KeywordNamer::default()
@@ -876,19 +878,26 @@ pub const JOIN_NEIGHBOURS_SHARE: f64 = 0.3;
 /// tie). A gap is a tree node, and a missing topic's uncovered prompts can straddle the node
 /// boundary; such a prompt is already uncovered, so joining only says which gap it belongs to.
 /// Decided against the gaps as found, so the order of prompts does not matter.
-fn join_neighbourhood_gaps(gap_rows: &mut [Vec<usize>], flagged: &[(usize, Vec<usize>)]) {
-    let mut gap_of: HashMap<usize, usize> = HashMap::new();
+/// `prompts` is the number of production prompts.
+fn join_neighbourhood_gaps(
+    gap_rows: &mut [Vec<usize>],
+    flagged: &[(usize, Vec<usize>)],
+    prompts: usize,
+) {
+    let mut gap_of: Vec<Option<usize>> = vec![None; prompts];
     for (g, rows) in gap_rows.iter().enumerate() {
-        gap_of.extend(rows.iter().map(|&i| (i, g)));
+        for &i in rows {
+            gap_of[i] = Some(g);
+        }
     }
     let mut joins = Vec::new();
     for (i, neighbours) in flagged {
-        if gap_of.contains_key(i) {
+        if gap_of[*i].is_some() {
             continue;
         }
         let mut count: BTreeMap<usize, usize> = BTreeMap::new();
-        for g in neighbours.iter().filter_map(|j| gap_of.get(j)) {
-            *count.entry(*g).or_default() += 1;
+        for g in neighbours.iter().filter_map(|&j| gap_of[j]) {
+            *count.entry(g).or_default() += 1;
         }
         // The largest count, and on a tie the first gap (max_by_key keeps the last maximum).
         let best = count.into_iter().rev().max_by_key(|&(_, n)| n);
@@ -1352,7 +1361,7 @@ mod tests {
             // Gap 1 holds 4 of 9.
             (9, [vec![10, 11, 12, 0], others(60, 5)].concat()),
         ];
-        join_neighbourhood_gaps(&mut gaps, &flagged);
+        join_neighbourhood_gaps(&mut gaps, &flagged, 70);
         assert_eq!(gaps, vec![vec![0, 1, 2, 6, 7], vec![9, 10, 11, 12]]);
     }
 
